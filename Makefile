@@ -1,0 +1,45 @@
+# Two commands matter: `make demo` and `make test`. Each builds .venv from nothing when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+export UV_PYTHON_DOWNLOADS := never
+export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: install demo test test-quick soak bench lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv sync --frozen --inexact --quiet
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/lectern demo
+
+test: install
+	$(BIN)/pytest -m "not slow"
+
+test-quick: install
+	$(BIN)/pytest -x -q -m "not slow and not browser"
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# The long soak/benchmark-sized versions of tests (`make test` runs their quick versions).
+soak: install
+	$(BIN)/pytest -m slow

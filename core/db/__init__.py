@@ -1,0 +1,1 @@
+"""Platform database: models, engine/session helpers, Alembic migrations."""

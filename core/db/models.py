@@ -1,0 +1,248 @@
+"""Platform database models (SQLAlchemy 2).
+
+These describe the schema at Alembic head; the migrations in `core/db/migrations/versions/` are written by
+hand so the history stays a real platform's history (legacy schema first, then the Mux columns). A test
+checks that these models and the migrated schema agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Role(enum.StrEnum):
+    teacher = "teacher"
+    student = "student"
+    admin = "admin"
+    analyst = "analyst"
+
+
+class VideoProvider(enum.StrEnum):
+    s3 = "s3"
+    mux = "mux"
+
+
+class VideoStatus(enum.StrEnum):
+    """Lifecycle of a lesson's video as Lectern tracks it (driven by Mux webhooks)."""
+
+    none = "none"
+    waiting_upload = "waiting_upload"
+    processing = "processing"
+    ready = "ready"
+    errored = "errored"
+
+
+class PlaybackPolicy(enum.StrEnum):
+    public = "public"
+    signed = "signed"
+
+
+class MigrationState(enum.StrEnum):
+    queued = "queued"
+    ingesting = "ingesting"
+    waiting = "waiting"
+    verifying = "verifying"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+def _enum_check(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_enum_check("role", Role), name="ck_users_role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    # "!" marks an account that cannot sign in to Lectern (students sign in to the platform, not here).
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lesson(Base):
+    __tablename__ = "lessons"
+    __table_args__ = (
+        UniqueConstraint("course_id", "position", name="uq_lessons_course_id_position"),
+        CheckConstraint(
+            f"video_provider IS NULL OR {_enum_check('video_provider', VideoProvider)}",
+            name="ck_lessons_video_provider",
+        ),
+        CheckConstraint(_enum_check("video_status", VideoStatus), name="ck_lessons_video_status"),
+        CheckConstraint(_enum_check("playback_policy", PlaybackPolicy), name="ck_lessons_playback_policy"),
+        Index("ix_lessons_mux_asset_id", "mux_asset_id"),
+        Index("ix_lessons_video_provider", "video_provider"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    # Legacy platform columns: an S3 object key (or s3:// URL) and the duration the platform recorded.
+    video_url: Mapped[str | None] = mapped_column(String(1024), default=None)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    chapters: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Mux columns (revision 0002).
+    video_provider: Mapped[str | None] = mapped_column(String(8), default=None)
+    mux_upload_id: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    mux_asset_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    mux_playback_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    playback_policy: Mapped[str] = mapped_column(String(8), default=PlaybackPolicy.public.value)
+    video_status: Mapped[str] = mapped_column(String(16), default=VideoStatus.none.value)
+    video_duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    video_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the Mux event behind the current video state happened: a late, older event never wins.
+    video_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", name="uq_enrollments_user_id_course_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LessonProgress(Base):
+    __tablename__ = "lesson_progress"
+    __table_args__ = (
+        UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress_user_id_lesson_id"),
+        CheckConstraint("seconds_watched >= 0", name="ck_lesson_progress_seconds_watched"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    seconds_watched: Mapped[float] = mapped_column(Float, default=0.0)
+    furthest_position_s: Mapped[float] = mapped_column(Float, default=0.0)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEvent(Base):
+    """Every Mux webhook event, stored once by its id before it is acted on."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    object_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"), default=None)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # received | applied | stale | unmatched | ignored | failed
+    outcome: Mapped[str] = mapped_column(String(16), default="received")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class MigrationJob(Base):
+    __tablename__ = "migration_jobs"
+    __table_args__ = (
+        CheckConstraint(_enum_check("state", MigrationState), name="ck_migration_jobs_state"),
+        Index("ix_migration_jobs_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), unique=True)
+    s3_key: Mapped[str] = mapped_column(String(1024))
+    source_size_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
+    source_duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    state: Mapped[str] = mapped_column(String(16), default=MigrationState.queued.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    mux_asset_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    worker_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    cleaned_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Same key while the condition holds, so re-evaluating an alert never duplicates it.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    message: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

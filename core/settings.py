@@ -1,0 +1,124 @@
+"""One settings object for every Lectern process.
+
+Read from the environment and a `.env` file. Built once (by the CLI or an app factory) and passed down;
+nothing reads the environment at import time. A malformed value stops start-up with one line naming the
+variable (see `load_settings`), and secrets are `SecretStr` so they never print by accident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+VAR_DIR = Path("var")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Platform database (SQLite file is the embedded default; PostgreSQL in production and CI).
+    database_url: str = Field(default=f"sqlite:///{VAR_DIR}/lectern.db", alias="DATABASE_URL")
+    warehouse_path: Path = Field(default=VAR_DIR / "warehouse.duckdb", alias="LECTERN_WAREHOUSE_PATH")
+
+    # Mux. MUX_API_URL points at the emulator in demo/tests; leave it unset for the real Mux.
+    mux_token_id: str = Field(default="", alias="MUX_TOKEN_ID")
+    mux_token_secret: SecretStr = Field(default=SecretStr(""), alias="MUX_TOKEN_SECRET")
+    mux_webhook_secret: SecretStr = Field(default=SecretStr(""), alias="MUX_WEBHOOK_SECRET")
+    mux_signing_key_id: str = Field(default="", alias="MUX_SIGNING_KEY_ID")
+    mux_signing_private_key: SecretStr = Field(default=SecretStr(""), alias="MUX_SIGNING_PRIVATE_KEY")
+    mux_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://api.mux.com"), alias="MUX_API_URL")
+    mux_stream_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://stream.mux.com"), alias="MUX_STREAM_BASE_URL")
+    mux_image_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://image.mux.com"), alias="MUX_IMAGE_BASE_URL")
+    mux_video_quality: Literal["basic", "plus", "premium"] = Field(default="basic", alias="MUX_VIDEO_QUALITY")
+    mux_request_timeout_s: float = Field(default=30.0, gt=0, alias="MUX_REQUEST_TIMEOUT_S")
+
+    # S3 (legacy lesson videos and non-video lesson files).
+    s3_bucket: str = Field(default="lectern-lessons", alias="S3_BUCKET")
+    s3_endpoint_url: AnyHttpUrl | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    aws_access_key_id: str = Field(default="", alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr = Field(default=SecretStr(""), alias="AWS_SECRET_ACCESS_KEY")
+    aws_region: str = Field(default="us-east-1", alias="AWS_DEFAULT_REGION")
+    s3_presign_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="LECTERN_S3_PRESIGN_TTL_S")
+
+    # API and playback.
+    cors_origin: str = Field(default="http://localhost:8501", alias="LECTERN_CORS_ORIGIN")
+    platform_jwt_secret: SecretStr = Field(default=SecretStr("dev-only-change-me"), alias="LECTERN_PLATFORM_JWT_SECRET")
+    playback_token_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="LECTERN_PLAYBACK_TOKEN_TTL_S")
+    upload_timeout_s: int = Field(default=3600, ge=60, le=604800, alias="LECTERN_UPLOAD_TIMEOUT_S")
+    webhook_tolerance_s: int = Field(default=300, ge=1, alias="LECTERN_WEBHOOK_TOLERANCE_S")
+    webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024, alias="LECTERN_WEBHOOK_MAX_BODY_BYTES")
+    api_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8000"), alias="LECTERN_API_URL")
+
+    # Sync and warehouse.
+    sync_views_interval_s: int = Field(default=900, ge=10, alias="LECTERN_SYNC_VIEWS_INTERVAL_S")
+    sync_usage_interval_s: int = Field(default=3600, ge=10, alias="LECTERN_SYNC_USAGE_INTERVAL_S")
+    sync_platform_interval_s: int = Field(default=900, ge=10, alias="LECTERN_SYNC_PLATFORM_INTERVAL_S")
+    sync_overlap_s: int = Field(default=6 * 3600, ge=0, alias="LECTERN_SYNC_OVERLAP_S")
+    query_max_rows: int = Field(default=100_000, ge=1, alias="LECTERN_QUERY_MAX_ROWS")
+
+    # Costs and migration.
+    monthly_budget_usd: float | None = Field(default=None, ge=0, alias="LECTERN_MONTHLY_BUDGET_USD")
+    migration_concurrency: int = Field(default=4, ge=1, le=64, alias="LECTERN_MIGRATION_CONCURRENCY")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LECTERN_LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError("not a database URL (e.g. postgresql://user@host/db or sqlite:///var/x.db)") from exc
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError(f"unsupported database {url.get_backend_name()!r}; use postgresql or sqlite")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+    @property
+    def mux_configured(self) -> bool:
+        return bool(self.mux_token_id and self.mux_token_secret.get_secret_value())
+
+    @property
+    def signing_configured(self) -> bool:
+        return bool(self.mux_signing_key_id and self.mux_signing_private_key.get_secret_value())
+
+    def masked(self) -> dict[str, str]:
+        """Effective settings by environment variable name, with every secret (and DB password) masked."""
+        out: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value: Any = getattr(self, name)
+            if isinstance(value, SecretStr):
+                shown = "********" if value.get_secret_value() else "(unset)"
+            elif name == "database_url":
+                shown = make_url(value).render_as_string(hide_password=True)
+            elif value is None or value == "":
+                shown = "(unset)"
+            else:
+                shown = str(value)
+            out[field.alias or name.upper()] = shown
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning a validation failure into one line that names the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = str(first["loc"][0]) if first["loc"] else "?"
+        field = Settings.model_fields.get(loc)
+        # pydantic reports the alias (the env var) when the value came from the environment.
+        env_name = field.alias if field is not None and field.alias else loc
+        raise SettingsError(f"invalid setting {env_name}: {first['msg']}") from None

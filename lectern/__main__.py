@@ -1,0 +1,3 @@
+from lectern.cli import app
+
+app(prog_name="lectern")

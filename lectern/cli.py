@@ -1,0 +1,201 @@
+"""`lectern`: the front door. Every command builds settings once and passes them down."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Lectern: course videos on Mux.", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
+db_app = typer.Typer(help="Platform database migrations.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    """Settings, or one line naming the bad variable and exit code 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Print the effective settings with every secret masked."""
+    settings = settings_or_exit()
+    table = Table("variable", "value", title="Lectern settings")
+    for name, value in settings.masked().items():
+        table.add_row(name, value)
+    console.print(table)
+    console.print("Mux: " + ("credentials set" if settings.mux_configured else "no credentials (MUX_TOKEN_ID/SECRET)"))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) -> None:
+    """Migrate the platform database forward (default: to the newest revision)."""
+    from core.db.migrate import current_revision, upgrade
+
+    settings = settings_or_exit()
+    _run_db(lambda: upgrade(settings.database_url, revision))
+    console.print(f"database at revision {current_revision(settings.database_url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Option("-1", help="Target revision (e.g. -1, 0001, base).")) -> None:
+    """Migrate the platform database back."""
+    from core.db.migrate import current_revision, downgrade
+
+    settings = settings_or_exit()
+    _run_db(lambda: downgrade(settings.database_url, revision))
+    console.print(f"database at revision {current_revision(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's current revision."""
+    from core.db.migrate import current_revision
+
+    settings = settings_or_exit()
+    console.print(current_revision(settings.database_url) or "empty (no revision)")
+
+
+def _run_db(action: object) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        action()  # type: ignore[operator]
+    except OperationalError as exc:
+        err.print(f"error: cannot reach the database in DATABASE_URL: {exc.orig}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def seed(
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same platform."),
+    students: int = typer.Option(600, min=1, help="Number of students."),
+    teachers: int = typer.Option(4, min=1, help="Number of teachers."),
+    courses: int = typer.Option(10, min=1, help="Number of courses."),
+    days: int = typer.Option(90, min=1, help="Days of lesson progress history."),
+    reset: bool = typer.Option(False, "--reset", help="Delete every platform row first."),
+    media: bool = typer.Option(True, "--media/--no-media", help="Put real small videos in S3 for legacy lessons."),
+    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing (exit 0) when users already exist."),
+) -> None:
+    """Build a realistic sample platform (deterministic by --seed) and print the demo sign-ins."""
+    import time
+
+    from core.db.engine import make_engine
+    from core.db.migrate import upgrade
+    from lectern import seed as seeding
+    from lectern.sample_data import SeedConfig, build_platform
+
+    settings = settings_or_exit()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    started = time.perf_counter()
+    try:
+        if reset:
+            seeding.reset(engine)
+        platform = build_platform(
+            SeedConfig(seed=seed, teachers=teachers, courses=courses, students=students, days=days)
+        )
+        with _progress() as bar:
+            tasks: dict[str, int] = {}
+
+            def advance(name: str, n: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=None)
+                bar.advance(tasks[name], n)
+
+            try:
+                counts = seeding.write_platform(engine, platform, advance)
+            except seeding.DatabaseNotEmpty as exc:
+                if if_empty:
+                    console.print("platform database already seeded; leaving it as it is")
+                    return
+                err.print(f"error: {exc}")
+                raise typer.Exit(1) from None
+            if media:
+                _seed_media(settings, platform, advance)
+    finally:
+        engine.dispose()
+    elapsed = time.perf_counter() - started
+    console.print(", ".join(f"{n:,} {t}" for t, n in counts.items()) + f" in {elapsed:.1f} s")
+    print_demo_accounts(platform.demo_accounts, settings)
+
+
+def _seed_media(settings: Settings, platform: object, advance: object) -> None:
+    from lectern.sample_media import sample_clips
+    from lectern.seed import upload_legacy_videos
+    from lectern.services import s3_client
+
+    if settings.s3_endpoint_url is None and not settings.aws_access_key_id:
+        console.print("S3 not configured (S3_ENDPOINT_URL / AWS_*): legacy lessons keep keys without files")
+        return
+    clips = sample_clips(Path("var/sample-media"))
+    upload_legacy_videos(s3_client(settings), settings.s3_bucket, platform.legacy_video_keys(), clips, advance)  # type: ignore[attr-defined]
+
+
+def print_demo_accounts(accounts: list, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Print the sign-ins (and keep a private copy in var/ so `make demo` can show them again)."""
+    table = Table("role", "email", "password", title="Demo sign-ins")
+    lines = []
+    for acc in accounts:
+        table.add_row(acc.role, acc.email, acc.password)
+        lines.append(f"{acc.role:8} {acc.email:28} {acc.password}")
+    console.print(table)
+    path = Path("var/demo-accounts.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:>16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not sys.stdout.isatty(),
+    )
+
+
+# Commands contributed by other modules (each a typer app or a function named `command`).
+_SUBCOMMANDS = {
+    "emulator": "lectern.commands.emulator",
+    "api": "lectern.commands.api",
+    "token": "lectern.commands.token",
+    "mux": "lectern.commands.mux",
+    "dashboard": "lectern.commands.dashboard",
+    "demo": "lectern.commands.demo",
+}
+
+
+def _mount() -> None:
+    for name, module_name in _SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        if isinstance(getattr(module, "app", None), typer.Typer):
+            app.add_typer(module.app, name=name)
+        elif callable(getattr(module, "command", None)):
+            app.command(name)(module.command)
+
+
+_mount()

@@ -1,0 +1,150 @@
+"""Shared fixtures: platform databases (SQLite and PostgreSQL), migrated schemas, a real moto S3 server.
+
+PostgreSQL comes from TEST_DATABASE_URL (`.ci/run` sets it). Every test run creates its own databases on
+that server, named after the run, and drops them at the end, so runs never see each other's rows.
+Without a server, PostgreSQL tests are skipped with the reason, except under CI=true where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db.engine import make_engine, make_session_factory
+from core.db.migrate import upgrade
+
+RUN_ID = uuid.uuid4().hex[:8]
+_created_pg_dbs: list[str] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_admin_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL")
+
+
+def _pg_unavailable_reason() -> str | None:
+    url = _pg_admin_url()
+    if not url:
+        return "TEST_DATABASE_URL is not set (`.ci/run` sets it to the machine's PostgreSQL)"
+    try:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL at {make_url(url).render_as_string(hide_password=True)} unreachable: {exc}"
+    return None
+
+
+def new_pg_database(prefix: str = "lectern_test") -> str:
+    """Create a fresh database on the test server and return its URL (dropped at session end)."""
+    reason = _pg_unavailable_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL required under CI=true: {reason}")
+        pytest.skip(reason)
+    admin_url = make_url(_pg_admin_url() or "")
+    name = f"{prefix}_{RUN_ID}_{len(_created_pg_dbs)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    _created_pg_dbs.append(name)
+    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _created_pg_dbs or not _pg_admin_url():
+        return
+    admin = create_engine(_pg_admin_url() or "", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in _created_pg_dbs:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database on each backend (not migrated)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'lectern.db'}"
+    return new_pg_database()
+
+
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """A database on each backend, migrated to head."""
+    upgrade(empty_db_url)
+    return empty_db_url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A PostgreSQL database migrated to head (for tests that need PostgreSQL specifically)."""
+    url = new_pg_database()
+    upgrade(url)
+    return url
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+    bucket: str
+    access_key: str = "testing"
+    secret_key: str = "testing"
+    region: str = "us-east-1"
+
+    def client(self):  # type: ignore[no-untyped-def]
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real S3-compatible HTTP server (moto's server mode) for the whole run."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_server: str) -> S3Server:
+    """A fresh bucket on the moto server for one test."""
+    server = S3Server(endpoint_url=moto_server, bucket=f"lessons-{uuid.uuid4().hex[:10]}")
+    server.client().create_bucket(Bucket=server.bucket)
+    return server

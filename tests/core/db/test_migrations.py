@@ -1,0 +1,104 @@
+"""The Alembic history behaves like a real platform's: legacy data survives the move to Mux columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from core.db.engine import make_engine
+from core.db.migrate import current_revision, downgrade, upgrade
+from core.db.models import Base
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def _insert_legacy_platform(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES "
+                "(1, 't@x.test', 'T', 'teacher', '!', :now), (2, 's@x.test', 'S', 'student', '!', :now)"
+            ),
+            {"now": NOW},
+        )
+        conn.execute(
+            text("INSERT INTO courses (id, teacher_id, title, description, created_at) VALUES (1, 1, 'C', '', :now)"),
+            {"now": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO lessons (id, course_id, position, title, video_url, duration_s, created_at) VALUES "
+                "(1, 1, 1, 'On S3', 'courses/1/a.mp4', 300, :now), "
+                "(2, 1, 2, 'Also S3', 's3://bucket/courses/1/b.mp4', 420, :now), "
+                "(3, 1, 3, 'No video yet', NULL, NULL, :now)"
+            ),
+            {"now": NOW},
+        )
+        conn.execute(
+            text("INSERT INTO enrollments (id, user_id, course_id, enrolled_at) VALUES (1, 2, 1, :now)"),
+            {"now": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO lesson_progress (id, user_id, lesson_id, seconds_watched, furthest_position_s, "
+                "completed_at, updated_at) VALUES (1, 2, 1, 310, 300, :now, :now), (2, 2, 2, 60, 55, NULL, :now)"
+            ),
+            {"now": NOW},
+        )
+    engine.dispose()
+
+
+def test_legacy_rows_survive_upgrade_and_downgrade(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0001")
+    _insert_legacy_platform(empty_db_url)
+    upgrade(empty_db_url)
+    assert current_revision(empty_db_url) == "0003"
+
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        lessons = conn.execute(
+            text(
+                "SELECT id, video_url, video_provider, video_status, video_duration_s, mux_asset_id "
+                "FROM lessons ORDER BY id"
+            )
+        ).all()
+        assert [tuple(r) for r in lessons] == [
+            (1, "courses/1/a.mp4", "s3", "ready", 300.0, None),
+            (2, "s3://bucket/courses/1/b.mp4", "s3", "ready", 420.0, None),
+            (3, None, None, "none", None, None),
+        ]
+        assert conn.execute(text("SELECT count(*) FROM lesson_progress")).scalar_one() == 2
+        assert conn.execute(text("SELECT count(*) FROM enrollments")).scalar_one() == 1
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("lessons")}
+        assert {"ix_lessons_mux_asset_id", "ix_lessons_video_provider"} <= indexes
+    engine.dispose()
+
+    downgrade(empty_db_url, "0001")
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("lessons")}
+        assert "video_provider" not in columns and "mux_asset_id" not in columns
+        rows = conn.execute(text("SELECT id, video_url FROM lessons ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [
+            (1, "courses/1/a.mp4"),
+            (2, "s3://bucket/courses/1/b.mp4"),
+            (3, None),
+        ]
+        assert conn.execute(text("SELECT count(*) FROM lesson_progress")).scalar_one() == 2
+    engine.dispose()
+
+    downgrade(empty_db_url, "base")
+    upgrade(empty_db_url)  # and forward again from nothing
+    assert current_revision(empty_db_url) == "0003"
+
+
+def test_models_match_the_migrated_schema(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from core.settings import Settings, SettingsError, load_settings
+from lectern.sample_data import DemoAccount
+from lectern.seed import Progress as seeding_progress
 
 app = typer.Typer(help="Lectern: course videos on Mux.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
@@ -104,50 +106,59 @@ def seed(
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     started = time.perf_counter()
+    platform = None
     try:
         if reset:
             seeding.reset(engine)
-        platform = build_platform(
-            SeedConfig(seed=seed, teachers=teachers, courses=courses, students=students, days=days)
-        )
         with _progress() as bar:
-            tasks: dict[str, int] = {}
-
-            def advance(name: str, n: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=None)
-                bar.advance(tasks[name], n)
-
+            advance = _advancer(bar)
             try:
-                counts = seeding.write_platform(engine, platform, advance)
+                built = build_platform(
+                    SeedConfig(seed=seed, teachers=teachers, courses=courses, students=students, days=days)
+                )
+                counts = seeding.write_platform(engine, built, advance)
+                platform = built
             except seeding.DatabaseNotEmpty as exc:
-                if if_empty:
-                    console.print("platform database already seeded; leaving it as it is")
-                    return
-                err.print(f"error: {exc}")
-                raise typer.Exit(1) from None
+                if not if_empty:
+                    err.print(f"error: {exc}")
+                    raise typer.Exit(1) from None
+                console.print("platform database already seeded; only filling in what is missing")
+                counts = {}
             if media:
-                _seed_media(settings, platform, advance)
+                _seed_media(settings, seeding.legacy_video_keys(engine), advance)
     finally:
         engine.dispose()
-    elapsed = time.perf_counter() - started
-    console.print(", ".join(f"{n:,} {t}" for t, n in counts.items()) + f" in {elapsed:.1f} s")
-    print_demo_accounts(platform.demo_accounts, settings)
+    if platform is not None:
+        elapsed = time.perf_counter() - started
+        console.print(", ".join(f"{n:,} {t}" for t, n in counts.items()) + f" in {elapsed:.1f} s")
+        print_demo_accounts(platform.demo_accounts)
 
 
-def _seed_media(settings: Settings, platform: object, advance: object) -> None:
+def _advancer(bar: Progress) -> seeding_progress:
+    tasks: dict[str, TaskID] = {}
+
+    def advance(name: str, n: int) -> None:
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=None)
+        bar.advance(tasks[name], n)
+
+    return advance
+
+
+def _seed_media(settings: Settings, keys: list[str], advance: seeding_progress) -> None:
+    from core.storage import build_s3_client
     from lectern.sample_media import sample_clips
-    from lectern.seed import upload_legacy_videos
-    from lectern.services import s3_client
+    from lectern.seed import upload_missing_videos
 
     if settings.s3_endpoint_url is None and not settings.aws_access_key_id:
         console.print("S3 not configured (S3_ENDPOINT_URL / AWS_*): legacy lessons keep keys without files")
         return
     clips = sample_clips(Path("var/sample-media"))
-    upload_legacy_videos(s3_client(settings), settings.s3_bucket, platform.legacy_video_keys(), clips, advance)  # type: ignore[attr-defined]
+    added = upload_missing_videos(build_s3_client(settings), settings.s3_bucket, keys, clips, advance)
+    console.print(f"{added} legacy lesson videos put in s3://{settings.s3_bucket}")
 
 
-def print_demo_accounts(accounts: list, settings: Settings) -> None:  # type: ignore[type-arg]
+def print_demo_accounts(accounts: list[DemoAccount]) -> None:
     """Print the sign-ins (and keep a private copy in var/ so `make demo` can show them again)."""
     table = Table("role", "email", "password", title="Demo sign-ins")
     lines = []

@@ -250,9 +250,6 @@ class SamplePlatform:
     demo_accounts: list[DemoAccount]
     config: SeedConfig
 
-    def legacy_video_keys(self) -> list[tuple[str, float]]:
-        return [(row["video_url"], row["duration_s"]) for row in self.lessons if row["video_url"]]
-
 
 def _demo_password(rng: random.Random) -> str:
     words = [

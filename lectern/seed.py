@@ -92,20 +92,32 @@ def write_platform(engine: Engine, platform: SamplePlatform, progress: Progress 
     return counts
 
 
-def upload_legacy_videos(
-    s3_client: Any,
-    bucket: str,
-    keys: list[tuple[str, float]],
-    clips: list[Path],
-    progress: Progress | None = None,
+def legacy_video_keys(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Lesson.video_url).where(Lesson.video_url.is_not(None)).order_by(Lesson.id))
+        return [row[0] for row in rows]
+
+
+def upload_missing_videos(
+    s3_client: Any, bucket: str, keys: list[str], clips: list[Path], progress: Progress | None = None
 ) -> int:
-    """Put a real small video at every legacy lesson key (clips reused round-robin; S3 doesn't care)."""
-    existing = {b["Name"] for b in s3_client.list_buckets().get("Buckets", [])}
-    if bucket not in existing:
+    """Put a real small video at every legacy lesson key that has none (clips reused round-robin).
+
+    Idempotent: a demo restart (moto keeps nothing on disk) refills the bucket, a rerun adds nothing.
+    """
+    existing_buckets = {b["Name"] for b in s3_client.list_buckets().get("Buckets", [])}
+    if bucket not in existing_buckets:
         s3_client.create_bucket(Bucket=bucket)
-    for i, (key, _duration) in enumerate(keys):
+    present: set[str] = set()
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        present.update(obj["Key"] for obj in page.get("Contents", []))
+    added = 0
+    for i, key in enumerate(keys):
+        if key in present:
+            continue
         with clips[i % len(clips)].open("rb") as fh:
             s3_client.put_object(Bucket=bucket, Key=key, Body=fh, ContentType="video/mp4")
+        added += 1
         if progress:
             progress("s3 videos", 1)
-    return len(keys)
+    return added

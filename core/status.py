@@ -1,0 +1,98 @@
+"""Which parts of Lectern are up: the platform DB, Mux (or the emulator), S3, the API, the warehouse.
+
+Each check returns a `PartStatus` and never raises, so a status page can always draw every row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from core.db.engine import make_engine
+from core.db.migrate import current_revision
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    part: str
+    ok: bool
+    detail: str
+    latency_ms: float | None = None
+
+
+def _timed(part: str, probe: Callable[[], str]) -> PartStatus:
+    started = time.perf_counter()
+    try:
+        detail = probe()
+    except Exception as exc:  # a status page reports every failure instead of crashing on it
+        return PartStatus(part, False, f"{type(exc).__name__}: {exc}"[:300])
+    return PartStatus(part, True, detail, round((time.perf_counter() - started) * 1000, 1))
+
+
+def check_database(settings: Settings) -> PartStatus:
+    def probe() -> str:
+        engine = make_engine(settings.database_url)
+        try:
+            with engine.connect() as conn:
+                users = conn.execute(text("SELECT count(*) FROM users")).scalar_one()
+        finally:
+            engine.dispose()
+        return f"revision {current_revision(settings.database_url)}, {users:,} users ({engine.dialect.name})"
+
+    return _timed("Platform database", probe)
+
+
+def check_http(part: str, url: str, *, auth: Any = None, expect: tuple[int, ...] = (200,)) -> PartStatus:
+    def probe() -> str:
+        response = httpx.get(url, auth=auth, timeout=3.0)
+        if response.status_code not in expect:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        return f"{url} answered {response.status_code}"
+
+    return _timed(part, probe)
+
+
+def check_mux(settings: Settings) -> PartStatus:
+    if not settings.mux_configured:
+        return PartStatus("Mux API", False, "no credentials: set MUX_TOKEN_ID and MUX_TOKEN_SECRET")
+    base = str(settings.mux_api_url).rstrip("/")
+    auth = (settings.mux_token_id, settings.mux_token_secret.get_secret_value())
+    status = check_http("Mux API", f"{base}/video/v1/assets?limit=1", auth=auth)
+    kind = "real Mux" if "api.mux.com" in base else "emulator"
+    return PartStatus(status.part, status.ok, f"{kind}: {status.detail}", status.latency_ms)
+
+
+def check_s3(settings: Settings, s3_client: Any) -> PartStatus:
+    def probe() -> str:
+        s3_client.head_bucket(Bucket=settings.s3_bucket)
+        return f"bucket {settings.s3_bucket} at {settings.s3_endpoint_url or 'AWS'}"
+
+    return _timed("S3", probe)
+
+
+def check_api(settings: Settings) -> PartStatus:
+    return check_http("Lectern API", f"{str(settings.api_base_url).rstrip('/')}/healthz")
+
+
+def check_warehouse(settings: Settings) -> PartStatus:
+    path = Path(settings.warehouse_path)
+    if not path.exists():
+        return PartStatus("Warehouse", False, f"{path} not published yet (run `lectern sync --once`)")
+    return PartStatus("Warehouse", True, f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def check_all(settings: Settings, s3_client: Any) -> list[PartStatus]:
+    return [
+        check_database(settings),
+        check_api(settings),
+        check_mux(settings),
+        check_s3(settings, s3_client),
+        check_warehouse(settings),
+    ]

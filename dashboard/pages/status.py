@@ -1,0 +1,28 @@
+"""Which parts of Lectern are running, with how to start the ones that are not."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.status import check_all
+from dashboard import context
+
+st.title("System status")
+st.caption("Every part Lectern needs, checked now. Green means it answered.")
+
+statuses = check_all(context.settings(), context.s3_client())
+frame = pd.DataFrame(
+    {
+        "part": [s.part for s in statuses],
+        "state": ["✅ running" if s.ok else "❌ not running" for s in statuses],
+        "detail": [s.detail for s in statuses],
+        "latency (ms)": [s.latency_ms for s in statuses],
+    }
+)
+st.dataframe(frame, hide_index=True, width="stretch")
+down = [s.part for s in statuses if not s.ok]
+if down:
+    st.info("Not running: " + ", ".join(down) + ". `make demo` starts every part with sample data.")
+if st.button("Check again"):
+    st.rerun()

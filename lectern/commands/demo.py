@@ -1,0 +1,222 @@
+"""`lectern demo`: every part of Lectern on this machine, with sample data, until Ctrl-C.
+
+Starts moto's S3 server, the Mux emulator, the API, the sync scheduler and the dashboard as child
+processes (each in its own process group, so Ctrl-C stops all of them and nothing is left behind),
+migrates and seeds the platform database, and prints the URLs and demo sign-ins.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var"
+console = Console()
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    api: int = 8000
+    dashboard: int = 8501
+    emulator: int = 8800
+    s3: int = 8900
+
+
+@dataclass
+class Supervisor:
+    """Child processes started by the demo; `stop` ends them all (SIGTERM, then SIGKILL)."""
+
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (VAR / "logs" / f"{name}.log").open("ab")
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.children.append((name, proc))
+        return proc
+
+    def check(self) -> str | None:
+        for name, proc in self.children:
+            if proc.poll() is not None:
+                return f"{name} exited with code {proc.returncode}; see var/logs/{name}.log"
+        return None
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.children):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, proc in self.children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_http(url: str, timeout: float = 60.0, supervisor: Supervisor | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if supervisor and (problem := supervisor.check()):
+            raise RuntimeError(problem)
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def load_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def demo_environment(ports: DemoPorts) -> dict[str, str]:
+    """Settings for every demo process; secrets are made once and kept in var/demo.env (mode 600)."""
+    env_file = VAR / "demo.env"
+    kept = load_env_file(env_file)
+    for name in ("MUX_TOKEN_SECRET", "MUX_WEBHOOK_SECRET", "LECTERN_PLATFORM_JWT_SECRET"):
+        kept.setdefault(name, secrets.token_urlsafe(24))
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
+    env_file.chmod(0o600)
+    emulator = f"http://127.0.0.1:{ports.emulator}"
+    return {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'lectern.db'}"),
+        "LECTERN_WAREHOUSE_PATH": str(VAR / "warehouse.duckdb"),
+        "MUX_TOKEN_ID": "demo-token",
+        "MUX_API_URL": emulator,
+        "MUX_STREAM_BASE_URL": f"{emulator}/stream",
+        "MUX_IMAGE_BASE_URL": f"{emulator}/image",
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{ports.s3}",
+        "S3_BUCKET": "lectern-lessons",
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LECTERN_API_URL": f"http://127.0.0.1:{ports.api}",
+        "LECTERN_CORS_ORIGIN": f"http://127.0.0.1:{ports.dashboard}",
+        **kept,
+    }
+
+
+def lectern(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lectern", *args]
+
+
+def run_step(title: str, argv: list[str], env: dict[str, str]) -> str:
+    console.print(f"[bold]•[/] {title}")
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{title} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def ensure_signing_key(env: dict[str, str]) -> None:
+    """Create a signing key in the emulator once; its id and private key join var/demo.env."""
+    if env.get("MUX_SIGNING_KEY_ID"):
+        return
+    out = run_step("creating a Mux signing key for private lessons", lectern("mux", "signing-key", "create"), env)
+    created = {k: v for k, v in (line.split("=", 1) for line in out.splitlines() if line.startswith("MUX_SIGNING_"))}
+    env.update(created)
+    with (VAR / "demo.env").open("a") as fh:
+        fh.writelines(f"{k}={v}\n" for k, v in created.items())
+
+
+def command(
+    fresh: bool = typer.Option(False, "--fresh", help="Forget the previous demo's data (var/) first."),
+) -> None:
+    """Run the whole product locally on sample data. Ctrl-C stops everything it started."""
+    ports = DemoPorts()
+    if fresh:
+        for path in [VAR / "lectern.db", VAR / "emulator", VAR / "demo.env", VAR / "warehouse"]:
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+    (VAR / "logs").mkdir(parents=True, exist_ok=True)
+    busy = [f"{name} ({port})" for name, port in vars(ports).items() if not port_free(port)]
+    if busy:
+        console.print(f"[red]Ports in use:[/] {', '.join(busy)}. Stop whatever holds them (an earlier demo?).")
+        raise typer.Exit(1)
+
+    env = demo_environment(ports)
+    sup = Supervisor()
+    try:
+        console.print("[bold]Starting Lectern's demo[/] (logs in var/logs/)")
+        sup.start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.s3)], env)
+        webhook = f"http://127.0.0.1:{ports.api}/api/videos/mux/webhook"
+        sup.start(
+            "emulator",
+            lectern(
+                "emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports.emulator),
+                "--webhook-url",
+                webhook,
+                "--processing-delay",
+                "3",
+                "--state",
+                str(VAR / "emulator" / "state.json"),
+            ),
+            env,
+        )
+        wait_http(f"http://127.0.0.1:{ports.s3}/", supervisor=sup)
+        wait_http(f"http://127.0.0.1:{ports.emulator}/_emulator/health", supervisor=sup)
+        run_step("migrating the platform database", lectern("db", "upgrade"), env)
+        seeded = run_step("seeding sample data (platform DB, S3 lesson videos)", lectern("seed", "--if-empty"), env)
+        console.print(seeded.strip())
+        ensure_signing_key(env)
+        sup.start("api", lectern("api", "--host", "127.0.0.1", "--port", str(ports.api)), env)
+        sup.start("dashboard", lectern("dashboard", "--host", "127.0.0.1", "--port", str(ports.dashboard)), env)
+        wait_http(f"http://127.0.0.1:{ports.api}/healthz", supervisor=sup)
+        wait_http(f"http://127.0.0.1:{ports.dashboard}/_stcore/health", timeout=90, supervisor=sup)
+        print_banner(ports)
+        while (problem := sup.check()) is None:
+            time.sleep(1)
+        console.print(f"[red]{problem}[/]")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("\nStopping…")
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        sup.stop()
+        console.print("Everything the demo started has stopped.")
+
+
+def print_banner(ports: DemoPorts) -> None:
+    accounts = (VAR / "demo-accounts.txt").read_text() if (VAR / "demo-accounts.txt").exists() else ""
+    console.print(
+        f"""
+[bold green]Lectern is running.[/]
+  Dashboard      http://127.0.0.1:{ports.dashboard}
+  API (OpenAPI)  http://127.0.0.1:{ports.api}/docs
+  Mux emulator   http://127.0.0.1:{ports.emulator}  (controls under /_emulator/, see docs/emulator.md)
+  S3 (moto)      http://127.0.0.1:{ports.s3}
+  Settings used  var/demo.env (secrets generated for this machine)
+
+[bold]Demo sign-ins[/]
+{accounts}
+A student's API token: .venv/bin/lectern token --user <id>   (with the settings in var/demo.env)
+Press Ctrl-C to stop everything."""
+    )

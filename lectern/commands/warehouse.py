@@ -1,0 +1,85 @@
+"""`lectern warehouse`: the published DuckDB warehouse — where it is, its tables, exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="The analytics warehouse (DuckDB): info, exports.", no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("init")
+def init() -> None:
+    """Create (or migrate) the warehouse and publish it, without syncing anything."""
+    from sync.runner import writer_for
+
+    settings = _settings()
+    with writer_for(settings).open():
+        pass
+    console.print(f"warehouse published at {settings.warehouse_path}")
+
+
+@app.command("info")
+def info() -> None:
+    """The published snapshot, its schema version and row counts per table."""
+    from warehouse.reader import open_analyst_connection
+    from warehouse.schema import TABLES, current_version
+    from warehouse.store import WarehouseLayout, WarehouseNotReady
+
+    settings = _settings()
+    layout = WarehouseLayout(settings.warehouse_path)
+    try:
+        con = open_analyst_connection(settings.warehouse_path)
+    except WarehouseNotReady as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    try:
+        console.print(f"entry point: {layout.pointer} -> {layout.published()}")
+        console.print(f"schema version: {current_version(con)}; snapshots kept: {len(layout.snapshot_files())}")
+        table = Table("table", "rows", title="Tables")
+        for name in TABLES:
+            table.add_row(name, f"{con.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]:,}")
+        console.print(table)
+    finally:
+        con.close()
+
+
+@app.command("export")
+def export(
+    directory: Path = typer.Argument(..., help="Directory to write one file per table and view into."),
+    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet or csv."),
+) -> None:
+    """Export every table and view of the published snapshot (never the sync's working file)."""
+    from warehouse.export import FORMATS, export_all
+    from warehouse.reader import open_analyst_connection
+    from warehouse.store import WarehouseNotReady
+
+    if fmt not in FORMATS:
+        err.print(f"error: --format must be one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        con = open_analyst_connection(settings.warehouse_path)
+    except WarehouseNotReady as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    try:
+        written = export_all(con, directory, fmt)
+    finally:
+        con.close()
+    console.print(f"wrote {len(written)} files to {directory}")

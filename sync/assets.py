@@ -1,0 +1,140 @@
+"""The `assets` job: list every Mux asset into the warehouse and reconcile them with platform lessons.
+
+Order matters for crash safety: the complete listing is read first (a failed listing changes nothing),
+then the platform is healed and alerts raised in one platform-DB transaction, then the warehouse
+`assets` table and the job's state are written in one DuckDB transaction. Both steps are idempotent —
+a heal only applies while the lesson still looks unhealed, alerts have a unique key — so a run killed
+between them simply redoes the warehouse step next time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import duckdb
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.db.models import Alert, Lesson, MigrationJob
+from sync import reconcile
+from sync.sources import AssetsSource
+from sync.state import JobResult, Progress, transaction, write_state
+from warehouse.loaders import assets_to_arrow, upsert
+
+JOB = "assets"
+ACTIVE_MIGRATION = ("queued", "ingesting", "waiting", "verifying")
+
+
+def run_assets(
+    con: duckdb.DuckDBPyConnection,
+    source: AssetsSource,
+    engine: Engine,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+) -> JobResult:
+    started = time.perf_counter()
+    assets: list[dict[str, Any]] = []
+    for page in source.iter_asset_pages():
+        assets.extend(page)
+        if progress:
+            progress(JOB, 0, 0, len(assets))
+    healed, raised, resolved = apply_to_platform(engine, assets, now=now)
+    table = assets_to_arrow(assets, seen_at=now)
+    result = JobResult(JOB, details={"assets": len(assets), "healed": healed, "alerts": raised, "resolved": resolved})
+    with transaction(con):
+        result.new_rows = upsert(con, "assets", table, ["asset_id"])
+        result.rows = table.num_rows
+        # Listed before, absent now: Mux deleted it. Keep the row (usage history refers to it).
+        con.execute("UPDATE assets SET deleted_at = ? WHERE deleted_at IS NULL AND last_seen_at < ?", [now, now])
+        write_state(
+            con, JOB, now=now, status="ok", rows=result.rows, watermark=now, duration_s=time.perf_counter() - started
+        )
+    if progress:
+        progress(JOB, 1, 1, result.rows)
+    result.watermark = now
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def _lessons(conn: Any) -> list[reconcile.LessonState]:
+    rows = conn.execute(
+        select(
+            Lesson.id,
+            Lesson.mux_asset_id,
+            Lesson.video_status,
+            Lesson.video_provider,
+            Lesson.mux_playback_id,
+            Lesson.playback_policy,
+            Lesson.video_duration_s,
+        )
+    ).all()
+    return [reconcile.LessonState(*row) for row in rows]
+
+
+def apply_to_platform(engine: Engine, assets: list[dict[str, Any]], *, now: datetime) -> tuple[int, int, int]:
+    """Heal lessons and upsert/resolve alerts in one transaction; returns (healed, raised, resolved)."""
+    with engine.begin() as conn:
+        busy = set(
+            conn.execute(select(MigrationJob.lesson_id).where(MigrationJob.state.in_(ACTIVE_MIGRATION))).scalars()
+        )
+        plan = reconcile.plan(assets, _lessons(conn), busy)
+        healed = 0
+        for heal in plan.heals:
+            guard = (
+                Lesson.mux_asset_id.is_(None)
+                if heal.expected_asset_id is None
+                else Lesson.mux_asset_id == heal.expected_asset_id
+            )
+            values: dict[str, Any] = {
+                "mux_asset_id": heal.asset_id,
+                "video_status": heal.status,
+                "video_status_at": now,
+                "video_provider": "mux",
+            }
+            if heal.status == "ready":
+                values.update(mux_playback_id=heal.playback_id, video_duration_s=heal.duration_s, video_error=None)
+            else:
+                values["video_error"] = heal.error
+            healed += conn.execute(update(Lesson).where(Lesson.id == heal.lesson_id, guard).values(**values)).rowcount
+        raised = _upsert_alerts(conn, plan.alerts, now)
+        resolved = conn.execute(
+            update(Alert)
+            .where(
+                Alert.kind.in_(reconcile.KINDS),
+                Alert.resolved_at.is_(None),
+                Alert.key.not_in([a.key for a in plan.alerts] or [""]),
+            )
+            .values(resolved_at=now)
+        ).rowcount
+    return healed, raised, resolved
+
+
+def _upsert_alerts(conn: Any, alerts: list[reconcile.AlertSpec], now: datetime) -> int:
+    """Insert new alerts (once per key, safe against a concurrent run); reopen ones that had cleared."""
+    if not alerts:
+        return 0
+    dialect = conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "key": a.key,
+            "kind": a.kind,
+            "severity": a.severity,
+            "message": a.message,
+            "context": a.context,
+            "created_at": now,
+        }
+        for a in alerts
+    ]
+    # RETURNING counts the rows really inserted (psycopg reports rowcount -1 for this statement).
+    stmt = insert(Alert).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.key)
+    raised = len(conn.execute(stmt).all())
+    conn.execute(
+        update(Alert)
+        .where(Alert.key.in_([a.key for a in alerts]), Alert.resolved_at.is_not(None))
+        .values(resolved_at=None)
+    )
+    return raised

@@ -1,0 +1,97 @@
+"""The `platform` job: a snapshot of users, courses, lessons, enrollments and progress in the warehouse.
+
+Rows stream from PostgreSQL or SQLite through SQLAlchemy in batches, become Arrow tables and replace
+the snapshot tables in ONE DuckDB transaction with the job's state, so the warehouse never mixes two
+snapshots. The warehouse table's columns are the allow-list of what is copied: `users.password_hash`
+has no column there, so it is never even selected. On PostgreSQL the reads run in one REPEATABLE READ
+transaction, so all five tables come from the same moment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import JSON, Connection, Engine, Table, select
+
+from core.db.models import Base
+from sync.state import JobResult, Progress, transaction, write_state
+from warehouse.loaders import TS, append
+from warehouse.rollups import refresh_platform_rollups
+
+JOB = "platform"
+TABLES = ("users", "courses", "lessons", "enrollments", "lesson_progress")
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP WITH TIME ZONE": TS,
+}
+
+
+def warehouse_columns(con: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return pa.schema([(name, _ARROW_TYPES[dtype]) for name, dtype in rows])
+
+
+def rows_to_arrow(rows: list[Any], schema: pa.Schema, json_columns: set[str]) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = []
+    for field, values in zip(schema, columns, strict=True):
+        if field.name in json_columns:
+            values = tuple(v if v is None or isinstance(v, str) else json.dumps(v) for v in values)
+        arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _read_table(pconn: Connection, con: duckdb.DuckDBPyConnection, name: str, batch_rows: int) -> int:
+    schema = warehouse_columns(con, name)
+    source: Table = Base.metadata.tables[name]
+    json_columns = {c.name for c in source.columns if isinstance(c.type, JSON)}
+    stmt = select(*[source.c[f.name] for f in schema]).order_by(source.c.id)
+    result = pconn.execution_options(stream_results=True, yield_per=batch_rows).execute(stmt)
+    total = 0
+    for part in result.partitions(batch_rows):
+        total += append(con, name, rows_to_arrow(list(part), schema, json_columns))
+    return total
+
+
+def run_platform(
+    con: duckdb.DuckDBPyConnection,
+    engine: Engine,
+    *,
+    now: datetime,
+    batch_rows: int = 50_000,
+    progress: Progress | None = None,
+) -> JobResult:
+    started = time.perf_counter()
+    result = JobResult(JOB, details={})
+    options: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as pconn, pconn.begin(), transaction(con):
+        for i, name in enumerate(TABLES):
+            con.execute(f"DELETE FROM {name}")
+            count = _read_table(pconn, con, name, batch_rows)
+            result.details[name] = count
+            result.rows += count
+            if progress:
+                progress(JOB, i + 1, len(TABLES), result.rows)
+        refresh_platform_rollups(con)
+        result.new_rows = result.rows
+        write_state(
+            con, JOB, now=now, status="ok", rows=result.rows, watermark=now, duration_s=time.perf_counter() - started
+        )
+    result.watermark = now
+    result.duration_s = time.perf_counter() - started
+    return result

@@ -1,0 +1,172 @@
+"""Mux assets vs platform lessons: what to heal and what to flag (a pure plan; `sync.assets` applies it).
+
+Healing is deliberately narrow, because webhooks and the migration engine own lesson state:
+- a lesson that already names the asset (the asset_created webhook arrived) but is not `ready` on the
+  `mux` provider while Mux says the asset is ready -> the ready webhook was missed: set ready, provider
+  mux, playback id and duration;
+- a lesson still waiting for its upload (`waiting_upload`/`processing`, no asset id) whose id is the
+  asset's passthrough -> both webhooks were missed: same, plus the asset id;
+- the same two cases with an errored asset -> set `errored` with Mux's message.
+Lessons with an active migration job, and legacy S3 lessons, are left alone: the migration worker
+verifies a Mux copy before it switches a lesson.
+Flags (platform `alerts`, unique key per condition, resolved when the condition clears):
+- `mux_orphan_asset`: a ready/errored asset no lesson (and no active migration) refers to — it costs
+  storage and nobody can watch it;
+- `lesson_asset_missing`: a lesson names an asset Mux no longer has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ORPHAN = "mux_orphan_asset"
+MISSING = "lesson_asset_missing"
+KINDS = (ORPHAN, MISSING)
+WAITING = ("waiting_upload", "processing")
+
+
+@dataclass(frozen=True)
+class LessonState:
+    id: int
+    mux_asset_id: str | None
+    video_status: str
+    video_provider: str | None
+    mux_playback_id: str | None
+    playback_policy: str
+    video_duration_s: float | None
+
+
+@dataclass(frozen=True)
+class Heal:
+    lesson_id: int
+    asset_id: str
+    status: str  # ready | errored
+    playback_id: str | None
+    duration_s: float | None
+    error: str | None
+    expected_asset_id: str | None  # the lesson's asset id when planned (guards a concurrent change)
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    key: str
+    kind: str
+    severity: str
+    message: str
+    context: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    heals: list[Heal] = field(default_factory=list)
+    alerts: list[AlertSpec] = field(default_factory=list)
+
+
+def _lesson_id(passthrough: Any) -> int | None:
+    text = str(passthrough or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _playback_id(asset: Mapping[str, Any], policy: str) -> str | None:
+    ids = [p for p in asset.get("playback_ids") or [] if isinstance(p, Mapping) and p.get("id")]
+    chosen = next((p for p in ids if p.get("policy") == policy), ids[0] if ids else None)
+    return str(chosen["id"]) if chosen else None
+
+
+def _error(asset: Mapping[str, Any]) -> str:
+    errors = asset.get("errors") or {}
+    messages = errors.get("messages") if isinstance(errors, Mapping) else None
+    return "; ".join(str(m) for m in messages or []) or "Mux could not process the video"
+
+
+def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], busy_lessons: set[int]) -> Plan:
+    """Heals and alerts for a complete listing of Mux assets against every lesson."""
+    by_id = {lesson.id: lesson for lesson in lessons}
+    by_asset: dict[str, LessonState] = {le.mux_asset_id: le for le in by_id.values() if le.mux_asset_id}
+    assets = [a for a in assets if a.get("id")]
+    on_mux = {str(a["id"]) for a in assets}
+    result = Plan()
+    for asset in assets:
+        asset_id, status = str(asset["id"]), asset.get("status")
+        lesson = by_asset.get(asset_id)
+        if lesson is None:
+            candidate = by_id.get(_lesson_id(asset.get("passthrough")) or -1)
+            if (
+                candidate is not None
+                and candidate.mux_asset_id is None
+                and candidate.video_status in WAITING
+                and candidate.id not in busy_lessons
+                and status in ("ready", "errored")
+            ):
+                lesson = candidate
+        # A legacy S3 lesson is switched by the migration engine after it verifies, never from here.
+        if lesson is not None and lesson.video_provider == "s3":
+            continue
+        if lesson is not None and lesson.id not in busy_lessons and status in ("ready", "errored"):
+            heal = _heal(asset, lesson)
+            if heal is not None:
+                result.heals.append(heal)
+            continue
+        in_migration = _lesson_id(asset.get("passthrough")) in busy_lessons
+        if lesson is None and status in ("ready", "errored") and not in_migration:
+            result.alerts.append(
+                AlertSpec(
+                    key=f"{ORPHAN}:{asset_id}",
+                    kind=ORPHAN,
+                    severity="warning",
+                    message=(
+                        f"Mux asset {asset_id} ({status}, passthrough {asset.get('passthrough')!r}) is not used by "
+                        "any lesson: it still costs storage. Attach it to its lesson or delete it in Mux."
+                    ),
+                    context={
+                        "asset_id": asset_id,
+                        "status": status,
+                        "passthrough": asset.get("passthrough"),
+                        "duration_s": asset.get("duration"),
+                    },
+                )
+            )
+    for lesson in by_id.values():
+        if lesson.mux_asset_id and lesson.mux_asset_id not in on_mux and lesson.video_provider == "mux":
+            result.alerts.append(
+                AlertSpec(
+                    key=f"{MISSING}:{lesson.id}:{lesson.mux_asset_id}",
+                    kind=MISSING,
+                    severity="error",
+                    message=(
+                        f"Lesson {lesson.id} plays Mux asset {lesson.mux_asset_id}, which Mux no longer has: "
+                        "students cannot watch it. Upload the video again."
+                    ),
+                    context={"lesson_id": lesson.id, "asset_id": lesson.mux_asset_id},
+                )
+            )
+    return result
+
+
+def _heal(asset: Mapping[str, Any], lesson: LessonState) -> Heal | None:
+    asset_id = str(asset["id"])
+    if asset.get("status") == "errored":
+        if lesson.video_status != "errored" and lesson.video_status in WAITING:
+            return Heal(lesson.id, asset_id, "errored", None, None, _error(asset), lesson.mux_asset_id)
+        return None
+    playback_id = _playback_id(asset, lesson.playback_policy)
+    duration = asset.get("duration")
+    healthy = (
+        lesson.video_status == "ready"
+        and lesson.video_provider == "mux"
+        and lesson.mux_playback_id is not None
+        and lesson.video_duration_s is not None
+    )
+    if healthy or playback_id is None:
+        return None
+    return Heal(
+        lesson.id,
+        asset_id,
+        "ready",
+        playback_id,
+        float(duration) if duration is not None else None,
+        None,
+        lesson.mux_asset_id,
+    )

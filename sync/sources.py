@@ -1,0 +1,171 @@
+"""Where sync jobs get Mux data: three small protocols, and their adapter over core's MuxService.
+
+Jobs only see the protocols, so unit tests hand them a list-backed fake. The adapter reads video views
+as raw JSON pages (`_preload_content=False`) rather than SDK models, for two reasons: the SDK's list
+model (`AbridgedVideoView`) keeps only 14 fields and silently drops the rest (viewer_user_id, video_id,
+asset_id, playhead, startup time ...), and building ~190-attribute SDK objects per view would cap a
+backfill at a few thousand views per second. Errors and retries still go through `MuxService._call`
+(one translation, one retry policy). Mux's list endpoint answers with abridged views, so the adapter
+fetches each new view in full with get-video-view (several at a time, on the SDK's connection pool) —
+but not the views the caller says it already holds (`known`): a Mux view does not change once it is
+listed, so the overlap window of an incremental run costs one list call per page, not one call per view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Container, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.errors import MuxNotFound
+from core.mux import MuxService
+from core.mux.data import timeframe_param
+from core.mux.models import Asset
+
+Page = list[dict[str, Any]]
+
+# Fields only the full view has; an item with none of them is the abridged list shape.
+_FULL_VIEW_FIELDS = ("viewer_user_id", "video_id", "asset_id", "view_max_playhead_position", "video_duration")
+
+
+class ViewsSource(Protocol):
+    def iter_view_pages(self, start: datetime, end: datetime, *, known: Container[str] | None = None) -> Iterator[Page]:
+        """Pages of full Mux Data views whose view_end falls in [start, end), oldest first.
+
+        A source that pays per view for the full record may leave out the ids in `known` (views the
+        caller already stored); one that gets full records for free may ignore it.
+        """
+        ...
+
+
+class UsageSource(Protocol):
+    def iter_usage_pages(self, start: datetime, end: datetime) -> Iterator[Page]:
+        """Pages of delivery-usage rows aggregated over [start, end] (hour-aligned, inside Mux's window)."""
+        ...
+
+
+class AssetsSource(Protocol):
+    def iter_asset_pages(self) -> Iterator[Page]:
+        """Pages of every Mux asset in the environment (REST shape: id, status, duration, passthrough ...)."""
+        ...
+
+
+def _decode(response: Any) -> dict[str, Any]:
+    try:
+        body = response.data
+    finally:
+        response.release_conn()
+    doc = json.loads(body)
+    if not isinstance(doc, dict):
+        raise ValueError("Mux answered a non-object JSON body")
+    return doc
+
+
+class MuxSources:
+    """ViewsSource, UsageSource and AssetsSource over one MuxService."""
+
+    def __init__(
+        self,
+        service: MuxService,
+        *,
+        views_page_size: int = 1000,
+        usage_page_size: int = 100,
+        asset_page_size: int = 100,
+        detail_workers: int = 4,
+    ) -> None:
+        self.service = service
+        self.views_page_size = views_page_size
+        self.usage_page_size = usage_page_size
+        self.asset_page_size = asset_page_size
+        self.detail_workers = detail_workers
+        self._pool: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _views_page(self, page: int, timeframe: list[str]) -> dict[str, Any]:
+        api = self.service.views_api
+        response = self.service._call(
+            "list video views",
+            api.list_video_views,
+            limit=self.views_page_size,
+            page=page,
+            timeframe=timeframe,
+            order_direction="asc",
+            _preload_content=False,
+        )
+        return _decode(response)
+
+    def _full_view(self, item: dict[str, Any]) -> dict[str, Any]:
+        api = self.service.views_api
+        try:
+            response = self.service._call(
+                "get video view", api.get_video_view, str(item.get("id")), _preload_content=False
+            )
+        except MuxNotFound:
+            # Listed a moment ago, gone now (deleted by a data-retention run): keep what the list said.
+            return item
+        data = _decode(response).get("data")
+        return {**item, **data} if isinstance(data, dict) else item
+
+    def _full_views(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.detail_workers <= 1 or len(items) == 1:
+            return [self._full_view(i) for i in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.detail_workers, thread_name_prefix="mux-view-detail")
+        return list(self._pool.map(self._full_view, items))
+
+    def iter_view_pages(self, start: datetime, end: datetime, *, known: Container[str] | None = None) -> Iterator[Page]:
+        timeframe = timeframe_param((start, end)) or []
+        seen = 0
+        for page in range(1, 1_000_000):
+            doc = self._views_page(page, timeframe)
+            items = [i for i in (doc.get("data") or []) if isinstance(i, dict)]
+            if items and not any(k in items[0] for k in _FULL_VIEW_FIELDS):
+                fresh = [i for i in items if known is None or i.get("id") not in known]
+                if fresh:
+                    yield self._full_views(fresh)
+            elif items:
+                yield items
+            seen += len(items)
+            total = doc.get("total_row_count")
+            # Stop on the total when Mux gives one; never on a short page alone, because a server may
+            # cap `limit` below what we asked for.
+            if not items or (isinstance(total, int) and seen >= total):
+                return
+
+    def iter_usage_pages(self, start: datetime, end: datetime) -> Iterator[Page]:
+        page: Page = []
+        for row in self.service.iter_delivery_usage(timeframe=(start, end), page_size=self.usage_page_size):
+            page.append(row)
+            if len(page) >= self.usage_page_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def iter_asset_pages(self) -> Iterator[Page]:
+        page: Page = []
+        for asset in self.service.iter_assets(page_size=self.asset_page_size):
+            page.append(asset_row(asset))
+            if len(page) >= self.asset_page_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
+
+def asset_row(asset: Asset) -> dict[str, Any]:
+    """The asset as Mux's REST JSON (the SDK model's dict), with the fields our dataclass normalised."""
+    row = dict(asset.raw)
+    row.setdefault("id", asset.id)
+    row.setdefault("status", asset.status)
+    row.setdefault("duration", asset.duration_s)
+    row.setdefault("passthrough", asset.passthrough)
+    if not row.get("playback_ids"):
+        row["playback_ids"] = [{"id": p.id, "policy": p.policy} for p in asset.playback_ids]
+    return row

@@ -109,3 +109,24 @@ WEEKEND_HOURS: tuple[float, ...] = (
 )  # fmt: skip
 
 RESOLUTION_TIERS: tuple[str, ...] = ("audio-only", "720p", "1080p", "1440p", "2160p")
+
+# Dimensions Mux accepts in filters[] and group_by (the `dimension` enum of Mux's OpenAPI). The ones the
+# emulator does not simulate exist on no view: `cdn:x` matches nothing and `!cdn:x` everything.
+MUX_DIMENSIONS: frozenset[str] = frozenset((
+    "asn", "asset_id", "browser", "browser_version", "cdn", "continent_code", "country", "custom_1", "custom_2",
+    "custom_3", "custom_4", "custom_5", "custom_6", "custom_7", "custom_8", "custom_9", "custom_10",
+    "exit_before_video_start", "experiment_name", "live_stream_id", "operating_system", "operating_system_version",
+    "page_type", "page_url", "playback_failure", "playback_business_exception", "playback_id", "player_autoplay",
+    "player_error_code", "player_mux_plugin_name", "player_mux_plugin_version", "player_name", "player_preload",
+    "player_remote_played", "player_software", "player_software_version", "player_version",
+    "preroll_ad_asset_hostname", "preroll_ad_tag_hostname", "preroll_played", "preroll_requested", "region",
+    "source_hostname", "source_type", "stream_type", "sub_property_id", "video_content_type",
+    "video_encoding_variant", "video_id", "video_series", "video_startup_failure",
+    "video_startup_business_exception", "video_title", "view_drm_type", "view_has_ad", "view_session_id",
+    "viewer_connection_type", "viewer_device_category", "viewer_device_manufacturer", "viewer_device_model",
+    "viewer_device_name", "viewer_user_id", "ad_playback_failure", "content_playback_failure", "view_dropped",
+    "client_application_name", "client_application_version", "video_affiliate", "viewer_plan", "viewer_plan_status",
+    "viewer_plan_category", "view_drm_level", "video_brand", "used_pip", "time_shift_enabled", "used_captions",
+    "video_codec", "audio_codec", "video_dynamic_range_type", "view_cdn_edge_pop", "view_cdn_origin",
+    "video_creator_id", "video_cdn_trace"
+))  # fmt: skip

@@ -17,39 +17,23 @@ from typing import Any
 
 import numpy as np
 
-from emulator.data import catalog
+from emulator.data import catalog, views
+from emulator.data.catalog import MUX_DIMENSIONS
 from emulator.data.store import (
     FLAG_EXIT_BEFORE_START,
     FLAG_PLAYBACK_FAILURE,
+    FLAG_SECOND_DEVICE,
     FLAG_STARTUP_FAILURE,
     VES_SCALE,
     ViewStore,
 )
 from emulator.errors import invalid
 
-BLOCK = 1 << 20
+BLOCK = 1 << 18  # rows per mask evaluation: a filtered page touches one or two blocks
 MAX_PAGE_LIMIT = 100  # Mux's documented maximum is not published; 100 matches the other list routes
 DEFAULT_TIMEFRAME = "24:hours"
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
 
-# Dimensions Mux accepts in filters[] and group_by (Mux OpenAPI `dimension` enum). The ones the
-# emulator does not simulate exist on no view: `cdn:x` matches nothing and `!cdn:x` everything.
-MUX_DIMENSIONS: frozenset[str] = frozenset(
-    """asn asset_id browser browser_version cdn continent_code country custom_1 custom_2 custom_3 custom_4
-    custom_5 custom_6 custom_7 custom_8 custom_9 custom_10 exit_before_video_start experiment_name
-    live_stream_id operating_system operating_system_version page_type page_url playback_failure
-    playback_business_exception playback_id player_autoplay player_error_code player_mux_plugin_name
-    player_mux_plugin_version player_name player_preload player_remote_played player_software
-    player_software_version player_version preroll_ad_asset_hostname preroll_ad_tag_hostname preroll_played
-    preroll_requested region source_hostname source_type stream_type sub_property_id video_content_type
-    video_encoding_variant video_id video_series video_startup_failure video_startup_business_exception
-    video_title view_drm_type view_has_ad view_session_id viewer_connection_type viewer_device_category
-    viewer_device_manufacturer viewer_device_model viewer_device_name viewer_user_id ad_playback_failure
-    content_playback_failure view_dropped client_application_name client_application_version video_affiliate
-    viewer_plan viewer_plan_status viewer_plan_category view_drm_level video_brand used_pip time_shift_enabled
-    used_captions video_codec audio_codec video_dynamic_range_type view_cdn_edge_pop view_cdn_origin
-    video_creator_id video_cdn_trace""".split()
-)
 TRACE_DIMENSIONS: frozenset[str] = frozenset({"video_cdn_trace"})
 
 
@@ -194,7 +178,9 @@ def _rebuffer_pct(store: ViewStore, lo: int, hi: int) -> np.ndarray:
 
 
 # Per-view values for metric_filters[] (and for the metrics). NaN = the metric has no value for the view.
-def _per_view(column: str, scale: float = 1.0, started_only: bool = False) -> Callable[[ViewStore, int, int], np.ndarray]:
+def _per_view(
+    column: str, scale: float = 1.0, started_only: bool = False
+) -> Callable[[ViewStore, int, int], np.ndarray]:
     def values(store: ViewStore, lo: int, hi: int) -> np.ndarray:
         out = store[column][lo:hi].astype(np.float64) * scale
         if started_only:
@@ -217,7 +203,13 @@ PER_VIEW: dict[str, Callable[[ViewStore, int, int], np.ndarray]] = {
     ),
 }
 NOT_FILTERABLE = frozenset(
-    {"exits_before_video_start", "unique_viewers", "video_startup_failure_percentage", "view_dropped_percentage", "views"}
+    {
+        "exits_before_video_start",
+        "unique_viewers",
+        "video_startup_failure_percentage",
+        "view_dropped_percentage",
+        "views",
+    }
 )
 _METRIC_FILTER = re.compile(r"^([a-z0-9_]+)\s*(>=|<=|!=|==|=|>|<)\s*(-?\d+(?:\.\d+)?)$")
 _OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
@@ -241,13 +233,14 @@ def parse_metric_filters(raw: list[str] | None) -> list[Predicate]:
         if metric in NOT_FILTERABLE:
             raise invalid(f"{metric} cannot be used in metric_filters[]")
         if metric not in PER_VIEW:
-            raise invalid(
-                f"metric_filters[] on {metric} is not supported by the emulator; use one of: {', '.join(sorted(PER_VIEW))}"
-            )
+            supported = ", ".join(sorted(PER_VIEW))
+            raise invalid(f"metric_filters[] on {metric} is not supported by the emulator; use one of: {supported}")
         values, compare = PER_VIEW[metric], _OPS[op]
 
-        def predicate(store: ViewStore, lo: int, hi: int, values: Any = values, compare: Any = compare) -> np.ndarray:
-            with np.errstate(invalid="ignore"):
+        def predicate(
+            store: ViewStore, lo: int, hi: int, values: Any = values, compare: Any = compare, number: float = number
+        ) -> np.ndarray:
+            with np.errstate(invalid="ignore"):  # NaN (no value for the view) never matches
                 return np.asarray(compare(values(store, lo, hi), number))
 
         predicates.append(predicate)
@@ -255,12 +248,38 @@ def parse_metric_filters(raw: list[str] | None) -> list[Predicate]:
 
 
 def viewer_predicate(store: ViewStore, viewer_id: str | None) -> list[Predicate]:
+    """`viewer_id` is the integration's viewer_user_id, or Mux's own per-device mux_viewer_id."""
     if viewer_id is None:
         return []
     index = store.viewer_index().get(viewer_id)
-    if index is None:
+    if index is not None:
+        return [lambda store, lo, hi: np.asarray(store["viewer"][lo:hi] == index)]
+    device = _mux_viewer_ids(store).get(viewer_id)
+    if device is None:
         return [lambda store, lo, hi: np.zeros(hi - lo, dtype=bool)]
-    return [lambda store, lo, hi: np.asarray(store["viewer"][lo:hi] == index)]
+    viewer, second = device
+
+    def predicate(store: ViewStore, lo: int, hi: int) -> np.ndarray:
+        on_second = (store["flags"][lo:hi] & FLAG_SECOND_DEVICE) > 0
+        return np.asarray((store["viewer"][lo:hi] == viewer) & (on_second == second))
+
+    return [predicate]
+
+
+_mux_viewer_cache: dict[int, dict[str, tuple[int, bool]]] = {}
+
+
+def _mux_viewer_ids(store: ViewStore) -> dict[str, tuple[int, bool]]:
+    found = _mux_viewer_cache.get(store.token)
+    if found is None:
+        found = {
+            views.mux_viewer_id(store, viewer, second): (viewer, second)
+            for viewer in range(len(store.viewers))
+            for second in (False, True)
+        }
+        _mux_viewer_cache.clear()  # one store is current at a time
+        _mux_viewer_cache[store.token] = found
+    return found
 
 
 def error_predicate(error_id: str | None) -> list[Predicate]:

@@ -11,6 +11,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from emulator.data import metrics, usage, views
 from emulator.data.filters import (
@@ -91,18 +92,15 @@ def list_video_views(
     filters: Filters = None,
     metric_filters: MetricFilters = None,
     timeframe: Timeframe = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     limit, page = page_params(limit, page)
     descending = (_direction(order_direction) or "desc") == "desc"
     store = data.current()
     sel, window = _selection(store, data.now(), timeframe, filters, metric_filters, viewer_id, error_id)
     total = sel.count()
     rows = sel.rows((page - 1) * limit, limit, descending)
-    return {
-        "data": [views.abridged(store, int(row), total) for row in rows],
-        "total_row_count": total,
-        "timeframe": list(window),
-    }
+    body = {"data": views.abridged_page(store, rows, total), "total_row_count": total, "timeframe": list(window)}
+    return JSONResponse(body)  # already plain JSON types: skip FastAPI's (slow) re-encoding
 
 
 @router.get("/data/v1/video-views/{video_view_id}")
@@ -130,10 +128,10 @@ def overall_values(
     filters: Filters = None,
     metric_filters: MetricFilters = None,
     timeframe: Timeframe = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     metric, measurement = metrics.resolve(metric_id, measurement)
     sel, window = _selection(data.current(), data.now(), timeframe, filters, metric_filters)
-    return metrics.overall(sel, metric, measurement, window)
+    return JSONResponse(metrics.overall(sel, metric, measurement, window))
 
 
 @router.get("/data/v1/metrics/{metric_id}/breakdown")
@@ -149,7 +147,7 @@ def breakdown_values(
     filters: Filters = None,
     metric_filters: MetricFilters = None,
     timeframe: Timeframe = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     metric, measurement = metrics.resolve(metric_id, measurement)
     if not group_by:
         raise invalid("group_by is required")
@@ -157,7 +155,7 @@ def breakdown_values(
     store = data.current()
     dim = dimension(store, group_by)
     sel, window = _selection(store, data.now(), timeframe, filters, metric_filters)
-    return metrics.breakdown(
+    body = metrics.breakdown(
         sel,
         metric,
         measurement,
@@ -168,6 +166,7 @@ def breakdown_values(
         order_by=order_by,
         order_direction=_direction(order_direction),
     )
+    return JSONResponse(body)
 
 
 @router.get("/data/v1/metrics/{metric_id}/timeseries")
@@ -180,12 +179,13 @@ def timeseries_values(
     filters: Filters = None,
     metric_filters: MetricFilters = None,
     timeframe: Timeframe = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     metric, measurement = metrics.resolve(metric_id, measurement)
     sel, window = _selection(data.current(), data.now(), timeframe, filters, metric_filters)
-    return metrics.timeseries(
+    body = metrics.timeseries(
         sel, metric, measurement, window, granularity=group_by, order_direction=_direction(order_direction)
     )
+    return JSONResponse(body)
 
 
 # -- Mux Video: delivery usage ------------------------------------------------------------------
@@ -199,7 +199,7 @@ def delivery_usage(
     asset_id: str | None = None,
     live_stream_id: str | None = None,
     timeframe: Timeframe = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     if asset_id and live_stream_id:
         raise invalid("Cannot specify both asset_id and live_stream_id")
     limit, page = page_params(limit, page, default_limit=100)
@@ -211,13 +211,14 @@ def delivery_usage(
         lo, hi = store.bounds(start, end, now)
         rows = usage.delivery_rows(store, lo, hi, data.assets(), asset_id)
     offset = (page - 1) * limit
-    return {
+    body = {
         "data": rows[offset : offset + limit],
         "total_row_count": len(rows),
         "timeframe": [start, end],
         "page": page,
         "limit": limit,
     }
+    return JSONResponse(body)
 
 
 # -- controls -------------------------------------------------------------------------------------
@@ -274,15 +275,16 @@ def clear_views(data: Data) -> dict[str, Any]:
 
 
 @router.get("/_emulator/views/progress")
-def views_progress(data: Data, page: int = 1, limit: int = 1000) -> dict[str, Any]:
+def views_progress(data: Data, page: int = 1, limit: int = 1000) -> JSONResponse:
     """Per (viewer_user_id, video_id): views, furthest position, playing time, first/last view."""
     if page < 1 or not 1 <= limit <= 10_000:
         raise invalid("page must be >= 1 and limit between 1 and 10000")
     store = data.current()
     table = usage.progress(store, store.visible(data.now()))
-    return {
+    body = {
         "data": usage.progress_rows(store, table, (page - 1) * limit, limit),
         "total_row_count": len(table.views),
         "page": page,
         "limit": limit,
     }
+    return JSONResponse(body)

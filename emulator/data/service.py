@@ -114,7 +114,9 @@ def _parse_students(raw: Any) -> dict[str, list[str]] | list[str] | None:
         return None
 
     def ids(values: Any, where: str) -> list[str]:
-        if not isinstance(values, list) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+        if not isinstance(values, list) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in values
+        ):
             raise ValueError(f"{where} must be a list of student ids")
         return [str(v) for v in values]
 
@@ -200,13 +202,18 @@ class DataService:
     def _simulate(self, request: SimulateRequest) -> dict[str, Any]:
         lessons, skipped = self._lessons(request)
         if not lessons:
-            raise ValueError("no ready assets to simulate views for" + (f" (skipped {len(skipped)})" if skipped else ""))
+            raise ValueError(
+                "no ready assets to simulate views for" + (f" (skipped {len(skipped)})" if skipped else "")
+            )
         students = self._students(request, lessons)
         end = float(request.end if request.end is not None else self.now())
 
         def progress(done: int) -> None:
             self.status.generated = done
 
+        # Taken before generating: if the emulator is reset meanwhile, the next read drops these views.
+        generation = self.emu.generation
+        began = time.perf_counter()
         fresh, plan = generate(
             lessons,
             students,
@@ -217,7 +224,7 @@ class DataService:
             knobs=request.knobs,
             progress=progress,
         )
-        generation = self.emu.generation
+        generate_seconds = round(time.perf_counter() - began, 3)
         base = ViewStore.empty() if request.replace else self.current()
         combined = base.merged_with(fresh) if base.n else fresh
         with self._lock:
@@ -225,7 +232,9 @@ class DataService:
             self._store = combined
         if self.views_path is not None:
             combined.save(self.views_path)
-        return _summary(request, fresh, combined, plan.drop_offs, plan.completion, skipped, end)
+        summary = _summary(request, fresh, combined, plan.drop_offs, plan.completion, skipped, end)
+        summary["generate_seconds"] = generate_seconds
+        return summary
 
     def _lessons(self, request: SimulateRequest) -> tuple[list[Lesson], list[dict[str, str]]]:
         assets = self.assets()

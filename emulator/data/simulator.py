@@ -116,9 +116,7 @@ def _cumulative(weights: np.ndarray) -> np.ndarray:
     return cum / cum[-1]
 
 
-def plan(
-    lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, seed: int
-) -> Plan:
+def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, seed: int) -> Plan:
     if not lessons:
         raise ValueError("no lessons to simulate")
     rng = np.random.default_rng([seed, 0])
@@ -227,9 +225,7 @@ def _retention(
         bumps = sum(s * _smooth_step(x, p, 0.012) for s, p in zip(strengths, positions, strict=True))
         tail = outro[i] * _smooth_step(x, 0.965, 0.01)
         cumulative[i] = steady + early + bumps + tail
-        drops.append(
-            [DropOff(float(p), float(1.0 - math.exp(-s))) for p, s in zip(positions, strengths, strict=True)]
-        )
+        drops.append([DropOff(float(p), float(1.0 - math.exp(-s))) for p, s in zip(positions, strengths, strict=True)])
     cumulative[:, 0] = 0.0
     cumulative = np.maximum.accumulate(cumulative, axis=1)
     completion = np.exp(-cumulative[:, -1])

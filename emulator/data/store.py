@@ -96,14 +96,12 @@ _tokens = itertools.count(1)
 
 
 class ViewStore:
-    def __init__(
-        self, columns: dict[str, np.ndarray], lessons: list[Lesson], viewers: list[str], salt: int
-    ) -> None:
+    def __init__(self, columns: dict[str, np.ndarray], lessons: list[Lesson], viewers: list[str], salt: int) -> None:
         missing = set(COLUMNS) - set(columns)
         if missing:
             raise ValueError(f"missing columns: {', '.join(sorted(missing))}")
         self.columns = {name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()}
-        self.n = int(len(self.columns["end_ms"]))
+        self.n = len(self.columns["end_ms"])
         self.lessons = lessons
         self.viewers = viewers
         self.salt = salt & MASK64

@@ -95,7 +95,9 @@ def delivery_rows(
         row: dict[str, Any] = {
             "asset_id": asset,
             "created_at": (current or {}).get("created_at") or lesson.created_at,
-            "asset_state": current["status"] if current and current.get("status") in ("ready", "errored") else "deleted",
+            "asset_state": current["status"]
+            if current and current.get("status") in ("ready", "errored")
+            else "deleted",
             "asset_duration": float((current or {}).get("duration") or lesson.duration_s),
             "asset_resolution_tier": tier,
             "asset_encoding_tier": ENCODING_TIER.get(quality, "smart"),

@@ -11,14 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from emulator.data import catalog
 from emulator.data.store import (
-    MASK64,
     FLAG_EXIT_BEFORE_START,
     FLAG_PLAYBACK_FAILURE,
     FLAG_RESUMED,
     FLAG_SECOND_DEVICE,
     FLAG_STARTUP_FAILURE,
+    MASK64,
     VES_SCALE,
     ViewStore,
     mix64,
@@ -47,27 +49,47 @@ def _row(store: ViewStore, row: int) -> dict[str, int]:
     return {name: int(column[row]) for name, column in store.columns.items()}
 
 
-def abridged(store: ViewStore, row: int, total: int) -> dict[str, Any]:
-    r = _row(store, row)
-    lesson = store.lessons[r["lesson"]]
-    profile = catalog.PROFILES[r["profile"]]
-    error = catalog.ERRORS[r["error"] - 1] if r["error"] else None
-    return {
-        "id": store.view_id(row),
-        "viewer_os_family": profile.os,
-        "viewer_application_name": profile.browser,
-        "video_title": lesson.title,
-        "total_row_count": total,
-        "player_error_message": error.message if error else None,
-        "player_error_code": error.code if error else None,
-        "error_type_id": error.type_id if error else None,
-        "country_code": catalog.COUNTRIES[r["country"]].code,
-        "view_start": iso(r["end_ms"] - r["wall_ms"]),
-        "view_end": iso(r["end_ms"]),
-        "viewer_experience_score": round(r["ves"] / VES_SCALE, 3),
-        "watch_time": r["watch_ms"],
-        "playback_failure": bool(r["flags"] & FLAG_PLAYBACK_FAILURE),
-    }
+def iso_many(ms: np.ndarray) -> list[str]:
+    stamps = np.datetime_as_string((ms // 1000).astype("datetime64[s]"), unit="s")
+    return [f"{stamp}Z" for stamp in stamps.tolist()]
+
+
+def abridged_page(store: ViewStore, rows: np.ndarray, total: int) -> list[dict[str, Any]]:
+    """List items for a page of rows: one gather per column, then plain Python values."""
+    rows = np.asarray(rows, dtype=np.int64)
+    end_ms = store["end_ms"][rows]
+    starts = iso_many(end_ms - store["wall_ms"][rows])
+    ends = iso_many(end_ms)
+    lesson = store["lesson"][rows].tolist()
+    profile = store["profile"][rows].tolist()
+    country = store["country"][rows].tolist()
+    error = store["error"][rows].tolist()
+    ves = (store["ves"][rows] / VES_SCALE).round(3).tolist()
+    watch = store["watch_ms"][rows].tolist()
+    failed = ((store["flags"][rows] & FLAG_PLAYBACK_FAILURE) > 0).tolist()
+    items = []
+    for i, row in enumerate(rows.tolist()):
+        setup = catalog.PROFILES[profile[i]]
+        err = catalog.ERRORS[error[i] - 1] if error[i] else None
+        items.append(
+            {
+                "id": store.view_id(row),
+                "viewer_os_family": setup.os,
+                "viewer_application_name": setup.browser,
+                "video_title": store.lessons[lesson[i]].title,
+                "total_row_count": total,
+                "player_error_message": err.message if err else None,
+                "player_error_code": err.code if err else None,
+                "error_type_id": err.type_id if err else None,
+                "country_code": catalog.COUNTRIES[country[i]].code,
+                "view_start": starts[i],
+                "view_end": ends[i],
+                "viewer_experience_score": ves[i],
+                "watch_time": watch[i],
+                "playback_failure": failed[i],
+            }
+        )
+    return items
 
 
 def _scores(r: dict[str, int]) -> dict[str, float]:
@@ -108,7 +130,13 @@ def _events(r: dict[str, int], start_ms: int, duration_ms: int) -> list[dict[str
             events.append(("pause", end_at, playhead))
         events.append(("viewend", end_at + 10, playhead))
     return [
-        {"name": name, "viewer_time": start_ms + at, "event_time": start_ms + at + 40, "playback_time": pos, "details": {}}
+        {
+            "name": name,
+            "viewer_time": start_ms + at,
+            "event_time": start_ms + at + 40,
+            "playback_time": pos,
+            "details": {},
+        }
         for name, at, pos in events
     ]
 

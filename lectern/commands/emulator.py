@@ -10,6 +10,7 @@ from rich.console import Console
 
 from emulator.config import EmulatorConfig
 from emulator.server import serve
+from lectern.commands.simulate import simulate
 
 app = typer.Typer(
     help="Run a local, stateful stand-in for Mux (API, upload URLs, stream/image hosts, webhooks).",
@@ -138,3 +139,7 @@ def run(
     console.print(f"  webhooks -> {', '.join(config.webhook_urls) or '(none; PUT /_emulator/config)'}")
     console.print(f"  state: {config.state_file or 'in memory only'}; media: {config.data_dir or 'temporary'}")
     serve(config)
+
+
+# `lectern emulator simulate`: traffic for Mux Data and delivery usage (lives beside the platform-DB code).
+app.command("simulate")(simulate)

@@ -1,0 +1,34 @@
+"""Mux costs: price book, usage-based estimates, rollups, forecast, what-if and migration preview.
+
+Pure functions over DataFrames (no I/O) except `alerts.record_budget_alerts`, which writes the platform DB.
+`warehouse/costs.py` fetches the input frames; the API, dashboard and CLI call these.
+"""
+
+from core.costs.errors import CostError, CostInputInvalid, PriceBookInvalid, UnknownPriceKey
+from core.costs.estimate import CostEstimate, Period, estimate_costs
+from core.costs.pricebook import PriceBook, load_pricebook, pricebook_from_settings
+from core.costs.report import GROUP_BY, report_csv, report_payload, rollup, summary
+from core.costs.whatif import Levers, MigrationPreview, WhatIf, migration_preview, what_if
+
+__all__ = [
+    "GROUP_BY",
+    "CostError",
+    "CostEstimate",
+    "CostInputInvalid",
+    "Levers",
+    "MigrationPreview",
+    "Period",
+    "PriceBook",
+    "PriceBookInvalid",
+    "UnknownPriceKey",
+    "WhatIf",
+    "estimate_costs",
+    "load_pricebook",
+    "migration_preview",
+    "pricebook_from_settings",
+    "report_csv",
+    "report_payload",
+    "rollup",
+    "summary",
+    "what_if",
+]

@@ -1,0 +1,75 @@
+"""Budget alerts: one row in the platform `alerts` table per month whose projection crosses the budget.
+
+The key `cost-budget:<YYYY-MM>` is unique in the table, so re-running the forecast updates the same row
+(latest projection in `context`) instead of adding another; a concurrent writer that wins the insert race
+is detected by the unique constraint and treated the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.costs.forecast import Forecast
+from core.costs.money import usd
+from core.db.models import Alert
+
+KIND = "cost_budget"
+
+
+def budget_key(month: str) -> str:
+    return f"cost-budget:{month}"
+
+
+def record_budget_alerts(db: Session | Engine, forecast: Forecast, *, now: datetime | None = None) -> list[str]:
+    """Write (or refresh) an alert per month projected over budget; returns the keys newly created."""
+    if forecast.budget_micros is None:
+        return []
+    crossings = forecast.crossings()
+    if crossings.empty:
+        return []
+    if isinstance(db, Engine):
+        with Session(db) as session, session.begin():
+            return _record(session, forecast, crossings, now or datetime.now(UTC))
+    return _record(db, forecast, crossings, now or datetime.now(UTC))
+
+
+def _record(session: Session, forecast: Forecast, crossings: pd.DataFrame, now: datetime) -> list[str]:
+    created: list[str] = []
+    budget = forecast.budget_micros or 0
+    for row in crossings.itertuples():
+        month = f"{row.month:%Y-%m}"
+        key = budget_key(month)
+        over_now = bool(row.is_current and row.actual_micros > budget)
+        severity = "critical" if over_now else "warning"
+        message = (
+            f"Mux costs for {month} are projected at {usd(row.p50_micros)} "
+            f"({usd(row.low_micros)} to {usd(row.high_micros)}), over the {usd(budget)} monthly budget"
+            + (f"; {usd(row.actual_micros)} is already spent." if over_now else ".")
+        )
+        context = {
+            "month": month, "budget_micros": budget, "p50_micros": int(row.p50_micros),
+            "low_micros": int(row.low_micros), "high_micros": int(row.high_micros),
+            "actual_micros": int(row.actual_micros), "as_of": forecast.as_of.isoformat(),
+            "quantiles": list(forecast.quantiles),
+        }  # fmt: skip
+        existing = session.execute(select(Alert).where(Alert.key == key)).scalar_one_or_none()
+        if existing is None:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        Alert(key=key, kind=KIND, severity=severity, message=message, context=context, created_at=now)
+                    )
+                created.append(key)
+                continue
+            except IntegrityError:
+                existing = session.execute(select(Alert).where(Alert.key == key)).scalar_one()
+        existing.message, existing.context = message, context
+        if severity == "critical":
+            existing.severity = severity
+    session.flush()
+    return created

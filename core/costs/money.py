@@ -1,0 +1,55 @@
+"""Money as integers: every estimate is int64 micro-dollars, rounded to cents only when shown.
+
+Integers make every grouping add up exactly (lesson sums = course sums = teacher sums = total). When rows
+are shown in cents, `allocate_cents` rounds the total once and hands out the cents by cumulative rounding,
+so the displayed rows still add up to the displayed total.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+MICROS = 1_000_000
+MICROS_PER_CENT = 10_000
+
+
+def micros_to_decimal(micros: int) -> Decimal:
+    return Decimal(int(micros)) / MICROS
+
+
+def micros_to_cents(micros: int) -> int:
+    """Half-up rounding to the cent (negative amounts mirror positive ones)."""
+    sign = -1 if micros < 0 else 1
+    return sign * ((abs(int(micros)) + MICROS_PER_CENT // 2) // MICROS_PER_CENT)
+
+
+def allocate_cents(micros: pd.Series | np.ndarray) -> np.ndarray:
+    """Cents per row that add up to the rounded total: cents_i = round(cum_i) - round(cum_{i-1})."""
+    values = np.asarray(micros, dtype=np.int64)
+    if values.size == 0:
+        return values.copy()
+    cumulative = np.cumsum(values)
+    rounded = np.sign(cumulative) * ((np.abs(cumulative) + MICROS_PER_CENT // 2) // MICROS_PER_CENT)
+    return np.diff(rounded, prepend=0).astype(np.int64)
+
+
+def cents_str(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(int(cents))
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def usd(micros: int) -> str:
+    """`$1,234.57` for display (rounded half-up to the cent)."""
+    cents = micros_to_cents(micros)
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
+
+
+def round_micros(values: np.ndarray) -> np.ndarray:
+    """Float micro-dollars -> int64, half away from zero (np.rint would round half to even)."""
+    return (np.sign(values) * np.floor(np.abs(values) + 0.5)).astype(np.int64)

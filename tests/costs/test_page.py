@@ -1,0 +1,74 @@
+"""Admin > Costs page (Streamlit AppTest): KPIs, charts and the what-if panel for admins; teachers refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.auth import SESSION_KEY, SignedInUser
+from tests.costs.demo import build_demo, write_warehouse
+
+PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "admin_costs.py")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_warehouse(tmp_path_factory.mktemp("wh") / "warehouse.duckdb", build_demo(datetime.now(UTC).date()))
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse: Path) -> Iterator[None]:
+    monkeypatch.setenv("LECTERN_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'platform.db'}")
+    monkeypatch.setenv("LECTERN_MONTHLY_BUDGET_USD", "0.5")
+    monkeypatch.delenv("LECTERN_PRICE_OVERRIDES", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _run(role: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[SESSION_KEY] = SignedInUser(1, f"{role}@demo.test", role.title(), role)
+    at.run()
+    return at
+
+
+def test_admin_sees_kpis_charts_and_what_if() -> None:
+    at = _run("admin")
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert labels[:3] == ["Month to date", "Last month", "Projected month end"]
+    assert all(m.value.startswith("$") for m in at.metric)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5  # by line item, top courses, top lessons, month path, months
+    assert any("over the $0.50 monthly budget" in w.value for w in at.warning)
+    at.selectbox[0].set_value("720p")
+    at.checkbox[0].check()
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 6
+    assert any("S3 lessons migrated" in c.value for c in at.caption)
+    assert at.get("download_button")
+
+
+def test_teacher_is_refused() -> None:
+    at = _run("teacher")
+    assert not at.exception
+    assert any("This page is for admin" in e.value for e in at.error)
+    assert not at.metric and not at.get("plotly_chart")
+
+
+def test_no_warehouse_gives_a_helpful_caption(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LECTERN_WAREHOUSE_PATH", str(tmp_path / "none.duckdb"))
+    at = _run("admin")
+    assert not at.exception
+    assert any("lectern sync --once" in i.value for i in at.info)

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -100,6 +102,13 @@ class MigrationState(enum.StrEnum):
     done = "done"
     failed = "failed"
     cancelled = "cancelled"
+
+
+class IngestMode(enum.StrEnum):
+    """How a migration job's bytes reach Mux: Mux fetches a presigned S3 URL, or Lectern streams them."""
+
+    url = "url"
+    stream = "stream"
 
 
 def _enum_check(column: str, values: type[enum.StrEnum]) -> str:
@@ -213,13 +222,15 @@ class MigrationJob(Base):
     __tablename__ = "migration_jobs"
     __table_args__ = (
         CheckConstraint(_enum_check("state", MigrationState), name="ck_migration_jobs_state"),
+        CheckConstraint(_enum_check("ingest_mode", IngestMode), name="ck_migration_jobs_ingest_mode"),
         Index("ix_migration_jobs_state", "state"),
+        Index("ix_migration_jobs_worker_id", "worker_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), unique=True)
     s3_key: Mapped[str] = mapped_column(String(1024))
-    source_size_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
+    source_size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     source_duration_s: Mapped[float | None] = mapped_column(Float, default=None)
     state: Mapped[str] = mapped_column(String(16), default=MigrationState.queued.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -232,6 +243,26 @@ class MigrationJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     cleaned_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Revision 0004 (S3-to-Mux migration).
+    ingest_mode: Mapped[str] = mapped_column(String(8), default=IngestMode.url.value, server_default="url")
+    mux_upload_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    mux_playback_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # When this run of the job was queued: a Mux asset created before it belongs to an earlier run.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    bytes_proxied: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class MigrationControl(Base):
+    """One row (id 1): the pause flag every migration worker process reads before claiming work."""
+
+    __tablename__ = "migration_control"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Alert(Base):

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo test test-quick soak bench lint format clean
+.PHONY: install web-components chromium demo test test-quick soak bench lint format clean
 
 install: $(STAMP)
 
@@ -17,13 +17,21 @@ $(STAMP): pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --inexact --quiet
 	@touch $(STAMP)
 
-demo: install
+# Mux's uploader and player web components, vendored from the npm registry (no CDN at run time).
+web-components:
+	@scripts/install_web_components.sh
+
+# Browser tests drive Debian's Chromium; installed with apt when missing and we are root.
+chromium:
+	@scripts/ensure_chromium.sh
+
+demo: install web-components
 	$(BIN)/lectern demo
 
-test: install
+test: install web-components chromium
 	$(BIN)/pytest -m "not slow"
 
-test-quick: install
+test-quick: install web-components
 	$(BIN)/pytest -x -q -m "not slow and not browser"
 
 bench: install

@@ -7,7 +7,9 @@ import streamlit as st
 
 from core.status import check_all
 from dashboard import context
+from dashboard.auth import require_role
 
+require_role()  # any signed-in dashboard role
 st.title("System status")
 st.caption("Every part Lectern needs, checked now. Green means it answered.")
 

@@ -1,0 +1,106 @@
+"""Warehouse reads for the analytics pages: named queries only, cached per snapshot and per scope.
+
+Every call takes the user's `Scope`; the teacher id it carries is passed to the query, which filters in SQL.
+The cache key holds the published snapshot's path (a new sync publishes a new file, so results refresh as
+soon as it lands, and within `CACHE_TTL_S` otherwise) and the teacher id, so one teacher's cached result is
+never served to another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import context
+from dashboard.auth import Scope
+from warehouse import engagement, queries
+from warehouse.reader import WarehouseReader, reader_for
+from warehouse.schema import TABLES, VIEWS
+from warehouse.store import WarehouseNotReady
+
+CACHE_TTL_S = 300
+QUERIES: dict[str, Callable[..., pd.DataFrame]] = {
+    "kpis": queries.engagement_kpis,
+    "trend": queries.engagement_trend,
+    "lessons": queries.lesson_table,
+    "retention": queries.retention_curve,
+    "replays": engagement.replays_by_position,
+    "funnel": queries.course_funnel,
+    "students": queries.students_table,
+    "qoe": queries.qoe_breakdown,
+    "providers": engagement.provider_comparison,
+}
+NEEDS_MAX_ROWS = {"trend", "lessons", "students", "qoe"}
+STUDENT_LEVEL = {"students"}  # names and emails: teachers (their own students) and admins only
+
+
+class NoWarehouse(Exception):
+    """Nothing published yet; the message says what to run."""
+
+
+@st.cache_resource
+def reader() -> WarehouseReader:
+    return reader_for(context.settings().warehouse_path)
+
+
+def snapshot() -> str:
+    published = reader().snapshot
+    if published is None:
+        raise NoWarehouse("No warehouse yet: run `lectern sync --once` (it publishes the first snapshot).")
+    return str(published)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=1024)
+def _cached(name: str, snapshot_path: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    # snapshot_path is only part of the cache key: the reader resolves the snapshot itself.
+    del snapshot_path
+    with reader().connect() as con:
+        return QUERIES[name](con, **dict(params))
+
+
+def query(name: str, scope: Scope, **params: Any) -> pd.DataFrame:
+    """Run a named query within the user's scope (teacher_id is always taken from the scope, never a param)."""
+    if name in STUDENT_LEVEL and not scope.sees_students:
+        raise PermissionError("student-level data is for teachers and admins")
+    if "teacher_id" in params:
+        raise ValueError("teacher_id comes from the signed-in user's scope")
+    if name in NEEDS_MAX_ROWS:
+        params["max_rows"] = context.settings().query_max_rows
+    params["teacher_id"] = scope.teacher_id
+    try:
+        return _cached(name, snapshot(), tuple(sorted(params.items())))
+    except WarehouseNotReady as exc:
+        raise NoWarehouse(f"No warehouse yet: {exc}") from None
+
+
+def kpis(scope: Scope, *, start: date, end: date, course_id: int | None, lesson_id: int | None) -> pd.DataFrame:
+    return query("kpis", scope, start=start, end=end, course_id=course_id, lesson_id=lesson_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=8)
+def cached_table_counts(snapshot_path: str) -> pd.DataFrame:
+    """Row counts and columns of every documented table and view (names from the schema's fixed lists)."""
+    del snapshot_path  # the cache key: counts change only when a new snapshot is published
+    rows = []
+    with reader().connect() as con:
+        columns: dict[str, list[str]] = {}
+        for table, column in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns ORDER BY table_name, ordinal_position"
+        ).fetchall():
+            columns.setdefault(table, []).append(column)
+        for name in (*TABLES, *VIEWS):
+            # Names come from warehouse.schema's constants, never from user input.
+            count = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+            rows.append(
+                {
+                    "name": name,
+                    "kind": "view" if name in VIEWS else "table",
+                    "rows": int(count),
+                    "columns": ", ".join(columns.get(name, [])),
+                }
+            )
+    return pd.DataFrame(rows)

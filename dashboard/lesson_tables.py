@@ -1,0 +1,36 @@
+"""DataFrames for the lesson pages (pure: rows in, frame out)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from dashboard.platform_db import PROVIDER_LABELS, LessonRow
+
+LESSON_COLUMNS = ["thumbnail", "#", "lesson", "provider", "status", "duration", "policy", "lesson_id"]
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "–"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def lessons_frame(rows: list[LessonRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "thumbnail": [r.thumbnail for r in rows],
+            "#": [r.position for r in rows],
+            "lesson": [r.title for r in rows],
+            "provider": [PROVIDER_LABELS.get(r.provider, r.provider or "none") for r in rows],
+            "status": [r.status_text for r in rows],
+            "duration": [duration_text(r.duration_s) for r in rows],
+            "policy": [r.playback_policy for r in rows],
+            "lesson_id": [r.id for r in rows],
+        },
+        columns=LESSON_COLUMNS,
+    )

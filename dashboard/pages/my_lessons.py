@@ -1,0 +1,64 @@
+"""My lessons: every lesson of a course with its video provider, status, duration and thumbnail, live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context, platform_db
+from dashboard.auth import require_role
+from dashboard.lesson_picker import pick_course
+from dashboard.lesson_tables import lessons_frame
+
+LIVE_REFRESH_S = 3
+
+user = require_role("teacher", "admin")
+scope = user.scope
+factory = context.session_factory()
+
+st.title("My lessons")
+course_id = pick_course(factory, scope, key="my_lessons")
+if course_id is None:
+    st.stop()
+st.query_params["course"] = str(course_id)
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def lesson_table() -> None:
+    # Re-reads the platform DB in place: webhooks move videos to processing/ready while the page is open.
+    rows = platform_db.lessons(factory, scope, course_id, playback=context.playback())
+    if not rows:
+        st.info("This course has no lessons yet.")
+        return
+    st.dataframe(
+        lessons_frame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "thumbnail": st.column_config.ImageColumn("thumbnail", help="Mux thumbnail (signed for private lessons)"),
+            "provider": st.column_config.TextColumn("provider", help="Mux, legacy S3, or none yet"),
+            "status": st.column_config.TextColumn("status", help="Video state from Mux webhooks"),
+            "lesson_id": st.column_config.NumberColumn("id", format="%d"),
+        },
+        key="lessons_table",
+    )
+    pending = [r for r in rows if r.pending]
+    if pending:
+        names = ", ".join(r.label for r in pending)
+        st.caption(f"⏳ {names}: refreshing every {LIVE_REFRESH_S} s until Mux reports ready.")
+    for row in rows:
+        if row.status == "errored":
+            st.warning(
+                f"**{row.label}**: Mux could not process the video — {row.error or 'no message'}. Upload it again."
+            )
+
+
+lesson_table()
+
+# Links keep the session (a full page load would start a new, signed-out one).
+labels = {r.id: r.label for r in platform_db.lessons(factory, scope, course_id)}
+if labels:
+    pick, up, preview = st.columns([3, 2, 2], vertical_alignment="bottom")
+    chosen = pick.selectbox("Lesson", list(labels), format_func=lambda lid: labels[lid], key="my_lessons_lesson")
+    target = {"lesson": str(chosen)}
+    up.page_link("pages/upload.py", label="Upload a video for it", icon=":material/upload:", query_params=target)
+    preview.page_link("pages/preview.py", label="Preview it", icon=":material/play_circle:", query_params=target)

@@ -1,0 +1,56 @@
+"""Lesson preview: Mux (HLS, signed when private) and legacy S3 (presigned MP4) lessons in one player."""
+
+from __future__ import annotations
+
+import streamlit as st
+from botocore.exceptions import BotoCoreError, ClientError
+
+from core.errors import Conflict, LecternError
+from dashboard import context, platform_db
+from dashboard.auth import require_role
+from dashboard.components import PlayerViewer, player_html
+from dashboard.lesson_picker import pick_lesson
+from dashboard.lesson_tables import duration_text
+
+PLAYER_HEIGHT = 480
+
+user = require_role("teacher", "admin")
+scope = user.scope
+factory = context.session_factory()
+settings = context.settings()
+
+st.title("Lesson preview")
+row = pick_lesson(factory, scope, key="preview")
+if row is None:
+    st.stop()
+
+lesson = platform_db.lesson_in_scope(factory, scope, row.id)
+if lesson is None:  # gone between the picker and here
+    st.warning("That lesson is no longer available.")
+    st.stop()
+
+try:
+    info = context.playback().playback_for(lesson, viewer_id=str(user.id))
+except Conflict:
+    st.info(f"**{row.label}** has no playable video yet ({row.status_text}). Upload one on the Upload page.")
+    st.page_link(
+        "pages/upload.py", label="Upload a video", icon=":material/upload:", query_params={"lesson": str(row.id)}
+    )
+    st.stop()
+except (LecternError, BotoCoreError, ClientError) as exc:
+    st.error(f"Cannot play {row.label}: {exc}")
+    st.stop()
+
+viewer = PlayerViewer(user_id=user.id, lesson_title=row.title, course_title=row.course_title, chapters=row.chapters)
+html = player_html(
+    info, viewer, base_url=context.dashboard_base_url(), stream_base_url=str(settings.mux_stream_base_url)
+)
+st.iframe(html, height=PLAYER_HEIGHT)
+
+source = "Mux HLS" if info.provider == "mux" else "S3 MP4 (presigned)"
+policy = f", {info.policy}" if info.provider == "mux" else ""
+expiry = f" · links valid until {info.expires_at:%H:%M} UTC" if info.expires_at else ""
+st.caption(f"{source}{policy} · {duration_text(info.duration_s)}{expiry}")
+if row.chapters:
+    marks = [f"{duration_text(c.get('start_s'))} {c.get('title')}" for c in row.chapters]
+    st.markdown("**Chapters:** " + " · ".join(marks))

@@ -1,0 +1,44 @@
+"""Warehouse: the documented tables and views analysts can query, with row counts (read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import analytics
+from dashboard.analytics import NoWarehouse
+from dashboard.auth import require_role
+
+DICTIONARY = Path(__file__).resolve().parents[2] / "warehouse" / "README.md"
+
+require_role("analyst", "admin")
+st.title("Warehouse")
+st.caption(
+    "Read-only. Every sync publishes an immutable DuckDB snapshot; analysts open it read-only "
+    "(`duckdb -readonly <snapshot>`) or export it with `lectern warehouse export`."
+)
+
+try:
+    snapshot = analytics.snapshot()
+    counts: pd.DataFrame = analytics.cached_table_counts(snapshot)
+except NoWarehouse as exc:
+    st.info(str(exc))
+    st.stop()
+
+st.markdown(f"Snapshot: `{snapshot}`")
+st.dataframe(
+    counts,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "name": st.column_config.TextColumn("table or view"),
+        "kind": st.column_config.TextColumn("kind", help="Tables hold loaded rows; views are documented queries."),
+        "rows": st.column_config.NumberColumn("rows", help="Row count in this snapshot.", format="%d"),
+        "columns": st.column_config.TextColumn("columns"),
+    },
+)
+if DICTIONARY.is_file():
+    with st.expander("Data dictionary (warehouse/README.md)"):
+        st.markdown(DICTIONARY.read_text())

@@ -1,0 +1,161 @@
+"""The platform DB as the dashboard reads it: courses and lessons within a user's scope, live video state.
+
+Every function takes a `Scope` and filters in SQL (a teacher's courses only), so an id typed into a widget or
+a query parameter outside the scope finds nothing: `lesson_in_scope` returns None for it, whether the lesson
+exists or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, false, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db.models import Course, Lesson, VideoStatus
+from core.errors import LecternError
+from core.playback import PlaybackService, detect_provider
+from dashboard.auth import Scope
+
+PROVIDER_LABELS = {"mux": "Mux", "s3": "S3", None: "none"}
+STATUS_LABELS = {
+    VideoStatus.none.value: "no video",
+    VideoStatus.waiting_upload.value: "waiting upload",
+    VideoStatus.processing.value: "processing",
+    VideoStatus.ready.value: "ready",
+    VideoStatus.errored.value: "errored",
+}
+PENDING = (VideoStatus.waiting_upload.value, VideoStatus.processing.value)
+
+
+@dataclass(frozen=True)
+class CourseRow:
+    id: int
+    title: str
+    teacher_id: int
+
+
+@dataclass(frozen=True)
+class LessonRow:
+    id: int
+    course_id: int
+    course_title: str
+    position: int
+    title: str
+    provider: str | None
+    status: str
+    error: str | None
+    duration_s: float | None
+    playback_policy: str
+    playback_id: str | None
+    status_at: datetime | None
+    chapters: list[dict[str, Any]] | None
+    thumbnail: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.position}. {self.title}"
+
+    @property
+    def status_text(self) -> str:
+        text = STATUS_LABELS.get(self.status, self.status)
+        # Legacy S3 lessons predate the Mux columns: their status is "none" but they play.
+        if self.status == VideoStatus.none and self.provider == "s3":
+            text = "ready"
+        if self.status == VideoStatus.errored and self.error:
+            text = f"errored: {self.error}"
+        return text
+
+    @property
+    def pending(self) -> bool:
+        return self.status in PENDING
+
+
+def _scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.teacher_id is not None:
+        return stmt.where(Course.teacher_id == scope.teacher_id)
+    if scope.sees_everything:
+        return stmt
+    return stmt.where(false())  # any other role reads nothing
+
+
+def courses(factory: sessionmaker[Session], scope: Scope) -> list[CourseRow]:
+    stmt = _scoped(select(Course.id, Course.title, Course.teacher_id).order_by(Course.title, Course.id), scope)
+    with factory() as session:
+        return [CourseRow(*row) for row in session.execute(stmt).all()]
+
+
+def _row(lesson: Lesson, course_title: str, thumbnail: str | None = None) -> LessonRow:
+    duration = lesson.video_duration_s if lesson.video_duration_s is not None else lesson.duration_s
+    return LessonRow(
+        id=lesson.id,
+        course_id=lesson.course_id,
+        course_title=course_title,
+        position=lesson.position,
+        title=lesson.title,
+        provider=detect_provider(lesson),
+        status=lesson.video_status,
+        error=lesson.video_error,
+        duration_s=duration,
+        playback_policy=lesson.playback_policy,
+        playback_id=lesson.mux_playback_id,
+        status_at=lesson.video_status_at,
+        chapters=lesson.chapters,
+        thumbnail=thumbnail,
+    )
+
+
+def lessons(
+    factory: sessionmaker[Session],
+    scope: Scope,
+    course_id: int | None = None,
+    *,
+    playback: PlaybackService | None = None,
+) -> list[LessonRow]:
+    """Lessons in scope (of one course when given: a course outside the scope gives an empty list).
+
+    With `playback`, Mux lessons carry their thumbnail URL (signed for private lessons; tokens are cached
+    per time bucket, so a live refresh hands the browser the same URL and the image does not reload).
+    """
+    stmt = select(Lesson, Course.title).join(Course, Course.id == Lesson.course_id)
+    if course_id is not None:
+        stmt = stmt.where(Lesson.course_id == course_id)
+    stmt = _scoped(stmt.order_by(Course.title, Lesson.course_id, Lesson.position), scope)
+    with factory() as session:
+        found = session.execute(stmt).all()
+    viewer = f"dashboard-{scope.user_id}"
+    return [_row(lesson, title, _thumbnail(playback, lesson, viewer)) for lesson, title in found]
+
+
+def _thumbnail(playback: PlaybackService | None, lesson: Lesson, viewer: str) -> str | None:
+    if playback is None or detect_provider(lesson) != "mux":
+        return None
+    try:
+        return playback.playback_for(lesson, viewer_id=viewer).urls.thumbnail
+    except LecternError:  # signed lesson without a signing key: no thumbnail rather than no page
+        return None
+
+
+def lesson_in_scope(factory: sessionmaker[Session], scope: Scope, lesson_id: int) -> Lesson | None:
+    """The lesson (detached ORM object) when it is in scope; None when outside it or missing."""
+    stmt = _scoped(select(Lesson).join(Course, Course.id == Lesson.course_id).where(Lesson.id == lesson_id), scope)
+    with factory() as session:
+        return session.execute(stmt).scalar_one_or_none()
+
+
+def lesson_row(factory: sessionmaker[Session], scope: Scope, lesson_id: int) -> LessonRow | None:
+    stmt = select(Lesson, Course.title).join(Course, Course.id == Lesson.course_id).where(Lesson.id == lesson_id)
+    with factory() as session:
+        found = session.execute(_scoped(stmt, scope)).one_or_none()
+    return _row(found[0], found[1]) if found is not None else None
+
+
+def parse_id(value: Any) -> int | None:
+    """An id from a query parameter or widget: a positive int, else None (never an exception)."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

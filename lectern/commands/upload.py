@@ -1,0 +1,275 @@
+"""`lectern upload LESSON FILE`: send a lesson video to its Mux direct-upload URL, chunked and resumable.
+
+The URL comes from the API (`--token`: `POST /api/videos/mux/upload-url` as that user) or from core
+directly (the same LessonVideoService, acting as `--as` or the course's teacher). Either way a pending
+upload for the lesson is reused, so running the command again after an interruption asks the URL how much
+it already holds (`Content-Range: bytes */size`, answered 308 with `Range`) and sends only the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from core.errors import LecternError, MuxInvalidRequest, MuxUnavailable
+from core.retry import Retrier
+from core.settings import Settings, SettingsError, load_settings
+from core.storage import VIDEO_EXTENSIONS
+
+CHUNK_UNIT = 256 * 1024  # resumable-upload chunks are 256 KiB multiples (GCS, UpChunk, the emulator)
+RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+FINAL_STATUSES = ("ready", "errored")
+console = Console()
+err = Console(stderr=True)
+
+
+class UploadFailed(Exception):
+    """The upload cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    upload_id: str
+    url: str
+    reused: bool
+
+
+def _range_end(value: str | None) -> int | None:
+    if not value or "-" not in value:
+        return None
+    try:
+        return int(value.rsplit("-", 1)[1])
+    except ValueError:
+        return None
+
+
+def uploaded_bytes(http: httpx.Client, url: str, total: int) -> int:
+    """How many bytes the upload URL already holds (0 for a fresh upload, `total` when complete)."""
+    resp = http.put(url, content=b"", headers={"Content-Range": f"bytes */{total}"})
+    if resp.status_code in (200, 201):
+        return total
+    if resp.status_code == 308:
+        end = _range_end(resp.headers.get("Range"))
+        return 0 if end is None else end + 1
+    if resp.status_code == 400:
+        raise UploadFailed(
+            f"the pending upload holds part of a different file ({resp.text[:200]}); upload the same file, "
+            "or run with --restart for a new upload URL"
+        )
+    raise UploadFailed(f"the upload URL answered {resp.status_code}: {resp.text[:200]}")
+
+
+def send_from(
+    http: httpx.Client,
+    url: str,
+    stream: BinaryIO,
+    total: int,
+    offset: int,
+    *,
+    chunk_size: int,
+    content_type: str = "application/octet-stream",
+    retrier: Retrier | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """PUT bytes [offset, total) in chunks; returns the number of chunk requests that succeeded."""
+    chunk_size = max(CHUNK_UNIT, chunk_size - chunk_size % CHUNK_UNIT)
+    retrier = retrier or Retrier()
+    sent = 0
+    while offset < total:
+        stream.seek(offset)
+        data = stream.read(min(chunk_size, total - offset))
+        end = offset + len(data) - 1
+        headers = {"Content-Range": f"bytes {offset}-{end}/{total}", "Content-Type": content_type}
+
+        def attempt(data: bytes = data, headers: dict[str, str] = headers) -> httpx.Response:
+            try:
+                resp = http.put(url, content=data, headers=headers)
+            except httpx.TransportError as exc:
+                raise MuxUnavailable(f"connection failed: {type(exc).__name__}") from exc
+            if resp.status_code in RETRY_STATUSES:
+                raise MuxUnavailable(f"upload URL answered {resp.status_code}", status=resp.status_code)
+            return resp
+
+        resp = retrier.call(attempt)
+        if resp.status_code == 308:
+            kept = _range_end(resp.headers.get("Range"))
+            offset = end + 1 if kept is None else kept + 1
+        elif resp.status_code in (200, 201):
+            offset = total
+        else:
+            raise MuxInvalidRequest(f"upload URL refused the chunk ({resp.status_code}): {resp.text[:200]}")
+        sent += 1
+        if on_progress is not None:
+            on_progress(offset)
+    return sent
+
+
+def _ticket_from_api(settings: Settings, token: str, lesson_id: int) -> Ticket:
+    url = f"{str(settings.api_base_url).rstrip('/')}/api/videos/mux/upload-url"
+    try:
+        resp = httpx.post(url, json={"lesson_id": lesson_id}, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise UploadFailed(f"cannot reach the API at {settings.api_base_url}: {exc}") from exc
+    if resp.status_code != 200:
+        raise UploadFailed(f"the API refused the upload URL ({resp.status_code}): {resp.text[:300]}")
+    body = resp.json()
+    return Ticket(body["upload_id"], body["url"], bool(body.get("reused")))
+
+
+def _ticket_from_core(settings: Settings, lesson_id: int, acting_as: str | None, restart: bool) -> Ticket:
+    from sqlalchemy import select
+
+    from core.db.engine import make_engine, make_session_factory
+    from core.db.models import Course, Lesson, User
+    from core.lessons import LessonVideoService
+    from core.mux.service import MuxService
+    from core.playback import PlaybackService
+
+    if not settings.mux_configured:
+        raise UploadFailed("Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET (or use --token)")
+    engine = make_engine(settings.database_url)
+    mux = MuxService(settings)
+    try:
+        factory = make_session_factory(engine)
+        with factory() as session:
+            if acting_as is None:
+                stmt = (
+                    select(Course.teacher_id).join(Lesson, Lesson.course_id == Course.id).where(Lesson.id == lesson_id)
+                )
+                user_id = session.execute(stmt).scalar_one_or_none()
+                if user_id is None:
+                    raise UploadFailed(f"lesson {lesson_id} not found")
+            else:
+                column = User.id if acting_as.isdigit() else User.email
+                user_id = session.execute(select(User.id).where(column == acting_as)).scalar_one_or_none()
+                if user_id is None:
+                    raise UploadFailed(f"no user {acting_as!r}")
+            pending = session.execute(select(Lesson.mux_upload_id).where(Lesson.id == lesson_id)).scalar_one_or_none()
+        if restart and pending:
+            mux.cancel_direct_upload(pending)  # core then creates a fresh upload instead of reusing this one
+        service = LessonVideoService(factory, mux=mux, playback=PlaybackService(settings))
+        ticket = service.request_upload(int(user_id), lesson_id)
+        return Ticket(ticket.upload_id, ticket.url, ticket.reused)
+    finally:
+        mux.close()
+        engine.dispose()
+
+
+def _status_reader(settings: Settings, token: str | None, lesson_id: int) -> Callable[[], tuple[str, str | None]]:
+    if token:
+        url = f"{str(settings.api_base_url).rstrip('/')}/api/lessons/{lesson_id}/status"
+
+        def from_api() -> tuple[str, str | None]:
+            body = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+            return str(body["status"]), body.get("error")
+
+        return from_api
+
+    from core.db.engine import make_engine, make_session_factory
+    from core.db.models import Lesson
+
+    factory = make_session_factory(make_engine(settings.database_url))
+
+    def from_db() -> tuple[str, str | None]:
+        with factory() as session:
+            lesson = session.get(Lesson, lesson_id)
+            return (lesson.video_status, lesson.video_error) if lesson is not None else ("missing", None)
+
+    return from_db
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def command(
+    lesson: int = typer.Argument(..., min=1, help="Lesson id."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Video file to upload."),
+    token: str | None = typer.Option(
+        None, envvar="LECTERN_TOKEN", help="Platform token: get the URL from the API as that user."
+    ),
+    acting_as: str | None = typer.Option(
+        None, "--as", help="Without --token: the user (email or id) to act as; default the course's teacher."
+    ),
+    chunk_mb: int = typer.Option(0, min=0, help="Chunk size in MiB (0: LECTERN_MUX_UPLOAD_CHUNK_BYTES)."),
+    restart: bool = typer.Option(False, "--restart", help="Cancel a pending upload and start a new one."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until Mux reports the video ready."),
+    wait_timeout: float = typer.Option(600.0, help="Seconds to wait for ready."),
+) -> None:
+    """Upload a lesson video to Mux (chunked; run again to resume an interrupted upload)."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    if file.suffix.lower() not in VIDEO_EXTENSIONS:
+        err.print(f"error: {file.name} does not look like a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+        raise typer.Exit(2)
+    total = file.stat().st_size
+    if total == 0:
+        err.print(f"error: {file.name} is empty")
+        raise typer.Exit(2)
+    chunk = chunk_mb * 1024 * 1024 if chunk_mb else settings.mux_upload_chunk_bytes
+    try:
+        if token and restart:
+            raise UploadFailed("--restart needs direct access (drop --token): the API has no cancel route")
+        ticket = (
+            _ticket_from_api(settings, token, lesson)
+            if token
+            else _ticket_from_core(settings, lesson, acting_as, restart)
+        )
+        with httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0)) as http, file.open("rb") as stream:
+            offset = uploaded_bytes(http, ticket.url, total)
+            if offset:
+                console.print(f"resuming upload {ticket.upload_id}: {offset:,} of {total:,} bytes already there")
+            with _progress() as bar:
+                task = bar.add_task(f"lesson {lesson}", total=total, completed=offset)
+                send_from(
+                    http,
+                    ticket.url,
+                    stream,
+                    total,
+                    offset,
+                    chunk_size=chunk,
+                    on_progress=lambda done: bar.update(task, completed=done),
+                )
+    except (UploadFailed, LecternError) as exc:
+        err.print(f"error: {exc}")
+        err.print("run the same command again to resume from where it stopped")
+        raise typer.Exit(1) from None
+    console.print(f"uploaded {file.name} ({total:,} bytes) to upload {ticket.upload_id}")
+    if wait:
+        _wait_ready(_status_reader(settings, token, lesson), wait_timeout)
+
+
+def _wait_ready(read: Callable[[], tuple[str, str | None]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with console.status("waiting for Mux to process the video") as spinner:
+        while True:
+            status, error = read()
+            spinner.update(f"lesson video: {status}")
+            if status in FINAL_STATUSES:
+                break
+            if time.monotonic() >= deadline:
+                err.print(f"still {status} after {timeout:.0f} s; check `lectern dashboard` later")
+                raise typer.Exit(1)
+            time.sleep(1.0)
+    if status == "errored":
+        err.print(f"Mux could not process the video: {error or 'no message'}")
+        raise typer.Exit(1)
+    console.print("ready: the lesson now plays from Mux")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -71,6 +71,58 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LECTERN_LOG_LEVEL")
 
+    # Core service layer and API (added with the Lectern API).
+    mux_upload_chunk_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=256 * 1024, le=512 * 1024 * 1024, alias="LECTERN_MUX_UPLOAD_CHUNK_BYTES"
+    )
+    playback_token_bucket_s: int = Field(default=300, ge=1, alias="LECTERN_PLAYBACK_TOKEN_BUCKET_S")
+    playback_token_cache_size: int = Field(default=10_000, ge=0, alias="LECTERN_PLAYBACK_TOKEN_CACHE_SIZE")
+    playback_public_max_age_s: int = Field(default=300, ge=0, alias="LECTERN_PLAYBACK_PUBLIC_MAX_AGE_S")
+    platform_token_ttl_s: int = Field(default=12 * 3600, ge=60, alias="LECTERN_PLATFORM_TOKEN_TTL_S")
+    lesson_events_poll_s: float = Field(default=1.0, gt=0, le=60, alias="LECTERN_LESSON_EVENTS_POLL_S")
+    lesson_events_max_s: float = Field(default=300.0, gt=0, alias="LECTERN_LESSON_EVENTS_MAX_S")
+
+    # Warehouse publishing and sync limits (added with the warehouse sync).
+    warehouse_keep_snapshots: int = Field(default=3, ge=1, le=100, alias="LECTERN_WAREHOUSE_KEEP_SNAPSHOTS")
+    warehouse_memory_limit: str = Field(
+        default="512MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$", alias="LECTERN_WAREHOUSE_MEMORY_LIMIT"
+    )
+    sync_assets_interval_s: int = Field(default=3600, ge=10, alias="LECTERN_SYNC_ASSETS_INTERVAL_S")
+    sync_backfill_days: int = Field(default=90, ge=1, le=3650, alias="LECTERN_SYNC_BACKFILL_DAYS")
+    sync_window_s: int = Field(default=7 * 86400, ge=3600, alias="LECTERN_SYNC_WINDOW_S")
+    sync_batch_rows: int = Field(default=50_000, ge=100, le=5_000_000, alias="LECTERN_SYNC_BATCH_ROWS")
+    sync_views_page_size: int = Field(default=1000, ge=1, le=100_000, alias="LECTERN_SYNC_VIEWS_PAGE_SIZE")
+    sync_retry_attempts: int = Field(default=6, ge=1, le=20, alias="LECTERN_SYNC_RETRY_ATTEMPTS")
+    sync_retry_base_s: float = Field(default=0.5, ge=0, le=60, alias="LECTERN_SYNC_RETRY_BASE_S")
+    sync_lock_timeout_s: float = Field(default=600.0, ge=0, alias="LECTERN_SYNC_LOCK_TIMEOUT_S")
+
+    # Cost estimates (added with admin costs). Overrides: JSON of dotted price-book keys -> value, e.g.
+    # {"delivery.plus.1080p": 0.0007, "delivery.free_minutes_per_month": 0} for a negotiated contract.
+    pricebook_path: Path | None = Field(default=None, alias="LECTERN_PRICEBOOK_PATH")
+    price_overrides: dict[str, float] = Field(default_factory=dict, alias="LECTERN_PRICE_OVERRIDES")
+    cost_report_max_days: int = Field(default=400, ge=1, le=3660, alias="LECTERN_COST_REPORT_MAX_DAYS")
+
+    # S3-to-Mux migration (added with the migration engine, core/migration/).
+    migration_ingest_mode: Literal["url", "stream"] = Field(default="url", alias="LECTERN_MIGRATION_INGEST_MODE")
+    # Presigned GET lifetime handed to Mux; Mux may queue an ingest for a while, so it is long (SigV4 max 7 d).
+    migration_presign_ttl_s: int = Field(
+        default=24 * 3600, ge=600, le=7 * 24 * 3600, alias="LECTERN_MIGRATION_PRESIGN_TTL_S"
+    )
+    migration_heartbeat_s: float = Field(default=10.0, gt=0, le=600, alias="LECTERN_MIGRATION_HEARTBEAT_S")
+    migration_stale_after_s: float = Field(default=60.0, gt=0, le=86400, alias="LECTERN_MIGRATION_STALE_AFTER_S")
+    migration_poll_s: float = Field(default=5.0, gt=0, le=600, alias="LECTERN_MIGRATION_POLL_S")
+    migration_ready_timeout_s: float = Field(default=4 * 3600, gt=0, alias="LECTERN_MIGRATION_READY_TIMEOUT_S")
+    migration_max_attempts: int = Field(default=5, ge=1, le=100, alias="LECTERN_MIGRATION_MAX_ATTEMPTS")
+    migration_mux_create_per_s: float = Field(default=1.0, gt=0, alias="LECTERN_MIGRATION_MUX_CREATE_PER_S")
+    migration_mux_read_per_s: float = Field(default=5.0, gt=0, alias="LECTERN_MIGRATION_MUX_READ_PER_S")
+    migration_duration_tolerance_s: float = Field(default=1.0, ge=0, alias="LECTERN_MIGRATION_DURATION_TOLERANCE_S")
+    migration_duration_tolerance_pct: float = Field(
+        default=1.0, ge=0, le=100, alias="LECTERN_MIGRATION_DURATION_TOLERANCE_PCT"
+    )
+    migration_probe_source: bool = Field(default=True, alias="LECTERN_MIGRATION_PROBE_SOURCE")
+    migration_auto_stream_fallback: bool = Field(default=True, alias="LECTERN_MIGRATION_AUTO_STREAM_FALLBACK")
+    migration_playback_check_s: float = Field(default=60.0, gt=0, alias="LECTERN_MIGRATION_PLAYBACK_CHECK_S")
+
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: str) -> str:
@@ -80,6 +132,29 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL (e.g. postgresql://user@host/db or sqlite:///var/x.db)") from exc
         if url.get_backend_name() not in {"sqlite", "postgresql"}:
             raise ValueError(f"unsupported database {url.get_backend_name()!r}; use postgresql or sqlite")
+        return value
+
+    @field_validator("price_overrides")
+    @classmethod
+    def _price_overrides_known(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        # Checked at start so a typo in a negotiated price fails loudly instead of silently using list price.
+        from core.costs.errors import CostError
+        from core.costs.pricebook import load_pricebook
+
+        try:
+            load_pricebook(info.data.get("pricebook_path")).with_overrides(value)
+        except CostError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("migration_stale_after_s")
+    @classmethod
+    def _stale_after_heartbeats(cls, value: float, info: ValidationInfo) -> float:
+        # A job is reclaimed when its heartbeat is this old: it must outlast several heartbeats, or a live
+        # worker's jobs would be taken from it between two beats.
+        heartbeat = info.data.get("migration_heartbeat_s")
+        if heartbeat is not None and value < 2 * heartbeat:
+            raise ValueError(f"must be at least twice LECTERN_MIGRATION_HEARTBEAT_S ({heartbeat:g} s)")
         return value
 
     @property

@@ -192,6 +192,11 @@ _SUBCOMMANDS = {
     "mux": "lectern.commands.mux",
     "dashboard": "lectern.commands.dashboard",
     "demo": "lectern.commands.demo",
+    "costs": "lectern.commands.costs",
+    "sync": "lectern.commands.sync",
+    "warehouse": "lectern.commands.warehouse",
+    "migrate": "lectern.commands.migrate",
+    "upload": "lectern.commands.upload",
 }
 
 

@@ -1,7 +1,7 @@
 """`lectern demo`: every part of Lectern on this machine, with sample data, until Ctrl-C.
 
-Starts moto's S3 server, the Mux emulator, the API, the sync scheduler and the dashboard as child
-processes (each in its own process group, so Ctrl-C stops all of them and nothing is left behind),
+Starts moto's S3 server, the Mux emulator, the API, the sync scheduler, a migration worker and the
+dashboard as child processes (each in its own process group, so Ctrl-C stops all of them and nothing is left behind),
 migrates and seeds the platform database, and prints the URLs and demo sign-ins.
 """
 
@@ -142,6 +142,28 @@ def ensure_signing_key(env: dict[str, str]) -> None:
         fh.writelines(f"{k}={v}\n" for k, v in created.items())
 
 
+def prepare_analytics(env: dict[str, str], ports: DemoPorts) -> None:
+    """First run only: move two courses to Mux, give them 90 days of viewing, load the warehouse.
+
+    Later runs find the lessons migrated and the views kept in the emulator's state, and skip ahead.
+    """
+    emulator = f"http://127.0.0.1:{ports.emulator}"
+    for course in ("1", "2"):
+        run_step(
+            f"migrating course {course}'s S3 videos to Mux (the emulator)",
+            lectern("migrate", "start", "--course", course, "--run"),
+            env,
+        )
+    views = httpx.get(f"{emulator}/_emulator/views", timeout=10).json()["data"]
+    if not views.get("views"):
+        run_step(
+            "simulating 90 days of students watching the Mux lessons",
+            lectern("emulator", "simulate", "--days", "90", "--views", "15000", "--seed", "7", "--no-progress"),
+            env,
+        )
+    run_step("loading Mux Data, delivery usage and the platform into the warehouse", lectern("sync", "once"), env)
+
+
 def command(
     fresh: bool = typer.Option(False, "--fresh", help="Forget the previous demo's data (var/) first."),
 ) -> None:
@@ -186,8 +208,11 @@ def command(
         console.print(seeded.strip())
         ensure_signing_key(env)
         sup.start("api", lectern("api", "--host", "127.0.0.1", "--port", str(ports.api)), env)
-        sup.start("dashboard", lectern("dashboard", "--host", "127.0.0.1", "--port", str(ports.dashboard)), env)
         wait_http(f"http://127.0.0.1:{ports.api}/healthz", supervisor=sup)
+        prepare_analytics(env, ports)
+        sup.start("scheduler", lectern("sync", "schedule"), env)
+        sup.start("migration-worker", lectern("migrate", "worker"), env)
+        sup.start("dashboard", lectern("dashboard", "--host", "127.0.0.1", "--port", str(ports.dashboard)), env)
         wait_http(f"http://127.0.0.1:{ports.dashboard}/_stcore/health", timeout=90, supervisor=sup)
         print_banner(ports)
         while (problem := sup.check()) is None:

@@ -1,0 +1,63 @@
+"""Dependencies, declared once as `Annotated` aliases.
+
+They are `async def` on purpose: they do no I/O, and FastAPI runs every sync dependency in the
+threadpool — a thread hop per dependency per request, which cost more than the endpoints themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.services import Services
+from core.auth import decode_token
+from core.errors import Unauthenticated
+from core.settings import Settings
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="The platform's JWT (HS256, `sub` = user id). `lectern token --user ID` mints one."
+)
+
+
+async def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_user_id(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+) -> int:
+    """The user id in a valid bearer token (the user row is checked with the lesson, in one query)."""
+    if credentials is None:
+        raise Unauthenticated("missing or malformed Authorization header (expected: Bearer <token>)")
+    return decode_token(settings.platform_jwt_secret.get_secret_value(), credentials.credentials)
+
+
+UserIdDep = Annotated[int, Depends(get_user_id)]
+
+
+async def get_stream_user_id(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    access_token: Annotated[
+        str | None, Query(description="For EventSource, which cannot send headers: the bearer token.")
+    ] = None,
+) -> int:
+    token = credentials.credentials if credentials is not None else access_token
+    if not token:
+        raise Unauthenticated("missing token (Authorization: Bearer <token>, or ?access_token=)")
+    return decode_token(settings.platform_jwt_secret.get_secret_value(), token)
+
+
+StreamUserIdDep = Annotated[int, Depends(get_stream_user_id)]

@@ -1,0 +1,77 @@
+"""The Mux webhook receiver: raw body (size-limited) -> signature -> stored once -> applied."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ServicesDep
+from api.errors import error_response, responses
+from api.schemas import WebhookResponse
+from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
+from core.logging import get_logger
+from core.webhooks import SIGNATURE_HEADER, parse_event, verify_signature
+
+router = APIRouter(prefix="/api/videos/mux", tags=["webhooks"])
+log = get_logger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/webhook",
+    response_model=WebhookResponse,
+    responses=responses(400, 401, 413),
+    summary="Receive a signed Mux webhook event",
+    description="Verifies `Mux-Signature` against the raw body, stores the event once by id and applies "
+    "it to its lesson. Duplicates answer 200 with outcome `duplicate`; events for unknown lessons answer "
+    "200 with outcome `unmatched` (so Mux stops retrying).",
+)
+async def receive_webhook(request: Request, services: ServicesDep) -> JSONResponse:
+    settings, metrics = services.settings, services.metrics
+    try:
+        body = await read_limited(request, settings.webhook_max_body_bytes)
+    except BodyTooLarge:
+        metrics.webhooks.labels("unknown", "too_large").inc()
+        log.warning("webhook.rejected", reason="body too large", limit=settings.webhook_max_body_bytes)
+        return JSONResponse(
+            {"error": {"type": "PayloadTooLarge", "message": f"body over {settings.webhook_max_body_bytes} bytes"}},
+            status_code=413,
+        )
+    try:
+        verify_signature(
+            body,
+            request.headers.get(SIGNATURE_HEADER),
+            settings.mux_webhook_secret.get_secret_value(),
+            tolerance_s=settings.webhook_tolerance_s,
+        )
+        event = parse_event(body)
+    except WebhookSignatureInvalid as exc:
+        metrics.webhooks.labels("unknown", "bad_signature").inc()
+        log.warning("webhook.rejected", reason=exc.reason, bytes=len(body))
+        return error_response(exc)
+    except WebhookPayloadInvalid as exc:
+        metrics.webhooks.labels("unknown", "malformed").inc()
+        log.warning("webhook.rejected", reason=exc.message, bytes=len(body))
+        return error_response(exc)
+    result = await run_in_threadpool(services.webhooks.handle, event)
+    metrics.webhooks.labels(event.type, result.outcome).inc()
+    return JSONResponse(
+        {"event_id": result.event_id, "outcome": result.outcome, "lesson_id": result.lesson_id, "reason": result.reason}
+    )

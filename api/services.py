@@ -1,0 +1,84 @@
+"""Everything the API needs at run time, built once per app from settings (never at import time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mux_python
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.metrics import ApiMetrics
+from core.db.engine import make_engine, make_session_factory
+from core.lessons import LessonVideoService
+from core.mux.service import MuxService
+from core.playback import PlaybackService, PlaybackSigner
+from core.settings import Settings
+from core.storage import StorageService
+from core.webhooks import WebhookProcessor
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    read_engine: Engine
+    session_factory: sessionmaker[Session]
+    mux: MuxService | None
+    storage: StorageService
+    playback: PlaybackService
+    lessons: LessonVideoService
+    webhooks: WebhookProcessor
+    metrics: ApiMetrics
+
+    def close(self) -> None:
+        if self.mux is not None:
+            self.mux.close()
+        self.engine.dispose()
+        self.read_engine.dispose()
+
+
+def build_engines(settings: Settings) -> tuple[Engine, Engine]:
+    """(writes, reads). Writes: transactions, pre-ping, a pool for the threadpool's sync routes.
+
+    Reads (the playback/status hot path, one SELECT each): AUTOCOMMIT and no pre-ping, so a request is one
+    round trip instead of four (ping, BEGIN, SELECT, ROLLBACK). Without the ping, the first read on a
+    connection the server dropped fails once (503/500) and the pool replaces it; `pool_recycle` keeps
+    that rare. Sizes keep workers x replicas inside PostgreSQL's default max_connections (100).
+    """
+    if settings.is_sqlite:
+        return make_engine(settings.database_url), make_engine(settings.database_url, isolation_level="AUTOCOMMIT")
+    writes = make_engine(settings.database_url, pool_size=10, max_overflow=10)
+    reads = make_engine(
+        settings.database_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_recycle=1800,
+        pool_size=5, max_overflow=5,
+    )  # fmt: skip
+    return writes, reads
+
+
+def build_services(
+    settings: Settings, *, mux_client: mux_python.ApiClient | MuxService | None = None, s3_client: Any | None = None
+) -> Services:
+    engine, read_engine = build_engines(settings)
+    factory = make_session_factory(engine)
+    if isinstance(mux_client, MuxService):
+        mux: MuxService | None = mux_client
+    elif mux_client is not None or settings.mux_configured:
+        mux = MuxService(settings, mux_client)
+    else:
+        mux = None
+    storage = StorageService(settings, s3_client, mux=mux)
+    playback = PlaybackService(settings, storage=storage, signer=PlaybackSigner.from_settings(settings))
+    return Services(
+        settings=settings,
+        engine=engine,
+        read_engine=read_engine,
+        session_factory=factory,
+        mux=mux,
+        storage=storage,
+        playback=playback,
+        lessons=LessonVideoService(factory, mux=mux, playback=playback, read_engine=read_engine),
+        webhooks=WebhookProcessor(factory),
+        metrics=ApiMetrics(),
+    )

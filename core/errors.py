@@ -1,0 +1,128 @@
+"""Lectern's error hierarchy: catch by category, read the context off the instance.
+
+```
+LecternError                      base of everything Lectern raises on purpose
+├── TransientError                the same call may succeed later: retry with backoff
+│   ├── MuxRateLimited            Mux answered 429 (.retry_after seconds, when Mux sent one)
+│   ├── MuxUnavailable            Mux answered 5xx, timed out or could not be reached
+│   └── StorageUnavailable        S3 answered 5xx/throttled or could not be reached
+└── PermanentError                retrying the same call will fail the same way: fix the input/config
+    ├── MuxInvalidRequest         Mux answered 400/409/422 (Mux's own messages kept)
+    ├── MuxAuthError              Mux answered 401/403: wrong token, or token lacks a permission
+    ├── MuxNotFound               Mux answered 404: the asset/upload/key does not exist
+    ├── MuxResponseInvalid        Mux answered 2xx but the SDK could not read the body
+    ├── StorageError              S3 refused the request (4xx other than not-found)
+    ├── WebhookSignatureInvalid   a webhook's Mux-Signature did not verify (.reason)
+    ├── WebhookPayloadInvalid     a verified webhook body is not a Mux event
+    ├── Unauthenticated           no, malformed or expired platform token (HTTP 401)
+    ├── Forbidden                 authenticated, but not allowed to do this (HTTP 403)
+    ├── NotFound                  a Lectern object (lesson, user, S3 key) does not exist (HTTP 404)
+    ├── Conflict                  the object is not in a state that allows this (HTTP 409)
+    └── NotConfigured             a feature needs settings that are not set (names the variables)
+```
+
+Every Mux error also derives from `MuxError`, which carries the HTTP `status`, Mux's error `type` and
+its `messages` (parsed from `{"error": {"type", "messages"}}`, or the 429 shape `{"errors": [...]}`), so
+`except MuxError` catches all of them and `except TransientError` catches only those worth retrying.
+`core/retry.py` retries `TransientError` and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LecternError(Exception):
+    """Base class: every error Lectern raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TransientError(LecternError):
+    """The same call may succeed later; safe to retry with backoff."""
+
+
+class PermanentError(LecternError):
+    """Retrying the same call will fail the same way."""
+
+
+class MuxError(LecternError):
+    """A Mux API call failed. `status` is 0 when no HTTP answer arrived."""
+
+    def __init__(
+        self, message: str, *, status: int = 0, type: str | None = None, messages: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type
+        self.messages = messages
+
+
+class MuxRateLimited(MuxError, TransientError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class MuxUnavailable(MuxError, TransientError):
+    pass
+
+
+class MuxInvalidRequest(MuxError, PermanentError):
+    pass
+
+
+class MuxAuthError(MuxError, PermanentError):
+    pass
+
+
+class MuxNotFound(MuxError, PermanentError):
+    pass
+
+
+class MuxResponseInvalid(MuxError, PermanentError):
+    pass
+
+
+class StorageUnavailable(TransientError):
+    pass
+
+
+class StorageError(PermanentError):
+    pass
+
+
+class WebhookSignatureInvalid(PermanentError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook signature rejected: {reason}")
+        self.reason = reason
+
+
+class WebhookPayloadInvalid(PermanentError):
+    pass
+
+
+class Unauthenticated(PermanentError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Forbidden(PermanentError):
+    pass
+
+
+class NotFound(PermanentError):
+    pass
+
+
+class Conflict(PermanentError):
+    def __init__(self, message: str, *, context: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.context = context or {}
+
+
+class NotConfigured(PermanentError):
+    pass

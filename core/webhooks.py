@@ -1,0 +1,476 @@
+"""Mux webhooks: verify the signature, store each event once, apply it to its lesson exactly once.
+
+Signature (`Mux-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]`): v1 = hex HMAC-SHA256 keyed with
+the webhook secret (UTF-8) over `f"{t}."` + the RAW body bytes; any one v1 may match (Mux lists several
+while a secret rotates); compared in constant time. The timestamp must be within `tolerance_s` of now in
+BOTH directions: older means a replay, and — stricter than Mux's own SDKs, which only reject old ones — a
+timestamp more than `tolerance_s` in the future is rejected too, since a sender clock that far ahead
+would let a captured request stay replayable for longer. Each failure has its own reason string.
+
+Processing (`WebhookProcessor.handle`): in ONE transaction the event row is inserted first with
+INSERT ... ON CONFLICT DO NOTHING (SQLAlchemy's PostgreSQL and SQLite dialect inserts); no row inserted
+means a duplicate, which does nothing. Then the lesson row is locked (SELECT ... FOR UPDATE on
+PostgreSQL; on SQLite the insert already holds the database's single write lock, and threads of one
+process queue on a lock first), the change is planned by the pure `plan_transition`
+and written, and the event row gets its outcome — all committed together, so an event is never
+half-applied and never applied twice, however many copies arrive at once. If applying raises, the
+transaction rolls back, the event is recorded as `failed` in a fresh transaction and the error goes up
+(the API answers 500, Mux retries, and a retry of a `failed` event is allowed to claim it again).
+
+Order safety: an event whose `created_at` is older than the lesson's `video_status_at` is `stale`; a
+lesson never moves from ready back to processing for the same asset; events about an asset from a
+superseded upload are `stale`. Outcomes: applied | stale | unmatched (no lesson) | ignored (type we do
+not act on) | failed; `duplicate` is answered but never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent
+from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
+from core.logging import get_logger
+
+log = get_logger(__name__)
+
+SIGNATURE_HEADER = "Mux-Signature"
+ASSET_CREATED = "video.asset.created"
+ASSET_READY = "video.asset.ready"
+ASSET_ERRORED = "video.asset.errored"
+ASSET_DELETED = "video.asset.deleted"
+UPLOAD_ASSET_CREATED = "video.upload.asset_created"
+UPLOAD_CANCELLED = "video.upload.cancelled"
+UPLOAD_ERRORED = "video.upload.errored"
+HANDLED_TYPES = frozenset(
+    {ASSET_CREATED, ASSET_READY, ASSET_ERRORED, ASSET_DELETED, UPLOAD_ASSET_CREATED, UPLOAD_CANCELLED, UPLOAD_ERRORED}
+)
+
+
+# --- signature -------------------------------------------------------------------------------------
+
+
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    """The header value Mux would send (used by tests, the bench and the emulator-free tools)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def parse_signature_header(header: str | None) -> tuple[int, list[str]]:
+    if header is None or not header.strip():
+        raise WebhookSignatureInvalid("missing Mux-Signature header")
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            raise WebhookSignatureInvalid("malformed Mux-Signature header (expected t=...,v1=...)")
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                raise WebhookSignatureInvalid("malformed timestamp in Mux-Signature header") from None
+        elif key == "v1" and value:
+            signatures.append(value.strip().lower())
+    if timestamp is None:
+        raise WebhookSignatureInvalid("no timestamp (t=) in Mux-Signature header")
+    if not signatures:
+        raise WebhookSignatureInvalid("no v1 signature in Mux-Signature header")
+    return timestamp, signatures
+
+
+def verify_signature(
+    body: bytes, header: str | None, secret: str, *, tolerance_s: int = 300, now: float | None = None
+) -> int:
+    """Check a webhook's signature; the signed timestamp, or `WebhookSignatureInvalid(reason)`."""
+    if not secret:
+        raise WebhookSignatureInvalid("webhook secret not configured (MUX_WEBHOOK_SECRET)")
+    timestamp, signatures = parse_signature_header(header)
+    current = time.time() if now is None else now
+    if timestamp < current - tolerance_s:
+        raise WebhookSignatureInvalid(f"timestamp too old (more than {tolerance_s} s ago)")
+    if timestamp > current + tolerance_s:
+        raise WebhookSignatureInvalid(f"timestamp too far in the future (more than {tolerance_s} s ahead)")
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    # Check every candidate so the time taken does not reveal which one matched.
+    matched = False
+    for candidate in signatures:
+        matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise WebhookSignatureInvalid("no signature matches the payload")
+    return timestamp
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MuxEvent:
+    id: str
+    type: str
+    created_at: datetime
+    object_type: str | None
+    object_id: str | None
+    data: dict[str, Any]
+    payload: dict[str, Any] = field(repr=False)
+
+    @property
+    def is_upload_event(self) -> bool:
+        return self.type.startswith("video.upload.")
+
+    @property
+    def asset_id(self) -> str | None:
+        if self.is_upload_event:
+            return _str(self.data.get("asset_id"))
+        return _str(self.data.get("id")) or (self.object_id if self.object_type == "asset" else None)
+
+    @property
+    def upload_id(self) -> str | None:
+        if self.is_upload_event:
+            return _str(self.data.get("id")) or self.object_id
+        return _str(self.data.get("upload_id"))
+
+    @property
+    def passthrough(self) -> str | None:
+        if self.is_upload_event:
+            settings = self.data.get("new_asset_settings")
+            return _str(settings.get("passthrough")) if isinstance(settings, dict) else None
+        return _str(self.data.get("passthrough"))
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                return datetime.fromtimestamp(float(value), UTC)
+            except ValueError:
+                return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def parse_event(body: bytes, *, received_at: datetime | None = None) -> MuxEvent:
+    """A Mux event from a verified raw body; `WebhookPayloadInvalid` when it is not one."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WebhookPayloadInvalid(f"body is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise WebhookPayloadInvalid("body is not a JSON object")
+    event_id, event_type = doc.get("id"), doc.get("type")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
+        raise WebhookPayloadInvalid("event has no usable id")
+    if not isinstance(event_type, str) or not event_type:
+        raise WebhookPayloadInvalid("event has no type")
+    data = doc.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise WebhookPayloadInvalid("event data is not an object")
+    obj = doc.get("object") if isinstance(doc.get("object"), dict) else {}
+    created = parse_timestamp(doc.get("created_at")) or received_at or datetime.now(UTC)
+    return MuxEvent(
+        id=event_id,
+        type=event_type,
+        created_at=created,
+        object_type=_str(obj.get("type")),
+        object_id=_str(obj.get("id")),
+        data=data or {},
+        payload=doc,
+    )
+
+
+# --- planning (pure) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LessonState:
+    id: int
+    video_url: str | None
+    playback_policy: str
+    video_status: str
+    video_status_at: datetime | None
+    mux_upload_id: str | None
+    mux_asset_id: str | None
+    mux_playback_id: str | None
+
+    @classmethod
+    def of(cls, lesson: Lesson | Any) -> LessonState:
+        """From a Lesson or a `lessons` row (anything with the column attributes)."""
+        return cls(
+            id=lesson.id,
+            video_url=lesson.video_url,
+            playback_policy=lesson.playback_policy,
+            video_status=lesson.video_status,
+            video_status_at=lesson.video_status_at,
+            mux_upload_id=lesson.mux_upload_id,
+            mux_asset_id=lesson.mux_asset_id,
+            mux_playback_id=lesson.mux_playback_id,
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    outcome: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+
+def _asset_error(data: dict[str, Any]) -> str:
+    errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
+    messages = [str(m) for m in (errors.get("messages") or [])]
+    return "; ".join(messages) or str(errors.get("type") or "Mux could not process the video")
+
+
+def _upload_error(data: dict[str, Any]) -> str:
+    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+    return str(error.get("message") or error.get("type") or "the upload failed")
+
+
+def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
+    """What `event` does to `lesson`: the column changes, or why it does nothing."""
+    if event.type not in HANDLED_TYPES:
+        return Plan("ignored", reason=f"{event.type} does not change a lesson")
+    asset_id, upload_id, at = event.asset_id, event.upload_id, event.created_at
+    same_asset = bool(asset_id) and asset_id == lesson.mux_asset_id
+    same_upload = bool(upload_id) and upload_id == lesson.mux_upload_id
+    if not same_asset and upload_id and lesson.mux_upload_id and not same_upload:
+        return Plan("stale", reason=f"upload {upload_id} was superseded by {lesson.mux_upload_id}")
+    # While waiting for an upload, video_status_at is our own clock (when the URL was handed out), so
+    # events of that very upload are never "older" than it, whatever the clocks say.
+    own_pending_upload = lesson.video_status == VideoStatus.waiting_upload and same_upload
+    if lesson.video_status_at is not None and at < lesson.video_status_at and not own_pending_upload:
+        return Plan("stale", reason=f"event from {at.isoformat()} is older than the lesson's state")
+    base: dict[str, Any] = {"video_status_at": at}
+
+    if event.type in (UPLOAD_ASSET_CREATED, ASSET_CREATED):
+        if same_asset and lesson.video_status in (VideoStatus.ready, VideoStatus.errored):
+            return Plan("stale", reason=f"asset {asset_id} is already {lesson.video_status}")
+        changes = {**base, "video_status": VideoStatus.processing.value, "video_error": None}
+        if asset_id:
+            changes["mux_asset_id"] = asset_id
+        if upload_id and not lesson.mux_upload_id:
+            changes["mux_upload_id"] = upload_id
+        return Plan("applied", changes)
+
+    if event.type == ASSET_READY:
+        policy = lesson.playback_policy or PlaybackPolicy.public.value
+        ids = event.data.get("playback_ids") or []
+        playback_id = next(
+            (str(p["id"]) for p in ids if isinstance(p, dict) and p.get("policy") == policy and p.get("id")), None
+        )
+        if playback_id is None:
+            return Plan(
+                "applied",
+                {
+                    **base,
+                    "mux_asset_id": asset_id,
+                    "video_status": VideoStatus.errored.value,
+                    "video_error": f"asset {asset_id} has no {policy} playback ID; add one in Mux",
+                },
+            )
+        duration = event.data.get("duration")
+        return Plan(
+            "applied",
+            {
+                **base,
+                "mux_asset_id": asset_id,
+                "mux_playback_id": playback_id,
+                "video_duration_s": float(duration) if isinstance(duration, int | float) else None,
+                "video_status": VideoStatus.ready.value,
+                "video_provider": VideoProvider.mux.value,
+                "video_error": None,
+            },
+        )
+
+    if event.type == ASSET_ERRORED:
+        return Plan(
+            "applied",
+            {
+                **base,
+                "mux_asset_id": asset_id,
+                "video_status": VideoStatus.errored.value,
+                "video_error": _asset_error(event.data),
+            },
+        )
+
+    if event.type == ASSET_DELETED:
+        if not same_asset:
+            return Plan("ignored", reason=f"asset {asset_id} is not the lesson's current asset")
+        changes = {**base, "mux_asset_id": None, "mux_playback_id": None, "video_duration_s": None}
+        pending_other_upload = (
+            lesson.mux_upload_id
+            and not same_upload
+            and lesson.video_status in (VideoStatus.waiting_upload, VideoStatus.processing)
+        )
+        if not pending_other_upload:
+            changes.update(
+                mux_upload_id=None,
+                video_provider=VideoProvider.s3.value if lesson.video_url else None,
+                video_status=(VideoStatus.ready if lesson.video_url else VideoStatus.none).value,
+                video_error=None,
+            )
+        return Plan("applied", changes)
+
+    if event.type == UPLOAD_CANCELLED:
+        if not same_upload:
+            return Plan("ignored", reason=f"upload {upload_id} is not the lesson's pending upload")
+        playable = bool(lesson.mux_playback_id or lesson.video_url)
+        return Plan(
+            "applied",
+            {
+                **base,
+                "video_status": (VideoStatus.ready if playable else VideoStatus.none).value,
+                "video_error": "upload cancelled",
+            },
+        )
+
+    # UPLOAD_ERRORED
+    if not same_upload:
+        return Plan("ignored", reason=f"upload {upload_id} is not the lesson's pending upload")
+    return Plan(
+        "applied",
+        {**base, "video_status": VideoStatus.errored.value, "video_error": _upload_error(event.data)},
+    )
+
+
+# --- processing ------------------------------------------------------------------------------------
+
+LESSONS = Lesson.__table__
+EVENTS = WebhookEvent.__table__
+
+
+@dataclass(frozen=True)
+class HandleResult:
+    event_id: str
+    event_type: str
+    outcome: str
+    lesson_id: int | None = None
+    reason: str | None = None
+
+
+class _Statements:
+    """Every statement of the hot path, built once per dialect (building them cost more than running them).
+
+    Core, not the ORM: an event touches one row of two tables, and the identity map only added work.
+    """
+
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.store = insert(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id)
+        self.claim_failed = (
+            update(EVENTS)
+            .where(EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome == "failed")
+            .values(outcome="received", error=None)
+            .returning(EVENTS.c.id)
+        )
+        self.outcome = update(EVENTS).where(EVENTS.c.id == bindparam("b_id"))
+        self.mark_failed = update(EVENTS).where(
+            EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome.in_(("received", "failed"))
+        )
+        self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
+        self.lesson_by = {
+            column: select(LESSONS).where(LESSONS.c[column] == bindparam("value")).limit(1).with_for_update()
+            for column in ("id", "mux_asset_id", "mux_upload_id")
+        }
+
+
+class WebhookProcessor:
+    def __init__(self, session_factory: sessionmaker[Session], *, clock: Callable[[], datetime] | None = None) -> None:
+        self.session_factory = session_factory
+        self.engine: Engine = session_factory.kw["bind"]
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._sql = _Statements(self.engine.dialect.name)
+        # SQLite has one writer; threads of this process queue on a lock instead of on SQLite's busy
+        # handler, whose growing sleeps (up to 100 ms) dominated latency under concurrent deliveries.
+        self._write_lock: threading.Lock | None = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+
+    def handle(self, event: MuxEvent) -> HandleResult:
+        with self._write_lock or nullcontext():
+            return self._handle(event)
+
+    def _handle(self, event: MuxEvent) -> HandleResult:
+        sql = self._sql
+        try:
+            with self.engine.begin() as conn:
+                stored = conn.execute(sql.store, self._row(event, "received")).scalar_one_or_none() is not None
+                if not stored and conn.execute(sql.claim_failed, {"b_id": event.id}).scalar_one_or_none() is None:
+                    return HandleResult(event.id, event.type, "duplicate")
+                result = self._apply(conn, event)
+                conn.execute(
+                    sql.outcome,
+                    {
+                        "b_id": event.id,
+                        "outcome": result.outcome,
+                        "lesson_id": result.lesson_id,
+                        "error": result.reason,
+                    },
+                )
+        except Exception as exc:
+            self._record_failure(event, exc)
+            log.exception("webhook.failed", event_id=event.id, type=event.type, error=str(exc))
+            raise
+        log.info(
+            "webhook.processed", event_id=event.id, type=event.type, outcome=result.outcome,
+            lesson_id=result.lesson_id, reason=result.reason, asset_id=event.asset_id, upload_id=event.upload_id,
+        )  # fmt: skip
+        return result
+
+    def _row(self, event: MuxEvent, outcome: str, error: str | None = None) -> dict[str, Any]:
+        return {
+            "id": event.id, "type": event.type[:100], "object_type": (event.object_type or "")[:32] or None,
+            "object_id": (event.object_id or "")[:64] or None, "occurred_at": event.created_at,
+            "received_at": self.clock(), "outcome": outcome, "error": error, "payload": event.payload,
+            "lesson_id": None,
+        }  # fmt: skip
+
+    def _record_failure(self, event: MuxEvent, exc: Exception) -> None:
+        error = str(exc)[:2000]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self._sql.store, self._row(event, "failed", error))
+                conn.execute(self._sql.mark_failed, {"b_id": event.id, "outcome": "failed", "error": error})
+        except Exception as record_exc:  # the original error matters more; keep it
+            log.error("webhook.failure_not_recorded", event_id=event.id, error=str(record_exc))
+
+    def _find_lesson(self, conn: Connection, event: MuxEvent) -> Any | None:
+        """The lesson row, locked: by passthrough (lesson id), else by asset id, else by upload id."""
+        candidates = (
+            ("id", int(event.passthrough) if event.passthrough and event.passthrough.isdigit() else None),
+            ("mux_asset_id", event.asset_id),
+            ("mux_upload_id", event.upload_id),
+        )
+        for column, value in candidates:
+            if value is not None and (row := conn.execute(self._sql.lesson_by[column], {"value": value}).first()):
+                return row
+        return None
+
+    def _apply(self, conn: Connection, event: MuxEvent) -> HandleResult:
+        if event.type not in HANDLED_TYPES:
+            return HandleResult(event.id, event.type, "ignored", reason=f"{event.type} does not change a lesson")
+        row = self._find_lesson(conn, event)
+        if row is None:
+            return HandleResult(event.id, event.type, "unmatched", reason="no lesson for this event")
+        plan = plan_transition(event, LessonState.of(row))
+        if plan.changes:
+            conn.execute(self._sql.update_lesson, {"b_lesson_id": row.id, **plan.changes})
+        return HandleResult(event.id, event.type, plan.outcome, row.id, plan.reason)

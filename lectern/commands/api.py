@@ -1,0 +1,21 @@
+"""`lectern api`: serve the Lectern API with uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+
+def command(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (each builds its own app from the environment)."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
+) -> None:
+    """Serve the API: upload URLs, the Mux webhook receiver, playback info, status (docs at /docs)."""
+    from api.server import serve
+    from core.logging import configure_logging, settings_secrets
+    from lectern.cli import settings_or_exit
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_level, secrets=settings_secrets(settings))
+    serve(settings, host=host, port=port, workers=workers, access_log=access_log)

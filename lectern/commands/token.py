@@ -1,0 +1,37 @@
+"""`lectern token --user ID`: a platform bearer token for a user (for curl, demos and tests)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def command(
+    user: int = typer.Option(..., "--user", min=1, help="User id (see `lectern seed` output or the users table)."),
+    ttl: int | None = typer.Option(None, min=60, help="Lifetime in seconds (default LECTERN_PLATFORM_TOKEN_TTL_S)."),
+) -> None:
+    """Print a bearer token for USER; the token is the last line of the output."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
+
+    from core.auth import mint_token
+    from core.db.engine import make_engine
+    from core.db.models import User
+    from lectern.cli import settings_or_exit
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(User.role, User.email).where(User.id == user)).one_or_none()
+    except OperationalError as exc:
+        typer.echo(f"error: cannot read users from DATABASE_URL: {exc.orig}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if row is None:
+        typer.echo(f"error: no user with id {user}", err=True)
+        raise typer.Exit(1)
+    lifetime = ttl or settings.platform_token_ttl_s
+    typer.echo(f"# {row.role} {row.email} (user {user}), valid for {lifetime} s — use: Authorization: Bearer <token>")
+    # Plain echo, never a rich console: a wrapped token would not paste back.
+    typer.echo(mint_token(settings.platform_jwt_secret.get_secret_value(), user, ttl_s=lifetime))

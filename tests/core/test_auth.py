@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import jwt
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.auth import (
+    bearer_token,
+    can_manage,
+    can_view,
+    decode_token,
+    load_lesson_access,
+    mint_token,
+    require_manage,
+    require_view,
+)
+from core.db.engine import transaction
+from core.errors import Forbidden, NotFound, Unauthenticated
+from tests.factories import enroll, make_course, make_lesson, make_user
+
+SECRET = "platform-secret-for-tests-0123456789abc"
+
+
+def test_minted_tokens_decode_to_the_user_id() -> None:
+    token = mint_token(SECRET, 42, ttl_s=60, now=1000)
+    assert decode_token(SECRET, token, now=1059) == 42
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    assert claims == {"sub": "42", "iat": 1000, "exp": 1060}
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (mint_token(SECRET, 1, ttl_s=60, now=1000), "token expired"),
+        (mint_token("another-secret-for-tests-0123456789", 1, ttl_s=60, now=2000), "invalid token"),
+        (jwt.encode({"sub": "1"}, SECRET, algorithm="HS256"), "invalid token"),  # no exp
+        (jwt.encode({"sub": "bob", "exp": 9999}, SECRET, algorithm="HS256"), "not a user id"),
+        ("not-a-jwt", "invalid token"),
+    ],
+)
+def test_bad_tokens_are_unauthenticated_with_a_reason(token: str, reason: str) -> None:
+    with pytest.raises(Unauthenticated, match=reason):
+        decode_token(SECRET, token, now=2000)
+
+
+def test_wall_clock_expiry_is_enforced_without_an_injected_clock() -> None:
+    with pytest.raises(Unauthenticated, match="expired"):
+        decode_token(SECRET, mint_token(SECRET, 1, ttl_s=60, now=1000))
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer"])
+def test_authorization_header_must_be_bearer(header: str | None) -> None:
+    with pytest.raises(Unauthenticated):
+        bearer_token(header)
+
+
+def test_access_rules(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as s:
+        owner, other_teacher = make_user(s, "teacher"), make_user(s, "teacher")
+        admin, student, stranger = make_user(s, "admin"), make_user(s), make_user(s)
+        analyst = make_user(s, "analyst")
+        course = make_course(s, teacher=owner)
+        lesson = make_lesson(s, course)
+        enroll(s, student, course)
+        enroll(s, other_teacher, course)  # a teacher enrolled elsewhere may watch, not manage
+        ids = {
+            n: u.id
+            for n, u in {
+                "owner": owner,
+                "other": other_teacher,
+                "admin": admin,
+                "student": student,
+                "stranger": stranger,
+                "analyst": analyst,
+            }.items()
+        }
+        lesson_id = lesson.id
+
+    expected = {
+        "owner": (True, True),
+        "admin": (True, True),
+        "other": (False, True),
+        "student": (False, True),
+        "stranger": (False, False),
+        "analyst": (False, False),
+    }
+    with session_factory() as s:
+        for name, (manage, view) in expected.items():
+            access = load_lesson_access(s, lesson_id, ids[name])
+            assert (can_manage(access), can_view(access)) == (manage, view), name
+        with pytest.raises(Forbidden):
+            require_manage(load_lesson_access(s, lesson_id, ids["student"]))
+        with pytest.raises(Forbidden):
+            require_view(load_lesson_access(s, lesson_id, ids["stranger"]))
+        with pytest.raises(NotFound):
+            load_lesson_access(s, 999_999, ids["owner"])
+        with pytest.raises(Unauthenticated):
+            load_lesson_access(s, lesson_id, 999_999)
+        with pytest.raises(Unauthenticated):
+            load_lesson_access(s, 999_999, 999_999)  # unknown user wins over unknown lesson

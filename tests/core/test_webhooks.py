@@ -1,0 +1,413 @@
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db.engine import transaction
+from core.db.models import Lesson, WebhookEvent
+from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
+from core.webhooks import (
+    LessonState,
+    MuxEvent,
+    WebhookProcessor,
+    parse_event,
+    plan_transition,
+    sign,
+    verify_signature,
+)
+from tests.core.mux_events import T0, asset_event, body, upload_event
+from tests.factories import make_lesson
+
+SECRET = "whsec-unit"
+NOW = 1_800_000_000
+BODY = b'{"type":"video.asset.ready","id":"e1"}'
+
+
+def header(t: int = NOW, secret: str = SECRET, payload: bytes = BODY) -> str:
+    return sign(payload, secret, t)
+
+
+def good_sig() -> str:
+    return header().split("v1=")[1]
+
+
+@pytest.mark.parametrize(
+    ("hdr", "reason"),
+    [
+        (None, "missing Mux-Signature header"),
+        ("", "missing Mux-Signature header"),
+        ("garbage", "malformed Mux-Signature header"),
+        ("t=abc,v1=00", "malformed timestamp"),
+        ("v1=00", "no timestamp"),
+        (f"t={NOW}", "no v1 signature"),
+        (f"t={NOW},v0={'0' * 64}", "no v1 signature"),
+        (header(NOW - 301), "timestamp too old"),
+        (header(NOW + 301), "timestamp too far in the future"),
+        (header(secret="another-secret"), "no signature matches"),
+        (header(payload=BODY + b" "), "no signature matches"),
+        (f"t={NOW},v1={'f' * 64}", "no signature matches"),
+    ],
+)
+def test_bad_signatures_are_rejected_with_distinct_reasons(hdr: str | None, reason: str) -> None:
+    with pytest.raises(WebhookSignatureInvalid) as caught:
+        verify_signature(BODY, hdr, SECRET, tolerance_s=300, now=NOW)
+    assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    "hdr",
+    [
+        header(),
+        header(NOW - 300),
+        header(NOW + 300),
+        f"t={NOW},v1={'0' * 64},v1={good_sig()}",  # several v1 values (secret rotation): any may match
+        f"t={NOW}, v1={good_sig().upper()}",
+    ],
+)
+def test_good_signatures_verify(hdr: str) -> None:
+    signed_at = int(hdr.split(",")[0].removeprefix("t="))
+    assert verify_signature(BODY, hdr, SECRET, tolerance_s=300, now=NOW) == signed_at
+
+
+def test_an_unset_secret_never_verifies() -> None:
+    with pytest.raises(WebhookSignatureInvalid, match="not configured"):
+        verify_signature(BODY, header(secret=""), "", now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b"{not json", "not JSON"),
+        (b"[1]", "not a JSON object"),
+        (b'{"type":"x"}', "no usable id"),
+        (b'{"id":"e"}', "no type"),
+        (b'{"id":"e","type":"t","data":[1]}', "data is not an object"),
+    ],
+)
+def test_malformed_events(raw: bytes, match: str) -> None:
+    with pytest.raises(WebhookPayloadInvalid, match=match):
+        parse_event(raw)
+
+
+def test_event_fields_for_asset_and_upload_events() -> None:
+    a = parse_event(body(asset_event("video.asset.ready", "A1", lesson_id=7, upload_id="U1", seconds=1.5)))
+    assert (a.asset_id, a.upload_id, a.passthrough) == ("A1", "U1", "7")
+    assert a.created_at == T0 + timedelta(seconds=1.5)
+    u = parse_event(body(upload_event("video.upload.asset_created", "U1", lesson_id=7, asset_id="A1")))
+    assert (u.asset_id, u.upload_id, u.passthrough, u.object_type) == ("A1", "U1", "7", "upload")
+
+
+# --- plan_transition (pure) ------------------------------------------------------------------------
+
+STATE = LessonState(
+    id=7,
+    video_url=None,
+    playback_policy="signed",
+    video_status="waiting_upload",
+    video_status_at=T0 - timedelta(seconds=30),
+    mux_upload_id="U1",
+    mux_asset_id=None,
+    mux_playback_id=None,
+)
+SIGNED_AND_PUBLIC = [{"id": "PUB", "policy": "public"}, {"id": "SIG", "policy": "signed"}]
+
+
+def ev(doc: dict[str, Any]) -> MuxEvent:
+    return parse_event(body(doc))
+
+
+def test_ready_takes_the_playback_id_matching_the_lessons_policy() -> None:
+    plan = plan_transition(
+        ev(
+            asset_event(
+                "video.asset.ready", "A1", lesson_id=7, upload_id="U1", playback_ids=SIGNED_AND_PUBLIC, duration=3.03
+            )
+        ),
+        STATE,
+    )
+    assert plan.outcome == "applied"
+    assert plan.changes["mux_playback_id"] == "SIG"
+    assert plan.changes["video_status"] == "ready"
+    assert plan.changes["video_provider"] == "mux"
+    assert plan.changes["video_duration_s"] == 3.03
+    assert plan.changes["video_error"] is None
+
+
+def test_ready_without_a_matching_playback_id_is_an_error_on_the_lesson() -> None:
+    plan = plan_transition(
+        ev(
+            asset_event(
+                "video.asset.ready", "A1", lesson_id=7, upload_id="U1", playback_ids=[{"id": "PUB", "policy": "public"}]
+            )
+        ),
+        STATE,
+    )
+    assert plan.changes["video_status"] == "errored"
+    assert "no signed playback ID" in plan.changes["video_error"]
+
+
+@pytest.mark.parametrize(
+    ("state_changes", "doc", "outcome", "status"),
+    [
+        ({}, upload_event("video.upload.asset_created", "U1", lesson_id=7, asset_id="A1"), "applied", "processing"),
+        ({}, asset_event("video.asset.created", "A1", lesson_id=7, upload_id="U1"), "applied", "processing"),
+        # The lesson's own pending upload applies even if the sender's clock is behind ours.
+        (
+            {},
+            asset_event("video.asset.created", "A1", lesson_id=7, upload_id="U1", seconds=-3600),
+            "applied",
+            "processing",
+        ),
+        # Another (superseded) upload's events never touch the lesson.
+        (
+            {},
+            asset_event("video.asset.ready", "A0", lesson_id=7, upload_id="U0", playback_ids=SIGNED_AND_PUBLIC),
+            "stale",
+            None,
+        ),
+        # Older than the state behind the lesson.
+        (
+            {"video_status": "ready", "mux_asset_id": "A1", "video_status_at": T0 + timedelta(seconds=10)},
+            asset_event("video.asset.errored", "A1", lesson_id=7, upload_id="U1", seconds=5),
+            "stale",
+            None,
+        ),
+        # Never ready -> processing for the same asset, even with an equal or newer timestamp.
+        (
+            {"video_status": "ready", "mux_asset_id": "A1", "video_status_at": T0},
+            upload_event("video.upload.asset_created", "U1", lesson_id=7, asset_id="A1", seconds=1),
+            "stale",
+            None,
+        ),
+        (
+            {"video_status": "ready", "mux_asset_id": "A1", "video_status_at": T0},
+            asset_event(
+                "video.asset.errored",
+                "A1",
+                lesson_id=7,
+                upload_id="U1",
+                seconds=1,
+                errors={"type": "invalid_input", "messages": ["bad file"]},
+            ),
+            "applied",
+            "errored",
+        ),
+        ({}, upload_event("video.upload.cancelled", "U1", lesson_id=7), "applied", "none"),
+        ({"video_url": "legacy/x.mp4"}, upload_event("video.upload.cancelled", "U1", lesson_id=7), "applied", "ready"),
+        (
+            {},
+            upload_event("video.upload.errored", "U1", lesson_id=7, error={"type": "x", "message": "too big"}),
+            "applied",
+            "errored",
+        ),
+        ({}, asset_event("video.asset.updated", "A1", lesson_id=7), "ignored", None),
+        ({}, asset_event("video.asset.deleted", "A9", lesson_id=7), "ignored", None),
+    ],
+)
+def test_transitions(state_changes: dict[str, Any], doc: dict[str, Any], outcome: str, status: str | None) -> None:
+    plan = plan_transition(ev(doc), replace(STATE, **state_changes))
+    assert plan.outcome == outcome, plan.reason
+    assert plan.changes.get("video_status") == status
+
+
+def test_errored_keeps_mux_message() -> None:
+    plan = plan_transition(
+        ev(
+            asset_event(
+                "video.asset.errored",
+                "A1",
+                lesson_id=7,
+                upload_id="U1",
+                errors={"type": "invalid_input", "messages": ["File is not a video", "second"]},
+            )
+        ),
+        STATE,
+    )
+    assert plan.changes["video_error"] == "File is not a video; second"
+
+
+@pytest.mark.parametrize(("video_url", "provider", "status"), [("legacy/a.mp4", "s3", "ready"), (None, None, "none")])
+def test_deleting_the_current_asset_falls_back_to_s3_or_nothing(
+    video_url: str | None, provider: str | None, status: str
+) -> None:
+    state = replace(
+        STATE, video_status="ready", mux_asset_id="A1", mux_playback_id="SIG", video_url=video_url, video_status_at=T0
+    )
+    plan = plan_transition(ev(asset_event("video.asset.deleted", "A1", lesson_id=7, upload_id="U1", seconds=5)), state)
+    assert plan.outcome == "applied"
+    assert plan.changes["mux_asset_id"] is None and plan.changes["mux_playback_id"] is None
+    assert plan.changes["mux_upload_id"] is None
+    assert (plan.changes["video_provider"], plan.changes["video_status"]) == (provider, status)
+
+
+# --- processing against the database (SQLite and PostgreSQL) ------------------------------------
+
+
+@pytest.fixture
+def lesson_id(session_factory: sessionmaker[Session]) -> int:
+    with transaction(session_factory) as s:
+        lesson = make_lesson(
+            s,
+            playback_policy="signed",
+            video_status="waiting_upload",
+            mux_upload_id="U1",
+            video_status_at=T0 - timedelta(minutes=1),
+        )
+        return lesson.id
+
+
+def handle(processor: WebhookProcessor, doc: dict[str, Any]) -> str:
+    return processor.handle(parse_event(body(doc))).outcome
+
+
+def lesson_row(factory: sessionmaker[Session], lesson_id: int) -> Lesson:
+    with factory() as s:
+        lesson = s.get(Lesson, lesson_id)
+        assert lesson is not None
+        return lesson
+
+
+def outcomes(factory: sessionmaker[Session]) -> dict[str, str]:
+    with factory() as s:
+        return dict(s.execute(select(WebhookEvent.id, WebhookEvent.outcome)).tuples().all())
+
+
+def test_full_lifecycle_and_duplicates(session_factory: sessionmaker[Session], lesson_id: int) -> None:
+    p = WebhookProcessor(session_factory)
+    created = upload_event("video.upload.asset_created", "U1", lesson_id=lesson_id, asset_id="A1", event_id="e1")
+    ready = asset_event(
+        "video.asset.ready",
+        "A1",
+        lesson_id=lesson_id,
+        upload_id="U1",
+        seconds=2,
+        playback_ids=SIGNED_AND_PUBLIC,
+        duration=3.0,
+        event_id="e2",
+    )
+    assert handle(p, created) == "applied"
+    assert lesson_row(session_factory, lesson_id).video_status == "processing"
+    assert handle(p, ready) == "applied"
+    assert handle(p, ready) == "duplicate"
+    assert handle(p, created) == "duplicate"
+    lesson = lesson_row(session_factory, lesson_id)
+    assert (lesson.video_status, lesson.mux_asset_id, lesson.mux_playback_id, lesson.video_provider) == (
+        "ready",
+        "A1",
+        "SIG",
+        "mux",
+    )
+    assert lesson.video_duration_s == 3.0
+    assert lesson.video_status_at == T0 + timedelta(seconds=2)
+    assert outcomes(session_factory) == {"e1": "applied", "e2": "applied"}
+
+
+def test_ready_before_asset_created_ends_ready(session_factory: sessionmaker[Session], lesson_id: int) -> None:
+    p = WebhookProcessor(session_factory)
+    assert (
+        handle(
+            p,
+            asset_event(
+                "video.asset.ready",
+                "A1",
+                lesson_id=lesson_id,
+                upload_id="U1",
+                seconds=5,
+                playback_ids=SIGNED_AND_PUBLIC,
+                event_id="late-ready",
+            ),
+        )
+        == "applied"
+    )
+    assert (
+        handle(
+            p,
+            asset_event(
+                "video.asset.created", "A1", lesson_id=lesson_id, upload_id="U1", seconds=1, event_id="early-created"
+            ),
+        )
+        == "stale"
+    )
+    assert (
+        handle(
+            p,
+            upload_event(
+                "video.upload.asset_created",
+                "U1",
+                lesson_id=lesson_id,
+                asset_id="A1",
+                seconds=1,
+                event_id="early-upload",
+            ),
+        )
+        == "stale"
+    )
+    assert lesson_row(session_factory, lesson_id).video_status == "ready"
+    assert outcomes(session_factory) == {"late-ready": "applied", "early-created": "stale", "early-upload": "stale"}
+
+
+def test_unknown_lessons_and_unhandled_types_are_stored(session_factory: sessionmaker[Session]) -> None:
+    p = WebhookProcessor(session_factory)
+    assert handle(p, asset_event("video.asset.ready", "AX", lesson_id=None, event_id="u1")) == "unmatched"
+    assert handle(p, asset_event("video.asset.ready", "AY", lesson_id=987654, event_id="u2")) == "unmatched"
+    assert handle(p, asset_event("video.asset.track.ready", "AZ", lesson_id=None, event_id="i1")) == "ignored"
+    assert outcomes(session_factory) == {"u1": "unmatched", "u2": "unmatched", "i1": "ignored"}
+
+
+def test_matching_falls_back_to_asset_and_upload_ids(session_factory: sessionmaker[Session], lesson_id: int) -> None:
+    p = WebhookProcessor(session_factory)
+    assert handle(p, upload_event("video.upload.asset_created", "U1", lesson_id=None, asset_id="A1")) == "applied"
+    assert (
+        handle(
+            p,
+            asset_event(
+                "video.asset.ready", "A1", lesson_id=None, upload_id=None, seconds=1, playback_ids=SIGNED_AND_PUBLIC
+            ),
+        )
+        == "applied"
+    )
+    assert lesson_row(session_factory, lesson_id).mux_playback_id == "SIG"
+
+
+def test_a_failure_is_recorded_and_a_redelivery_may_apply_it(
+    session_factory: sessionmaker[Session], lesson_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = WebhookProcessor(session_factory)
+    doc = asset_event("video.asset.created", "A1", lesson_id=lesson_id, upload_id="U1", event_id="boom")
+    monkeypatch.setattr("core.webhooks.plan_transition", lambda *_: (_ for _ in ()).throw(RuntimeError("db hiccup")))
+    with pytest.raises(RuntimeError):
+        handle(p, doc)
+    assert outcomes(session_factory) == {"boom": "failed"}
+    assert lesson_row(session_factory, lesson_id).video_status == "waiting_upload"
+    monkeypatch.undo()
+    assert handle(p, doc) == "applied"
+    assert handle(p, doc) == "duplicate"
+    assert outcomes(session_factory) == {"boom": "applied"}
+
+
+def test_concurrent_duplicates_apply_once(session_factory: sessionmaker[Session], lesson_id: int) -> None:
+    p = WebhookProcessor(session_factory)
+    doc = asset_event(
+        "video.asset.ready", "A1", lesson_id=lesson_id, upload_id="U1", playback_ids=SIGNED_AND_PUBLIC, event_id="same"
+    )
+    results: list[str] = []
+    barrier = threading.Barrier(12)
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(handle(p, doc))
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["applied"] + ["duplicate"] * 11
+    with session_factory() as s:
+        assert s.execute(select(func.count()).select_from(WebhookEvent)).scalar() == 1

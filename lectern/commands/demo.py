@@ -180,6 +180,10 @@ def command(
 
     env = demo_environment(ports)
     sup = Supervisor()
+    # Ctrl-C and `kill` both stop everything; set explicitly because a shell that starts us in the
+    # background leaves SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         console.print("[bold]Starting Lectern's demo[/] (logs in var/logs/)")
         sup.start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.s3)], env)
@@ -227,6 +231,10 @@ def command(
     finally:
         sup.stop()
         console.print("Everything the demo started has stopped.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def print_banner(ports: DemoPorts) -> None:

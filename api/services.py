@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.metrics import ApiMetrics
+from core.auth import TokenVerifier
 from core.db.engine import make_engine, make_session_factory
 from core.lessons import LessonVideoService
 from core.mux.service import MuxService
@@ -31,6 +32,7 @@ class Services:
     lessons: LessonVideoService
     webhooks: WebhookProcessor
     metrics: ApiMetrics
+    tokens: TokenVerifier
 
     def close(self) -> None:
         if self.mux is not None:
@@ -81,4 +83,5 @@ def build_services(
         lessons=LessonVideoService(factory, mux=mux, playback=playback, read_engine=read_engine),
         webhooks=WebhookProcessor(factory),
         metrics=ApiMetrics(),
+        tokens=TokenVerifier(settings.platform_jwt_secret.get_secret_value()),
     )

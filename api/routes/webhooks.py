@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
 from api.errors import error_response, responses
@@ -15,6 +15,15 @@ from core.webhooks import SIGNATURE_HEADER, parse_event, verify_signature
 
 router = APIRouter(prefix="/api/videos/mux", tags=["webhooks"])
 log = get_logger(__name__)
+WEBHOOK_THREADS = 4
+
+
+def webhook_limiter(request: Request) -> CapacityLimiter:
+    # Created lazily: a CapacityLimiter belongs to the event loop that first uses it.
+    state = request.app.state
+    if getattr(state, "webhook_limiter", None) is None:
+        state.webhook_limiter = CapacityLimiter(WEBHOOK_THREADS)
+    return state.webhook_limiter  # type: ignore[no-any-return]
 
 
 class BodyTooLarge(Exception):
@@ -70,7 +79,14 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
         metrics.webhooks.labels("unknown", "malformed").inc()
         log.warning("webhook.rejected", reason=exc.message, bytes=len(body))
         return error_response(exc)
-    result = await run_in_threadpool(services.webhooks.handle, event)
+    # A few threads per process, not the whole pool: the work is short and CPU-bound, and 30+ threads
+    # fighting over the GIL cost more than they overlapped (lock waits still don't block the event loop).
+    try:
+        result = await to_thread.run_sync(services.webhooks.handle, event, limiter=webhook_limiter(request))
+    except Exception:
+        # Recorded as `failed` by the processor; the 500 makes Mux deliver it again later.
+        metrics.webhooks.labels(event.type, "failed").inc()
+        raise
     metrics.webhooks.labels(event.type, result.outcome).inc()
     return JSONResponse(
         {"event_id": result.event_id, "outcome": result.outcome, "lesson_id": result.lesson_id, "reason": result.reason}

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import (
+    TokenVerifier,
     bearer_token,
     can_manage,
     can_view,
@@ -98,3 +99,18 @@ def test_access_rules(session_factory: sessionmaker[Session]) -> None:
             load_lesson_access(s, lesson_id, 999_999)
         with pytest.raises(Unauthenticated):
             load_lesson_access(s, 999_999, 999_999)  # unknown user wins over unknown lesson
+
+
+def test_token_verifier_caches_valid_tokens_but_still_expires_them() -> None:
+    now = [1000.0]
+    verifier = TokenVerifier(SECRET, cache_size=2, clock=lambda: now[0])
+    token = mint_token(SECRET, 7, ttl_s=60, now=1000)
+    assert verifier.user_id(token) == 7
+    assert verifier.user_id(token) == 7  # from the cache
+    assert len(verifier._cache) == 1
+    now[0] = 1061
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.user_id(token)
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        verifier.user_id(mint_token("another-secret-for-tests-0123456789", 7, now=1000))
+    assert len(verifier._cache) == 1  # failures are never cached

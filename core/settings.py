@@ -51,7 +51,9 @@ class Settings(BaseSettings):
 
     # API and playback.
     cors_origin: str = Field(default="http://localhost:8501", alias="LECTERN_CORS_ORIGIN")
-    platform_jwt_secret: SecretStr = Field(default=SecretStr("dev-only-change-me"), alias="LECTERN_PLATFORM_JWT_SECRET")
+    platform_jwt_secret: SecretStr = Field(
+        default=SecretStr("dev-only-secret-change-me-in-production-0001"), alias="LECTERN_PLATFORM_JWT_SECRET"
+    )
     playback_token_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="LECTERN_PLAYBACK_TOKEN_TTL_S")
     upload_timeout_s: int = Field(default=3600, ge=60, le=604800, alias="LECTERN_UPLOAD_TIMEOUT_S")
     webhook_tolerance_s: int = Field(default=300, ge=1, alias="LECTERN_WEBHOOK_TOLERANCE_S")

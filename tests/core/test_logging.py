@@ -86,3 +86,14 @@ def test_configured_handler_writes_json_lines_and_redacts_foreign_records() -> N
     assert (lines[0]["lesson_id"], lines[0]["upload_id"], lines[0]["level"]) == (3, "u1", "info")
     assert JWT not in lines[1]["event"] and f"access_token={MASK}" in lines[1]["event"]
     assert lines[2]["event"] == f"leaked {MASK} here"
+
+
+def test_signed_url_parameters_are_masked() -> None:
+    from core.logging import redact_text
+
+    upload = "PUT http://127.0.0.1:8800/_upload/abc?signature=0123456789abcdef0123456789abcdef"
+    s3 = "GET http://s3/b/k.mp4?X-Amz-Credential=AKIA%2F20261125&X-Amz-Signature=deadbeefcafe&X-Amz-Expires=3600"
+    assert "0123456789abcdef" not in redact_text(upload)
+    assert "signature=" in redact_text(upload)
+    masked = redact_text(s3)
+    assert "deadbeefcafe" not in masked and "AKIA" not in masked and "X-Amz-Expires=3600" in masked

@@ -64,8 +64,11 @@ def put_in_chunks(
     chunk_size: int = 8 * 1024 * 1024,
     retrier: Retrier | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
+    start: int = 0,
 ) -> int:
-    """PUT `total` bytes from `stream` to a resumable upload URL with Content-Range; returns chunks sent.
+    """PUT bytes [start, total) from `stream` to a resumable upload URL with Content-Range; returns chunks sent.
+
+    `start` resumes an upload whose server already holds the bytes before it.
 
     Intermediate chunks are answered 308 (optionally with `Range: bytes=0-N`: the server kept bytes up to
     N, and we resend from N+1); the last chunk 200/201. 408/429/5xx and network errors retry the chunk.
@@ -74,7 +77,7 @@ def put_in_chunks(
         raise ValueError("nothing to upload: the file is empty")
     chunk_size = max(CHUNK_UNIT, chunk_size - chunk_size % CHUNK_UNIT)
     retrier = retrier or Retrier()
-    offset, sent = 0, 0
+    offset, sent = start, 0
     while offset < total:
         stream.seek(offset)
         data = stream.read(min(chunk_size, total - offset))

@@ -19,13 +19,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from core.errors import LecternError, MuxInvalidRequest, MuxUnavailable
+from core.errors import LecternError
+from core.mux.uploads import put_in_chunks
 from core.retry import Retrier
 from core.settings import Settings, SettingsError, load_settings
 from core.storage import VIDEO_EXTENSIONS
 
 CHUNK_UNIT = 256 * 1024  # resumable-upload chunks are 256 KiB multiples (GCS, UpChunk, the emulator)
-RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 FINAL_STATUSES = ("ready", "errored")
 console = Console()
 err = Console(stderr=True)
@@ -79,37 +79,18 @@ def send_from(
     retrier: Retrier | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """PUT bytes [offset, total) in chunks; returns the number of chunk requests that succeeded."""
-    chunk_size = max(CHUNK_UNIT, chunk_size - chunk_size % CHUNK_UNIT)
-    retrier = retrier or Retrier()
-    sent = 0
-    while offset < total:
-        stream.seek(offset)
-        data = stream.read(min(chunk_size, total - offset))
-        end = offset + len(data) - 1
-        headers = {"Content-Range": f"bytes {offset}-{end}/{total}", "Content-Type": content_type}
-
-        def attempt(data: bytes = data, headers: dict[str, str] = headers) -> httpx.Response:
-            try:
-                resp = http.put(url, content=data, headers=headers)
-            except httpx.TransportError as exc:
-                raise MuxUnavailable(f"connection failed: {type(exc).__name__}") from exc
-            if resp.status_code in RETRY_STATUSES:
-                raise MuxUnavailable(f"upload URL answered {resp.status_code}", status=resp.status_code)
-            return resp
-
-        resp = retrier.call(attempt)
-        if resp.status_code == 308:
-            kept = _range_end(resp.headers.get("Range"))
-            offset = end + 1 if kept is None else kept + 1
-        elif resp.status_code in (200, 201):
-            offset = total
-        else:
-            raise MuxInvalidRequest(f"upload URL refused the chunk ({resp.status_code}): {resp.text[:200]}")
-        sent += 1
-        if on_progress is not None:
-            on_progress(offset)
-    return sent
+    """PUT bytes [offset, total) in chunks (core's resumable uploader); returns the chunk requests sent."""
+    return put_in_chunks(
+        url,
+        stream,
+        total,
+        http=http,
+        content_type=content_type,
+        chunk_size=chunk_size,
+        retrier=retrier,
+        on_chunk=None if on_progress is None else (lambda done, _total: on_progress(done)),
+        start=offset,
+    )
 
 
 def _ticket_from_api(settings: Settings, token: str, lesson_id: int) -> Ticket:

@@ -25,10 +25,12 @@ from emulator.testing import EmulatorServer
 from tests.conftest import S3Server
 from tests.factories import make_course, make_lesson, make_user
 
-# Fast enough for tests, slow enough that a busy 2-core machine never misses a heartbeat by a whole stale window.
+# Fast enough for tests, slow enough that a busy 2-core machine never misses a heartbeat by a whole stale window
+# (CI once stalled a heartbeat past 1 s: the worker reclaimed its own live job). Only the two tests where a
+# process really dies wait this out in real time; the others move a clock.
 FAST = {
     "migration_heartbeat_s": 0.1,
-    "migration_stale_after_s": 1.0,
+    "migration_stale_after_s": 5.0,
     "migration_poll_s": 0.05,
     "migration_mux_create_per_s": 1000.0,
     "migration_mux_read_per_s": 1000.0,

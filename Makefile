@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install web-components chromium demo test test-quick soak bench lint format clean
+.PHONY: install web-components chromium wrk demo test test-quick soak bench lint format clean
 
 install: $(STAMP)
 
@@ -21,9 +21,13 @@ $(STAMP): pyproject.toml uv.lock
 web-components:
 	@scripts/install_web_components.sh
 
-# Browser tests drive Debian's Chromium; installed with apt when missing and we are root.
+# Debian programs, installed with apt when missing and we are root: wrk is the API benchmark's load
+# generator (C, so it leaves the 2 cores to the server it measures); browser tests drive Chromium.
+wrk:
+	@scripts/ensure_apt_package.sh wrk $${LECTERN_WRK:-/usr/bin/wrk}
+
 chromium:
-	@scripts/ensure_chromium.sh
+	@scripts/ensure_apt_package.sh chromium $${LECTERN_CHROMIUM:-/usr/bin/chromium}
 
 demo: install web-components
 	$(BIN)/lectern demo
@@ -34,7 +38,7 @@ test: install web-components chromium
 test-quick: install web-components
 	$(BIN)/pytest -x -q -m "not slow and not browser"
 
-bench: install
+bench: install wrk
 	$(BIN)/python -m bench
 
 lint: install

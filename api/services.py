@@ -19,12 +19,16 @@ from core.settings import Settings
 from core.storage import StorageService
 from core.webhooks import WebhookProcessor
 
+# Threads per API process that apply webhook events (api/routes/webhooks.py limits them to this).
+WEBHOOK_THREADS = 4
+
 
 @dataclass
 class Services:
     settings: Settings
     engine: Engine
     read_engine: Engine
+    webhook_engine: Engine
     session_factory: sessionmaker[Session]
     mux: MuxService | None
     storage: StorageService
@@ -39,30 +43,34 @@ class Services:
             self.mux.close()
         self.engine.dispose()
         self.read_engine.dispose()
+        self.webhook_engine.dispose()
 
 
-def build_engines(settings: Settings) -> tuple[Engine, Engine]:
-    """(writes, reads). Writes: transactions, pre-ping, a pool for the threadpool's sync routes.
+def build_engines(settings: Settings) -> tuple[Engine, Engine, Engine]:
+    """(writes, reads, webhooks). Writes: transactions, pre-ping, a pool for the threadpool's sync routes.
 
     Reads (the playback/status hot path, one SELECT each): AUTOCOMMIT and no pre-ping, so a request is one
     round trip instead of four (ping, BEGIN, SELECT, ROLLBACK). Without the ping, the first read on a
     connection the server dropped fails once (503/500) and the pool replaces it; `pool_recycle` keeps
-    that rare. Sizes keep workers x replicas inside PostgreSQL's default max_connections (100).
+    that rare. Webhooks: transactions without pre-ping; the processor retries an event once when its
+    connection turns out to be dead (core/webhooks.py), and a pool the size of the webhook threads.
+    Sizes keep workers x replicas inside PostgreSQL's default max_connections (100).
     """
     if settings.is_sqlite:
-        return make_engine(settings.database_url), make_engine(settings.database_url, isolation_level="AUTOCOMMIT")
-    writes = make_engine(settings.database_url, pool_size=10, max_overflow=10)
-    reads = make_engine(
-        settings.database_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_recycle=1800,
-        pool_size=5, max_overflow=5,
-    )  # fmt: skip
-    return writes, reads
+        url = settings.database_url
+        return make_engine(url), make_engine(url, isolation_level="AUTOCOMMIT"), make_engine(url)
+    url = settings.database_url
+    writes = make_engine(url, pool_size=8, max_overflow=8)
+    reads = make_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_recycle=1800, pool_size=5,
+                        max_overflow=5)  # fmt: skip
+    hooks = make_engine(url, pool_pre_ping=False, pool_recycle=1800, pool_size=WEBHOOK_THREADS, max_overflow=0)
+    return writes, reads, hooks
 
 
 def build_services(
     settings: Settings, *, mux_client: mux_python.ApiClient | MuxService | None = None, s3_client: Any | None = None
 ) -> Services:
-    engine, read_engine = build_engines(settings)
+    engine, read_engine, webhook_engine = build_engines(settings)
     factory = make_session_factory(engine)
     if isinstance(mux_client, MuxService):
         mux: MuxService | None = mux_client
@@ -76,12 +84,13 @@ def build_services(
         settings=settings,
         engine=engine,
         read_engine=read_engine,
+        webhook_engine=webhook_engine,
         session_factory=factory,
         mux=mux,
         storage=storage,
         playback=playback,
         lessons=LessonVideoService(factory, mux=mux, playback=playback, read_engine=read_engine),
-        webhooks=WebhookProcessor(factory),
+        webhooks=WebhookProcessor(make_session_factory(webhook_engine)),
         metrics=ApiMetrics(),
         tokens=TokenVerifier(settings.platform_jwt_secret.get_secret_value()),
     )

@@ -1,13 +1,14 @@
 """API throughput: signed webhook events/s (verified, stored, applied) and signed-lesson playback/s.
 
-    python -m bench.api_bench --quick     # SQLite, API in a thread, small counts: a smoke run in seconds
+    python -m bench.api_bench --quick     # SQLite, one worker, 2 s runs: a smoke run
     python -m bench.api_bench             # PostgreSQL (BENCH_DATABASE_URL / TEST_DATABASE_URL, own database),
-                                          # API under `uvicorn --workers N` in its own processes
+                                          # `lectern api --workers 2` in its own processes
 
-Everything goes over real HTTP: concurrent keep-alive httpx clients (threads), spread over client processes
-so the load generator is not the bottleneck it measures. Targets: >= 500 webhook events/s; >= 1,000
-playback requests/s with p99 < 50 ms. Results (figures, CPU seconds of server and clients, machine) go to
-bench/results/api.json (api-quick.json for --quick).
+Everything goes over real HTTP from wrk (bench/wrk.py): keep-alive connections replaying distinct, pre-signed
+requests for a fixed time, from a C load generator that leaves the cores to the server it measures.
+Targets: >= 500 webhook events/s; >= 1,000 playback requests/s with p99 < 50 ms. Results (figures, CPU
+seconds of server and load generator, machine, load average) go to bench/results/api.json (api-quick.json
+for --quick).
 """
 
 from __future__ import annotations
@@ -15,19 +16,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import multiprocessing as mp
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from bench.common import scratch_postgres, write_result
+from bench.wrk import Request, run_wrk
 from core.auth import mint_token
 from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.migrate import upgrade
@@ -47,14 +45,6 @@ JWT_SECRET = "bench-platform-jwt-secret-0123456789abcdef"
 WEBHOOK_SECRET = "whsec-bench"
 STARTUP_TIMEOUT_S = 300.0  # `lectern` imports every command; on a busy 2-core machine that takes a while
 TARGETS = {"webhook_events_per_s": 500, "playback_requests_per_s": 1000, "playback_p99_ms": 50}
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes | None = None
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -136,98 +126,6 @@ def playback_requests(
     pairs = [(s, lesson) for s in students for lesson in ids["signed"]]
     chosen = rng.sample(pairs, len(pairs)) if count is None else [rng.choice(pairs) for _ in range(count)]
     return [Request("GET", f"/api/videos/{lesson}/playback", auth[s]) for s, lesson in chosen]
-
-
-# --- load ----------------------------------------------------------------------------------------
-
-
-def _drive(url: str, requests: list[Request], concurrency: int) -> tuple[list[float], float, float, int]:
-    """`concurrency` threads, each with its own keep-alive httpx.Client, pulling from one shared queue.
-
-    Threads with sync clients, not one AsyncClient: measured here, httpx's async pool spent ~5 ms of
-    client CPU per request at 32 connections — the load generator, not the API, was the bottleneck.
-    """
-    queue = iter(requests)
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors = 0
-
-    def worker() -> None:
-        nonlocal errors
-        mine: list[float] = []
-        failed = 0
-        with httpx.Client(base_url=url, timeout=30.0) as client:
-            while True:
-                with lock:
-                    req = next(queue, None)
-                if req is None:
-                    break
-                t0 = time.perf_counter()
-                try:
-                    resp = client.request(req.method, req.path, headers=req.headers, content=req.body)
-                    ok = resp.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                mine.append(time.perf_counter() - t0)
-                failed += not ok
-        with lock:
-            latencies.extend(mine)
-            errors += failed
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, started, time.time(), errors
-
-
-def _client_process(url: str, requests: list[Request], concurrency: int, start_at: float, out: Any) -> None:
-    time.sleep(max(0.0, start_at - time.time()))
-    cpu0 = time.process_time()
-    try:
-        latencies, started, ended, errors = _drive(url, requests, concurrency)
-    except BaseException as exc:  # the parent must always get an answer, not wait forever
-        out.put({"failed": f"{type(exc).__name__}: {exc}"})
-        raise
-    out.put({"latencies": latencies, "started": started, "ended": ended, "errors": errors,
-             "cpu_s": time.process_time() - cpu0})  # fmt: skip
-
-
-def run_load(url: str, requests: list[Request], *, concurrency: int, processes: int) -> dict[str, Any]:
-    # fork: client processes start at once (the parent holds no threads or DB connections here).
-    ctx = mp.get_context("fork")
-    out = ctx.Queue()
-    shares = [requests[i::processes] for i in range(processes)]
-    start_at = time.time() + 0.5  # every client process is up by then, so they start together
-    procs = [
-        ctx.Process(target=_client_process, args=(url, share, max(1, concurrency // processes), start_at, out))
-        for share in shares
-    ]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=900) for _ in procs]
-    for p in procs:
-        p.join()
-    failed = [r["failed"] for r in results if "failed" in r]
-    if failed:
-        raise RuntimeError(f"load generator failed: {failed}")
-    latencies = sorted(x for r in results for x in r["latencies"])
-    elapsed = max(r["ended"] for r in results) - min(r["started"] for r in results)
-    return {
-        "requests": len(latencies),
-        "errors": sum(r["errors"] for r in results),
-        "seconds": round(elapsed, 3),
-        "per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p90_ms": round(latencies[int(len(latencies) * 0.90)] * 1000, 2),
-        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
-        "max_ms": round(latencies[-1] * 1000, 2),
-        "concurrency": concurrency,
-        "client_processes": processes,
-        "client_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
-    }
 
 
 # --- server --------------------------------------------------------------------------------------
@@ -314,19 +212,21 @@ def database(quick: bool) -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="SQLite and small counts: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="SQLite, one worker, short runs: a smoke run")
     parser.add_argument("--workers", type=int, default=None, help="uvicorn worker processes (default 2; quick 1)")
-    parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections in total")
-    parser.add_argument("--clients", type=int, default=None, help="load-generator processes (default 2; quick 1)")
-    parser.add_argument("--webhook-lessons", type=int, default=None, help="lessons x 3 events (default 2000)")
-    parser.add_argument("--playback", type=int, default=None, help="playback requests (default 20000)")
+    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (one keeps up with 2 workers)")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each measured run (default 10; quick 2)")
+    parser.add_argument("--webhook-lessons", type=int, default=None, help="lessons x 3 events (default 6000)")
     args = parser.parse_args(argv)
     quick = args.quick
     workers = args.workers or (1 if quick else 2)
-    clients = args.clients or (1 if quick else 2)
-    webhook_lessons = args.webhook_lessons or (100 if quick else 2000)
-    playback_count = args.playback or (1000 if quick else 20000)
+    seconds = args.seconds or (2.0 if quick else 10.0)
+    webhook_lessons = args.webhook_lessons or (300 if quick else 6000)
     viewers = 20 if quick else 200
+
+    def load(requests: list[Request], length: float = seconds) -> dict[str, Any]:
+        return run_wrk(api_url, requests, seconds=length, connections=args.concurrency, threads=args.threads)
 
     key_id, private_key = signing_key()
     # Other work on the machine skews every figure; the load average says how much there was.
@@ -336,24 +236,34 @@ def main(argv: list[str] | None = None) -> None:
         ids = seed(url, upload_lessons=webhook_lessons, signed_lessons=20, students=viewers)
         env = server_env(url, key_id, private_key)
         with serve(env, workers) as (api_url, pids):
-            health = [Request("GET", "/healthz", {})] * (200 * workers)
-            run_load(api_url, health, concurrency=args.concurrency, processes=clients)  # every worker up and warm
+            health = [Request("GET", "/healthz", {})]
+            load(health, 2.0)  # every worker up and warm
             # The ceiling: the same stack answering a route that does nothing (uvicorn + FastAPI + middleware).
             c = proc_cpu_seconds(pids)
-            ceiling = run_load(api_url, health * 10, concurrency=args.concurrency, processes=clients)
-            ceiling["server_cpu_s"] = round(proc_cpu_seconds(pids) - c, 2)
+            ceiling = load(health, seconds / 2) | {"server_cpu_s": round(proc_cpu_seconds(pids) - c, 2)}
             cpu0 = proc_cpu_seconds(pids)
-            hooks = run_load(api_url, webhook_requests(ids["uploads"]), concurrency=args.concurrency, processes=clients)
+            hooks = load(webhook_requests(ids["uploads"]))
             cpu1 = proc_cpu_seconds(pids)
-            # Cold: each (viewer, lesson) pair once, so every answer signs three fresh RS256 tokens.
-            cold = run_load(api_url, playback_requests(ids, viewers), concurrency=args.concurrency, processes=clients)
+            # Cold: each (viewer, lesson) pair at most once, so every answer signs three fresh RS256 tokens.
+            cold = load(playback_requests(ids, viewers), seconds / 2)
+            cold["server_cpu_s"] = round(proc_cpu_seconds(pids) - cpu1, 2)
+            # Warm: the same pairs again and again, as viewers reload and seek; tokens come from the cache.
+            # First the cache is filled, unmeasured. Each worker process has its own cache and a keep-alive
+            # connection stays with one worker, so every pair is sent over several fresh sets of connections
+            # (each wrk run reconnects): after 2 x workers + 2 passes, a worker misses a pair with
+            # probability (1 - 1/workers)^passes (1.6 % for two workers).
+            rate = cold["per_second"]
+            for n in range(2 * workers + 2):
+                pairs = playback_requests(ids, viewers, seed_=100 + n)
+                while True:
+                    warming = load(pairs, len(pairs) / max(rate, 50.0) + 1)
+                    rate = warming["per_second"]
+                    if warming["sent_past_the_end"]:
+                        break
             cpu2 = proc_cpu_seconds(pids)
-            # Warm: the same pairs again, as viewers reload and seek; tokens come from the cache.
-            warm_requests = playback_requests(ids, viewers, count=playback_count)
-            play = run_load(api_url, warm_requests, concurrency=args.concurrency, processes=clients)
+            play = load(playback_requests(ids, viewers, count=20000))
             cpu3 = proc_cpu_seconds(pids)
         hooks["server_cpu_s"] = round(cpu1 - cpu0, 2)
-        cold["server_cpu_s"] = round(cpu2 - cpu1, 2)
         play["server_cpu_s"] = round(cpu3 - cpu2, 2)
         engine = make_engine(url)
         with make_session_factory(engine)() as s:
@@ -366,6 +276,10 @@ def main(argv: list[str] | None = None) -> None:
                 .where(Lesson.id.in_(ids["uploads"]), Lesson.video_status == "ready")
             ).scalar()
         engine.dispose()
+    if hooks["sent_past_the_end"] or cold["sent_past_the_end"]:
+        # A replayed event is answered from the dedup table, a re-asked pair from the token cache: not the
+        # work these two runs claim to measure.
+        raise SystemExit("ran out of distinct webhook events or cold playback pairs: raise --webhook-lessons")
     hooks["events_applied"] = applied
     hooks["lessons_ready"] = ready
     figures = {

@@ -22,7 +22,9 @@ from sqlalchemy import Integer, Select, bindparam, exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from core.db.fast_read import FastRead
 from core.db.models import Course, Enrollment, Lesson, Role, User
+from core.db.records import LessonLike, LessonRecord
 from core.errors import Forbidden, NotFound, Unauthenticated
 
 ALGORITHM = "HS256"
@@ -42,7 +44,7 @@ class Principal:
 class LessonAccess:
     """A lesson, its course's teacher, whether the user is enrolled, and who the user is: one query."""
 
-    lesson: Lesson
+    lesson: LessonLike
     teacher_id: int
     enrolled: bool
     principal: Principal
@@ -148,11 +150,12 @@ def _lesson_access_statement(*lesson: Any) -> Select[Any]:
 
 # Built once: composing a statement cost more than running it (playback is the hot path).
 _LESSON_COLUMNS = tuple(Lesson.__table__.c)
+_LESSON_KEYS = tuple(c.key for c in _LESSON_COLUMNS)
 _LESSON_ACCESS_FOR_UPDATE = _lesson_access_statement(Lesson).with_for_update(of=Lesson)
-_LESSON_VIEW = _lesson_access_statement(*_LESSON_COLUMNS)
+_LESSON_VIEW = FastRead(_lesson_access_statement(*_LESSON_COLUMNS))
 
 
-def _access(row: Any, lesson: Lesson, user_id: int) -> LessonAccess:
+def _access(row: Any, lesson: LessonLike, user_id: int) -> LessonAccess:
     teacher_id, enrolled, role = row[-3:]
     if role is None:
         raise Unauthenticated("token names an unknown user")
@@ -163,28 +166,24 @@ def _access(row: Any, lesson: Lesson, user_id: int) -> LessonAccess:
 def load_lesson_access(session: Session, lesson_id: int, user_id: int, *, for_update: bool = False) -> LessonAccess:
     """The lesson with everything access checks need. Unknown user -> Unauthenticated; lesson -> NotFound.
 
-    `for_update=True` gives a session-managed, row-locked Lesson to change. Otherwise the lesson is a
-    read-only copy read with Core (no identity map): half the cost of the ORM on the playback path.
+    `for_update=True` gives a session-managed, row-locked Lesson to change; otherwise see `read_lesson_access`.
     """
-    params = {"lesson_id": lesson_id, "user_id": user_id}
-    if for_update:
-        row = session.execute(_LESSON_ACCESS_FOR_UPDATE, params).one_or_none()
-    else:
-        row = session.connection().execute(_LESSON_VIEW, params).one_or_none()
+    if not for_update:
+        return read_lesson_access(session.connection(), lesson_id, user_id)
+    row = session.execute(_LESSON_ACCESS_FOR_UPDATE, {"lesson_id": lesson_id, "user_id": user_id}).one_or_none()
     if row is None:
         load_principal(session, user_id)  # an unknown user is a 401 even for an unknown lesson
         raise NotFound(f"lesson {lesson_id} not found")
-    lesson = row[0] if for_update else Lesson(**{c.key: v for c, v in zip(_LESSON_COLUMNS, row, strict=False)})
-    return _access(row, lesson, user_id)
+    return _access(row, row[0], user_id)
 
 
 def read_lesson_access(conn: Connection, lesson_id: int, user_id: int) -> LessonAccess:
-    """`load_lesson_access` on a bare Connection (no Session at all): the cheapest read."""
-    row = conn.execute(_LESSON_VIEW, {"lesson_id": lesson_id, "user_id": user_id}).one_or_none()
+    """The cheapest read of `load_lesson_access`: one query on the bare cursor, a read-only LessonRecord."""
+    row = _LESSON_VIEW.one_or_none(conn, {"lesson_id": lesson_id, "user_id": user_id})
     if row is None:
-        load_principal(conn, user_id)
+        load_principal(conn, user_id)  # an unknown user is a 401 even for an unknown lesson
         raise NotFound(f"lesson {lesson_id} not found")
-    return _access(row, Lesson(**{c.key: v for c, v in zip(_LESSON_COLUMNS, row, strict=False)}), user_id)
+    return _access(row, LessonRecord(*row[: len(_LESSON_KEYS)]), user_id)
 
 
 def can_manage(access: LessonAccess) -> bool:

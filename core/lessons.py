@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.auth import load_lesson_access, read_lesson_access, require_manage, require_view
 from core.db.engine import transaction
 from core.db.models import Lesson, VideoStatus
+from core.db.records import LessonLike
 from core.errors import MuxNotFound, NotConfigured
 from core.logging import get_logger
 from core.mux.service import MuxService
@@ -66,7 +67,7 @@ class LessonStatus:
         }
 
 
-def lesson_status(lesson: Lesson) -> LessonStatus:
+def lesson_status(lesson: LessonLike) -> LessonStatus:
     return LessonStatus(
         lesson_id=lesson.id,
         status=lesson.video_status,

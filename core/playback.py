@@ -26,7 +26,8 @@ from typing import Any, Literal, Protocol
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from core.db.models import Lesson, PlaybackPolicy, VideoProvider
+from core.db.models import PlaybackPolicy, VideoProvider
+from core.db.records import LessonLike
 from core.errors import Conflict, NotConfigured, PermanentError
 from core.settings import Settings
 
@@ -35,7 +36,7 @@ Clock = Callable[[], float]
 AUDIENCES: dict[str, str] = {"video": "v", "thumbnail": "t", "storyboard": "s"}
 
 
-def detect_provider(lesson: Lesson) -> Provider | None:
+def detect_provider(lesson: LessonLike) -> Provider | None:
     if lesson.mux_playback_id:
         return VideoProvider.mux.value  # type: ignore[return-value]
     if lesson.video_url:
@@ -186,7 +187,7 @@ class PlaybackService:
         self.stream_base = str(settings.mux_stream_base_url).rstrip("/")
         self.image_base = str(settings.mux_image_base_url).rstrip("/")
 
-    def playback_for(self, lesson: Lesson, viewer_id: str) -> PlaybackInfo:
+    def playback_for(self, lesson: LessonLike, viewer_id: str) -> PlaybackInfo:
         """Playback for a viewer, or `Conflict` (with the lesson's status) when nothing is playable."""
         provider = detect_provider(lesson)
         if provider == "mux":
@@ -198,7 +199,7 @@ class PlaybackService:
             context={"lesson_id": lesson.id, "status": lesson.video_status, "error": lesson.video_error},
         )
 
-    def _mux(self, lesson: Lesson, viewer_id: str) -> PlaybackInfo:
+    def _mux(self, lesson: LessonLike, viewer_id: str) -> PlaybackInfo:
         playback_id = lesson.mux_playback_id or ""
         duration = lesson.video_duration_s if lesson.video_duration_s is not None else lesson.duration_s
         if lesson.playback_policy != PlaybackPolicy.signed:
@@ -228,7 +229,7 @@ class PlaybackService:
             expires_at=datetime.fromtimestamp(min(t.exp for t in signed.values()), UTC),
         )
 
-    def _s3(self, lesson: Lesson) -> PlaybackInfo:
+    def _s3(self, lesson: LessonLike) -> PlaybackInfo:
         if self.storage is None:
             raise NotConfigured("legacy S3 lesson but no storage configured (S3_ENDPOINT_URL / AWS_*)")
         ttl = self.settings.s3_presign_ttl_s

@@ -7,15 +7,26 @@ BOTH directions: older means a replay, and — stricter than Mux's own SDKs, whi
 timestamp more than `tolerance_s` in the future is rejected too, since a sender clock that far ahead
 would let a captured request stay replayable for longer. Each failure has its own reason string.
 
-Processing (`WebhookProcessor.handle`): in ONE transaction the event row is inserted first with
-INSERT ... ON CONFLICT DO NOTHING (SQLAlchemy's PostgreSQL and SQLite dialect inserts); no row inserted
-means a duplicate, which does nothing. Then the lesson row is locked (SELECT ... FOR UPDATE on
-PostgreSQL; on SQLite the insert already holds the database's single write lock, and threads of one
-process queue on a lock first), the change is planned by the pure `plan_transition`
-and written, and the event row gets its outcome — all committed together, so an event is never
-half-applied and never applied twice, however many copies arrive at once. If applying raises, the
-transaction rolls back, the event is recorded as `failed` in a fresh transaction and the error goes up
-(the API answers 500, Mux retries, and a retry of a `failed` event is allowed to claim it again).
+Processing (`WebhookProcessor.handle`): ONE transaction stores the event row with
+INSERT ... ON CONFLICT DO NOTHING (SQLAlchemy's PostgreSQL and SQLite dialect inserts) — no row inserted
+means a duplicate, which changes nothing — and applies the change planned by the pure `plan_transition`
+to the lesson row, so an event is never half-applied and never applied twice, however many copies arrive
+at once. The order differs by backend because their locks differ:
+- PostgreSQL: the lesson row is locked first (SELECT ... FOR UPDATE), so copies of one event queue on
+  it; the plan is made, the event row is inserted with its final outcome, and only if it was inserted is
+  the lesson updated. Three statements, no second write to the event row (the hot path: see make bench).
+- SQLite: the event row is inserted first (as `received`), which takes the database's single write lock
+  at once; reading the lesson first would start a read transaction that fails to upgrade when another
+  process (the migration worker, the sync) wrote in between. Threads of one process queue on a lock first.
+If applying raises, the transaction rolls back, the event is recorded as `failed` in a fresh transaction
+and the error goes up (the API answers 500, Mux retries, and a retry of a `failed` event may claim it
+again). The engine's connections are not pinged before use; a connection the server dropped fails the
+first statement, and the whole event is retried once on a fresh connection.
+
+Migration assets: an asset the S3-to-Mux migration made (`meta.external_id` starting with
+MIGRATION_EXTERNAL_ID_PREFIX) belongs to the migration until it switches the lesson to it: it verifies
+the asset first, and the lesson keeps playing from S3 meanwhile. Its events are `ignored` while the lesson
+is on another asset; once switched, they apply like any other (a later `video.asset.deleted` counts).
 
 Order safety: an event whose `created_at` is older than the lesson's `video_status_at` is `stale`; a
 lesson never moves from ready back to processing for the same asset; events about an asset from a
@@ -32,13 +43,14 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent
@@ -55,6 +67,7 @@ ASSET_DELETED = "video.asset.deleted"
 UPLOAD_ASSET_CREATED = "video.upload.asset_created"
 UPLOAD_CANCELLED = "video.upload.cancelled"
 UPLOAD_ERRORED = "video.upload.errored"
+MIGRATION_EXTERNAL_ID_PREFIX = "lectern-migration:"
 HANDLED_TYPES = frozenset(
     {ASSET_CREATED, ASSET_READY, ASSET_ERRORED, ASSET_DELETED, UPLOAD_ASSET_CREATED, UPLOAD_CANCELLED, UPLOAD_ERRORED}
 )
@@ -144,11 +157,25 @@ class MuxEvent:
         return _str(self.data.get("upload_id"))
 
     @property
+    def _asset_fields(self) -> dict[str, Any]:
+        """The asset's own settings: the event's data, or an upload's `new_asset_settings`."""
+        if not self.is_upload_event:
+            return self.data
+        settings = self.data.get("new_asset_settings")
+        return settings if isinstance(settings, dict) else {}
+
+    @property
     def passthrough(self) -> str | None:
-        if self.is_upload_event:
-            settings = self.data.get("new_asset_settings")
-            return _str(settings.get("passthrough")) if isinstance(settings, dict) else None
-        return _str(self.data.get("passthrough"))
+        return _str(self._asset_fields.get("passthrough"))
+
+    @property
+    def external_id(self) -> str | None:
+        meta = self._asset_fields.get("meta")
+        return _str(meta.get("external_id")) if isinstance(meta, dict) else None
+
+    @property
+    def is_migration_asset(self) -> bool:
+        return (self.external_id or "").startswith(MIGRATION_EXTERNAL_ID_PREFIX)
 
 
 def _str(value: Any) -> str | None:
@@ -253,6 +280,8 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
     asset_id, upload_id, at = event.asset_id, event.upload_id, event.created_at
     same_asset = bool(asset_id) and asset_id == lesson.mux_asset_id
     same_upload = bool(upload_id) and upload_id == lesson.mux_upload_id
+    if event.is_migration_asset and not same_asset:
+        return Plan("ignored", reason="a migration asset: the migration verifies it, then switches the lesson")
     if not same_asset and upload_id and lesson.mux_upload_id and not same_upload:
         return Plan("stale", reason=f"upload {upload_id} was superseded by {lesson.mux_upload_id}")
     # While waiting for an upload, video_status_at is our own clock (when the URL was handed out), so
@@ -377,19 +406,19 @@ class _Statements:
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self.store = insert(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id)
-        self.claim_failed = (
-            update(EVENTS)
-            .where(EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome == "failed")
-            .values(outcome="received", error=None)
-            .returning(EVENTS.c.id)
-        )
+        failed_event = update(EVENTS).where(EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome == "failed")
+        self.claim_failed = failed_event.values(outcome="received", error=None).returning(EVENTS.c.id)
+        self.claim_failed_as = failed_event.values(
+            outcome=bindparam("outcome"), error=bindparam("error"), lesson_id=bindparam("lesson_id")
+        ).returning(EVENTS.c.id)
         self.outcome = update(EVENTS).where(EVENTS.c.id == bindparam("b_id"))
         self.mark_failed = update(EVENTS).where(
             EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome.in_(("received", "failed"))
         )
         self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
+        state = [LESSONS.c[f.name] for f in fields(LessonState)]  # what planning reads, not the whole row
         self.lesson_by = {
-            column: select(LESSONS).where(LESSONS.c[column] == bindparam("value")).limit(1).with_for_update()
+            column: select(*state).where(LESSONS.c[column] == bindparam("value")).limit(1).with_for_update()
             for column in ("id", "mux_asset_id", "mux_upload_id")
         }
 
@@ -403,28 +432,22 @@ class WebhookProcessor:
         # SQLite has one writer; threads of this process queue on a lock instead of on SQLite's busy
         # handler, whose growing sleeps (up to 100 ms) dominated latency under concurrent deliveries.
         self._write_lock: threading.Lock | None = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._lock_lesson_first = self.engine.dialect.name == "postgresql"  # see the module docstring
 
     def handle(self, event: MuxEvent) -> HandleResult:
         with self._write_lock or nullcontext():
             return self._handle(event)
 
     def _handle(self, event: MuxEvent) -> HandleResult:
-        sql = self._sql
         try:
-            with self.engine.begin() as conn:
-                stored = conn.execute(sql.store, self._row(event, "received")).scalar_one_or_none() is not None
-                if not stored and conn.execute(sql.claim_failed, {"b_id": event.id}).scalar_one_or_none() is None:
-                    return HandleResult(event.id, event.type, "duplicate")
-                result = self._apply(conn, event)
-                conn.execute(
-                    sql.outcome,
-                    {
-                        "b_id": event.id,
-                        "outcome": result.outcome,
-                        "lesson_id": result.lesson_id,
-                        "error": result.reason,
-                    },
-                )
+            try:
+                result = self._transaction(event)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The pool handed out a connection the server had dropped (no pre-ping on this hot path).
+                log.warning("webhook.connection_retry", event_id=event.id, error=str(exc.orig)[:300])
+                result = self._transaction(event)
         except Exception as exc:
             self._record_failure(event, exc)
             log.exception("webhook.failed", event_id=event.id, type=event.type, error=str(exc))
@@ -433,6 +456,38 @@ class WebhookProcessor:
             "webhook.processed", event_id=event.id, type=event.type, outcome=result.outcome,
             lesson_id=result.lesson_id, reason=result.reason, asset_id=event.asset_id, upload_id=event.upload_id,
         )  # fmt: skip
+        return result
+
+    def _transaction(self, event: MuxEvent) -> HandleResult:
+        with self.engine.begin() as conn:
+            if self._lock_lesson_first:
+                return self._lock_then_store(conn, event)
+            return self._store_then_apply(conn, event)
+
+    def _lock_then_store(self, conn: Connection, event: MuxEvent) -> HandleResult:
+        sql = self._sql
+        row = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
+        plan, result = self._plan(event, row)
+        values = self._row(event, result.outcome, result.reason) | {"lesson_id": result.lesson_id}
+        if conn.execute(sql.store, values).scalar_one_or_none() is None:
+            claim = {"b_id": event.id, "outcome": result.outcome, "error": result.reason, "lesson_id": result.lesson_id}
+            if conn.execute(sql.claim_failed_as, claim).scalar_one_or_none() is None:
+                return HandleResult(event.id, event.type, "duplicate")
+        if row is not None and plan is not None and plan.changes:
+            conn.execute(sql.update_lesson, {"b_lesson_id": row.id, **plan.changes})
+        return result
+
+    def _store_then_apply(self, conn: Connection, event: MuxEvent) -> HandleResult:
+        sql = self._sql
+        stored = conn.execute(sql.store, self._row(event, "received")).scalar_one_or_none() is not None
+        if not stored and conn.execute(sql.claim_failed, {"b_id": event.id}).scalar_one_or_none() is None:
+            return HandleResult(event.id, event.type, "duplicate")
+        row = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
+        plan, result = self._plan(event, row)
+        if row is not None and plan is not None and plan.changes:
+            conn.execute(sql.update_lesson, {"b_lesson_id": row.id, **plan.changes})
+        outcome = {"b_id": event.id, "outcome": result.outcome, "lesson_id": result.lesson_id, "error": result.reason}
+        conn.execute(sql.outcome, outcome)
         return result
 
     def _row(self, event: MuxEvent, outcome: str, error: str | None = None) -> dict[str, Any]:
@@ -464,13 +519,11 @@ class WebhookProcessor:
                 return row
         return None
 
-    def _apply(self, conn: Connection, event: MuxEvent) -> HandleResult:
+    @staticmethod
+    def _plan(event: MuxEvent, row: Any | None) -> tuple[Plan | None, HandleResult]:
         if event.type not in HANDLED_TYPES:
-            return HandleResult(event.id, event.type, "ignored", reason=f"{event.type} does not change a lesson")
-        row = self._find_lesson(conn, event)
+            return None, HandleResult(event.id, event.type, "ignored", reason=f"{event.type} does not change a lesson")
         if row is None:
-            return HandleResult(event.id, event.type, "unmatched", reason="no lesson for this event")
+            return None, HandleResult(event.id, event.type, "unmatched", reason="no lesson for this event")
         plan = plan_transition(event, LessonState.of(row))
-        if plan.changes:
-            conn.execute(self._sql.update_lesson, {"b_lesson_id": row.id, **plan.changes})
-        return HandleResult(event.id, event.type, plan.outcome, row.id, plan.reason)
+        return plan, HandleResult(event.id, event.type, plan.outcome, row.id, plan.reason)

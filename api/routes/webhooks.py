@@ -9,13 +9,13 @@ from fastapi.responses import JSONResponse
 from api.deps import ServicesDep
 from api.errors import error_response, responses
 from api.schemas import WebhookResponse
+from api.services import WEBHOOK_THREADS
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
 from core.webhooks import SIGNATURE_HEADER, parse_event, verify_signature
 
 router = APIRouter(prefix="/api/videos/mux", tags=["webhooks"])
 log = get_logger(__name__)
-WEBHOOK_THREADS = 4
 
 
 def webhook_limiter(request: Request) -> CapacityLimiter:

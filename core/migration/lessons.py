@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.models import Lesson
 from core.storage import object_key
+from core.webhooks import MIGRATION_EXTERNAL_ID_PREFIX
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,12 @@ def same_object(video_url: str | None, s3_key: str, bucket: str) -> bool:
 
 
 def external_id(lesson_id: int, s3_key: str) -> str:
-    """`meta.external_id` of a migrated asset: marks it as ours and says where it came from (max 128 chars)."""
-    return f"lectern-migration:lesson-{lesson_id}:{s3_key}"[:128]
+    """`meta.external_id` of a migrated asset: marks it as ours and says where it came from (max 128 chars).
+
+    The webhook receiver leaves events about such an asset alone until the migration has switched the
+    lesson to it (core/webhooks.py, MIGRATION_EXTERNAL_ID_PREFIX).
+    """
+    return f"{MIGRATION_EXTERNAL_ID_PREFIX}lesson-{lesson_id}:{s3_key}"[:128]
 
 
 def is_migration_asset_meta(meta: object, lesson_id: int, s3_key: str) -> bool:

@@ -411,3 +411,38 @@ def test_concurrent_duplicates_apply_once(session_factory: sessionmaker[Session]
     assert sorted(results) == ["applied"] + ["duplicate"] * 11
     with session_factory() as s:
         assert s.execute(select(func.count()).select_from(WebhookEvent)).scalar() == 1
+
+
+def _migration(doc: dict[str, Any], lesson_id: int = 7) -> dict[str, Any]:
+    """The same event about an asset the S3-to-Mux migration made (its meta.external_id says so)."""
+    meta = {"external_id": f"lectern-migration:lesson-{lesson_id}:courses/1/lessons/{lesson_id}/video.mp4"}
+    target = doc["data"]["new_asset_settings"] if doc["type"].startswith("video.upload.") else doc["data"]
+    target["meta"] = meta
+    return doc
+
+
+LEGACY = replace(STATE, video_url="courses/1/lessons/7/video.mp4", video_status="ready", mux_upload_id=None)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        asset_event("video.asset.created", "M1", lesson_id=7),
+        asset_event("video.asset.ready", "M1", lesson_id=7, playback_ids=SIGNED_AND_PUBLIC),
+        asset_event("video.asset.errored", "M1", lesson_id=7, errors={"type": "invalid_input", "messages": ["x"]}),
+        upload_event("video.upload.asset_created", "MU1", lesson_id=7, asset_id="M1"),
+    ],
+)
+def test_a_migration_asset_is_left_to_the_migration_until_the_switch(doc: dict[str, Any]) -> None:
+    # Without the marker the event would flip the legacy lesson before the migration verified the asset.
+    assert plan_transition(ev(doc), LEGACY).outcome == "applied"
+    plan = plan_transition(ev(_migration(doc)), LEGACY)
+    assert plan.outcome == "ignored" and not plan.changes
+    assert plan.reason is not None and "migration" in plan.reason
+
+
+def test_after_the_switch_a_migration_asset_is_the_lessons_asset() -> None:
+    switched = replace(LEGACY, mux_asset_id="M1", mux_playback_id="SIG", video_status_at=T0)
+    deleted = _migration(asset_event("video.asset.deleted", "M1", lesson_id=7, seconds=60))
+    plan = plan_transition(ev(deleted), switched)
+    assert plan.outcome == "applied" and plan.changes["video_provider"] == "s3"

@@ -1,6 +1,6 @@
 """Dashboard fixtures: the fixed two-teacher world, AppTest runs signed in as any role, and the browser gate.
 
-Browser tests need Debian's Chromium at /usr/bin/chromium (`scripts/ensure_chromium.sh` installs it).
+Browser tests need Debian's Chromium at /usr/bin/chromium (`make chromium` installs it).
 Without it they skip with the reason — except under CI=true, where a missing browser fails the run.
 """
 
@@ -121,7 +121,7 @@ def page_text(at: AppTest) -> str:
 
 def chromium_missing_reason() -> str | None:
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        return f"Chromium not found at {CHROMIUM} (run scripts/ensure_chromium.sh, or set LECTERN_CHROMIUM)"
+        return f"Chromium not found at {CHROMIUM} (run `make chromium`, or set LECTERN_CHROMIUM)"
     if not (VENDOR / "mux-player.mjs").is_file() or not (VENDOR / "mux-uploader.mjs").is_file():
         return "Mux web components not vendored (run scripts/install_web_components.sh)"
     return None

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.engine import transaction
+from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import Lesson, WebhookEvent
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.webhooks import (
@@ -411,6 +411,30 @@ def test_concurrent_duplicates_apply_once(session_factory: sessionmaker[Session]
     assert sorted(results) == ["applied"] + ["duplicate"] * 11
     with session_factory() as s:
         assert s.execute(select(func.count()).select_from(WebhookEvent)).scalar() == 1
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_costs_one_retry_not_the_event(pg_url: str) -> None:
+    """The webhook engine does not ping before use (a round trip per event); a dead connection is retried."""
+    engine = make_engine(pg_url, pool_pre_ping=False, pool_size=1, max_overflow=0)
+    try:
+        factory = make_session_factory(engine)
+        with transaction(factory) as s:
+            lesson = make_lesson(s, playback_policy="signed", video_status="waiting_upload", mux_upload_id="U1",
+                                 video_status_at=T0 - timedelta(minutes=1))  # fmt: skip
+            lesson_id = lesson.id
+        p = WebhookProcessor(factory)
+        first = upload_event("video.upload.asset_created", "U1", lesson_id=lesson_id, asset_id="A1")
+        assert handle(p, first) == "applied"
+        with engine.connect() as conn:  # the pool's only connection: the one the next event gets
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with make_engine(pg_url).connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})")
+        ready = asset_event("video.asset.ready", "A1", lesson_id=lesson_id, seconds=1, playback_ids=SIGNED_AND_PUBLIC)
+        assert handle(p, ready) == "applied"
+        assert lesson_row(factory, lesson_id).video_status == "ready"
+    finally:
+        engine.dispose()
 
 
 def _migration(doc: dict[str, Any], lesson_id: int = 7) -> dict[str, Any]:

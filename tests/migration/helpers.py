@@ -118,7 +118,7 @@ class MigrationEnv:
     def with_settings(self, **changes: Any) -> Settings:
         return self.settings.model_copy(update=changes)
 
-    def run_worker(self, *, timeout: float = 60.0, **kwargs: Any) -> WorkerStats:
+    def run_worker(self, *, timeout: float = 180.0, **kwargs: Any) -> WorkerStats:
         """Run a worker until idle in a thread; fail the test instead of hanging if it overruns."""
         worker = self.last_worker = self.worker(**kwargs)
         result: dict[str, Any] = {}

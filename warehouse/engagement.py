@@ -1,6 +1,6 @@
 """Engagement queries the dashboard needs beyond warehouse/queries.py: the S3-vs-Mux comparison and replays.
 
-Same rules as queries.py (and its `scope` CTE, reused so the teacher filter is the one used everywhere):
+Same rules as queries.py (and the `scope` CTE of warehouse/scope.py, so the teacher filter is the same everywhere):
 parameters bound, the teacher scope in SQL, inclusive UTC dates, rows capped.
 
 Definitions:
@@ -19,7 +19,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from warehouse.queries import _SCOPE, _run, _scope
+from warehouse.scope import SCOPE_CTE, run_capped, scope_params
 
 REPLAY_FACTOR = 1.25
 
@@ -33,7 +33,7 @@ def provider_comparison(
     teacher_id: int | None = None,
 ) -> pd.DataFrame:
     """One row per provider (mux, s3, none) with progress-based and Mux Data metrics for its lessons."""
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     lessons_in AS (
         SELECT s.lesson_id, s.course_id,
                CASE WHEN l.mux_playback_id IS NOT NULL THEN 'mux'
@@ -72,7 +72,7 @@ def provider_comparison(
            d.avg_fraction_watched, d.view_completion_rate
     FROM possible x LEFT JOIN progress p USING (provider) LEFT JOIN data d USING (provider)
     ORDER BY CASE x.provider WHEN 's3' THEN 0 WHEN 'mux' THEN 1 ELSE 2 END"""
-    return _run(con, sql, {**_scope(teacher_id, course_id), "start": start, "end": end}, 3)
+    return run_capped(con, sql, {**scope_params(teacher_id, course_id), "start": start, "end": end}, 3)
 
 
 def replays_by_position(
@@ -84,7 +84,7 @@ def replays_by_position(
     teacher_id: int | None = None,
 ) -> pd.DataFrame:
     """Per 5 % bucket where views stopped: views, views that replayed, and their share (empty outside scope)."""
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     v AS (
         SELECT least(floor(least(greatest(max_playhead_ms, 0)::DOUBLE / video_duration_ms, 1.0) * 20 + 1e-9), 20)
                    ::INTEGER AS bucket,
@@ -99,5 +99,5 @@ def replays_by_position(
            count(*) FILTER (max_playhead_ms > 0 AND playing_time_ms > $factor * max_playhead_ms) / count(*)
                AS replay_share
     FROM v GROUP BY bucket ORDER BY bucket"""
-    params = {**_scope(teacher_id, lesson_id=lesson_id), "start": start, "end": end, "factor": REPLAY_FACTOR}
-    return _run(con, sql, params, 21)
+    params = {**scope_params(teacher_id, lesson_id=lesson_id), "start": start, "end": end, "factor": REPLAY_FACTOR}
+    return run_capped(con, sql, params, 21)

@@ -10,24 +10,12 @@ Metric definitions are in warehouse/README.md.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import duckdb
 import pandas as pd
 
 from warehouse.rollups import BUCKETS_PER_DOUBLING
-
-DEFAULT_MAX_ROWS = 100_000
-
-# Lessons a query may look at: narrowed by teacher, course and lesson, each optional.
-_SCOPE = """scope AS (
-    SELECT l.id AS lesson_id, l.title AS lesson_title, l.position, l.course_id, c.title AS course_title,
-           c.teacher_id, l.mux_asset_id
-    FROM lessons l JOIN courses c ON c.id = l.course_id
-    WHERE (CAST($teacher_id AS BIGINT) IS NULL OR c.teacher_id = $teacher_id)
-      AND (CAST($course_id AS BIGINT) IS NULL OR l.course_id = $course_id)
-      AND (CAST($lesson_id AS BIGINT) IS NULL OR l.id = $lesson_id)
-)"""
+from warehouse.scope import SCOPE_CTE, run_capped, scope_params
 
 QOE_DIMENSIONS = {
     "browser": "v.browser",
@@ -37,20 +25,6 @@ QOE_DIMENSIONS = {
     "player": "v.player",
     "lesson": "v.lesson_id",
 }
-
-
-def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], max_rows: int | None) -> pd.DataFrame:
-    limit = DEFAULT_MAX_ROWS if max_rows is None else max_rows
-    df = con.execute(f"{sql}\nLIMIT $max_rows", {**params, "max_rows": limit + 1}).df()
-    truncated = len(df) > limit
-    if truncated:
-        df = df.iloc[:limit]
-    df.attrs["truncated"] = truncated
-    return df
-
-
-def _scope(teacher_id: int | None, course_id: int | None = None, lesson_id: int | None = None) -> dict[str, Any]:
-    return {"teacher_id": teacher_id, "course_id": course_id, "lesson_id": lesson_id}
 
 
 def _unscoped(teacher_id: int | None, course_id: int | None, lesson_id: int | None) -> bool:
@@ -85,7 +59,7 @@ def engagement_kpis(
 ) -> pd.DataFrame:
     """One row: views, unique viewers, watch time, average view duration and % watched, completion rates."""
     everything = _unscoped(teacher_id, course_id, lesson_id)
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     d AS (
         SELECT sum(views) AS views, sum(watch_time_ms) AS watch_ms, sum(playing_time_ms) AS playing_ms,
                sum(watched_fraction_sum) AS fraction_sum, sum(watched_fraction_n) AS fraction_n,
@@ -108,7 +82,7 @@ def engagement_kpis(
            c.enrolled_students, coalesce(c.completed, 0) AS lesson_completions,
            c.completed / NULLIF(c.possible, 0) AS completion_rate
     FROM d, u, c"""
-    return _run(con, sql, {**_scope(teacher_id, course_id, lesson_id), "start": start, "end": end}, 1)
+    return run_capped(con, sql, {**scope_params(teacher_id, course_id, lesson_id), "start": start, "end": end}, 1)
 
 
 def engagement_trend(
@@ -123,7 +97,7 @@ def engagement_trend(
 ) -> pd.DataFrame:
     """Per day: views, unique viewers, watch time, average % watched (days without views are absent)."""
     everything = _unscoped(teacher_id, course_id, lesson_id)
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     d AS (
         SELECT view_day, sum(views) AS views, sum(watch_time_ms) AS watch_ms,
                sum(watched_fraction_sum) / NULLIF(sum(watched_fraction_n), 0) AS avg_fraction_watched
@@ -139,7 +113,8 @@ def engagement_trend(
            d.watch_ms / 1000.0 AS watch_time_s, d.avg_fraction_watched
     FROM d LEFT JOIN u USING (view_day)
     ORDER BY day"""
-    return _run(con, sql, {**_scope(teacher_id, course_id, lesson_id), "start": start, "end": end}, max_rows)
+    params = {**scope_params(teacher_id, course_id, lesson_id), "start": start, "end": end}
+    return run_capped(con, sql, params, max_rows)
 
 
 def lesson_table(
@@ -152,7 +127,7 @@ def lesson_table(
     max_rows: int | None = None,
 ) -> pd.DataFrame:
     """One row per lesson in scope (watched or not), in course order."""
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     d AS (
         SELECT lesson_id, sum(views) AS views, sum(watch_time_ms) AS watch_ms,
                sum(watched_fraction_sum) AS fraction_sum, sum(watched_fraction_n) AS fraction_n,
@@ -180,7 +155,7 @@ def lesson_table(
     LEFT JOIN u USING (lesson_id)
     LEFT JOIN lesson_completion x ON x.lesson_id = s.lesson_id
     ORDER BY s.course_id, s.position"""
-    return _run(con, sql, {**_scope(teacher_id, course_id), "start": start, "end": end}, max_rows)
+    return run_capped(con, sql, {**scope_params(teacher_id, course_id), "start": start, "end": end}, max_rows)
 
 
 def retention_curve(
@@ -192,7 +167,7 @@ def retention_curve(
     teacher_id: int | None = None,
 ) -> pd.DataFrame:
     """21 rows (0 %, 5 % ... 100 % of the video): share of the lesson's views still watching there."""
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     h AS (
         SELECT bucket, sum(views) AS views FROM lesson_retention_daily
         WHERE view_day BETWEEN $start AND $end AND lesson_id IN (SELECT lesson_id FROM scope)
@@ -206,13 +181,13 @@ def retention_curve(
     FROM range(0, 21) b(bucket), total t
     WHERE t.views IS NOT NULL
     ORDER BY pct_of_duration"""
-    return _run(con, sql, {**_scope(teacher_id, lesson_id=lesson_id), "start": start, "end": end}, 21)
+    return run_capped(con, sql, {**scope_params(teacher_id, lesson_id=lesson_id), "start": start, "end": end}, 21)
 
 
 def course_funnel(con: duckdb.DuckDBPyConnection, *, course_id: int, teacher_id: int | None = None) -> pd.DataFrame:
     """Per lesson of a course: enrolled students, how many reached it (platform progress), viewed it on Mux,
     and completed it."""
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     enrolled AS (SELECT DISTINCT user_id FROM enrollments WHERE course_id IN (SELECT course_id FROM scope)),
     viewed AS (
         SELECT v.lesson_id, count(DISTINCT v.user_id) AS viewed
@@ -228,7 +203,7 @@ def course_funnel(con: duckdb.DuckDBPyConnection, *, course_id: int, teacher_id:
     LEFT JOIN lesson_completion x ON x.lesson_id = s.lesson_id
     LEFT JOIN viewed w ON w.lesson_id = s.lesson_id
     ORDER BY s.position"""
-    return _run(con, sql, _scope(teacher_id, course_id), None)
+    return run_capped(con, sql, scope_params(teacher_id, course_id), None)
 
 
 def students_table(
@@ -241,7 +216,7 @@ def students_table(
     max_rows: int | None = None,
 ) -> pd.DataFrame:
     """One row per (enrolled student, course) in scope: platform progress plus Mux views in the range."""
-    sql = f"""WITH {_SCOPE},
+    sql = f"""WITH {SCOPE_CTE},
     courses_in AS (SELECT DISTINCT course_id, course_title FROM scope),
     views AS (
         SELECT v.user_id, s.course_id, sum(v.views) AS views, sum(v.watch_time_ms) / 1000.0 AS watch_time_s,
@@ -258,7 +233,7 @@ def students_table(
     LEFT JOIN users u ON u.id = p.user_id
     LEFT JOIN views v ON v.user_id = p.user_id AND v.course_id = p.course_id
     ORDER BY watch_time_s DESC, p.user_id"""
-    return _run(con, sql, {**_scope(teacher_id, course_id), "start": start, "end": end}, max_rows)
+    return run_capped(con, sql, {**scope_params(teacher_id, course_id), "start": start, "end": end}, max_rows)
 
 
 def qoe_breakdown(
@@ -281,16 +256,16 @@ def qoe_breakdown(
     """
     if by not in QOE_DIMENSIONS:
         raise ValueError(f"cannot break QoE down by {by!r}; choose from {', '.join(QOE_DIMENSIONS)}")
-    params = {**_scope(teacher_id, course_id, lesson_id), "start": start, "end": end}
+    params = {**scope_params(teacher_id, course_id, lesson_id), "start": start, "end": end}
     everything = _unscoped(teacher_id, course_id, lesson_id)
     if everything and by != "lesson":
-        df = _run(con, f"WITH {_SCOPE}, {_QOE_FROM_ROLLUPS}", {**params, "dimension": by}, max_rows)
+        df = run_capped(con, f"WITH {SCOPE_CTE}, {_QOE_FROM_ROLLUPS}", {**params, "dimension": by}, max_rows)
         df = df.rename(columns={"value": by})
         df.attrs["approximate_percentiles"] = True
         return df
     # The column comes from the fixed map above, never from the caller's text.
     column = QOE_DIMENSIONS[by]
-    sql = f"""WITH {_SCOPE}
+    sql = f"""WITH {SCOPE_CTE}
     SELECT {column} AS {by}, count(*) AS views,
            quantile_cont(v.startup_time_ms, 0.5) AS startup_time_ms_p50,
            quantile_cont(v.startup_time_ms, 0.95) AS startup_time_ms_p95,
@@ -304,7 +279,7 @@ def qoe_breakdown(
     WHERE v.view_day BETWEEN $start AND $end {_lesson_filter(everything)}
     GROUP BY 1
     ORDER BY views DESC"""
-    df = _run(con, sql, params, max_rows)
+    df = run_capped(con, sql, params, max_rows)
     df.attrs["approximate_percentiles"] = False
     return df
 
@@ -344,7 +319,7 @@ _QOE_FROM_ROLLUPS = f"""q AS (
     ORDER BY q.views DESC"""
 
 
-_USAGE_SCOPED = f"""{_SCOPE},
+_USAGE_SCOPED = f"""{SCOPE_CTE},
     by_asset AS (SELECT mux_asset_id AS asset_id, min(lesson_id) AS lesson_id FROM scope
                  WHERE mux_asset_id IS NOT NULL GROUP BY 1),
     u AS (
@@ -372,7 +347,7 @@ def usage_by_day(
            sum(delivered_seconds_1440p) / 60.0 AS minutes_1440p, sum(delivered_seconds_2160p) / 60.0 AS minutes_2160p,
            sum(delivered_seconds_audio_only) / 60.0 AS minutes_audio_only, count(DISTINCT asset_id) AS assets
     FROM u GROUP BY usage_day ORDER BY day"""
-    return _run(con, sql, {**_scope(teacher_id, course_id), "start": start, "end": end}, max_rows)
+    return run_capped(con, sql, {**scope_params(teacher_id, course_id), "start": start, "end": end}, max_rows)
 
 
 def usage_by_asset(
@@ -392,7 +367,7 @@ def usage_by_asset(
            any_value(u.asset_duration_s) AS asset_duration_s
     FROM u JOIN scope s ON s.lesson_id = u.scoped_lesson_id
     GROUP BY ALL ORDER BY delivered_minutes DESC, u.asset_id"""
-    return _run(con, sql, {**_scope(teacher_id, course_id), "start": start, "end": end}, max_rows)
+    return run_capped(con, sql, {**scope_params(teacher_id, course_id), "start": start, "end": end}, max_rows)
 
 
 def sync_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     # Costs and migration.
     monthly_budget_usd: float | None = Field(default=None, ge=0, alias="LECTERN_MONTHLY_BUDGET_USD")
+    # How often the `cost_alerts` sync job re-projects the month against the budget (after delivery usage).
+    sync_cost_alerts_interval_s: int = Field(default=3600, ge=10, alias="LECTERN_SYNC_COST_ALERTS_INTERVAL_S")
     migration_concurrency: int = Field(default=4, ge=1, le=64, alias="LECTERN_MIGRATION_CONCURRENCY")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LECTERN_LOG_LEVEL")
@@ -78,7 +80,7 @@ class Settings(BaseSettings):
         default=8 * 1024 * 1024, ge=256 * 1024, le=512 * 1024 * 1024, alias="LECTERN_MUX_UPLOAD_CHUNK_BYTES"
     )
     playback_token_bucket_s: int = Field(default=300, ge=1, alias="LECTERN_PLAYBACK_TOKEN_BUCKET_S")
-    playback_token_cache_size: int = Field(default=10_000, ge=0, alias="LECTERN_PLAYBACK_TOKEN_CACHE_SIZE")
+    playback_token_cache_size: int = Field(default=50_000, ge=0, alias="LECTERN_PLAYBACK_TOKEN_CACHE_SIZE")
     playback_public_max_age_s: int = Field(default=300, ge=0, alias="LECTERN_PLAYBACK_PUBLIC_MAX_AGE_S")
     platform_token_ttl_s: int = Field(default=12 * 3600, ge=60, alias="LECTERN_PLATFORM_TOKEN_TTL_S")
     lesson_events_poll_s: float = Field(default=1.0, gt=0, le=60, alias="LECTERN_LESSON_EVENTS_POLL_S")
@@ -94,6 +96,8 @@ class Settings(BaseSettings):
     sync_window_s: int = Field(default=7 * 86400, ge=3600, alias="LECTERN_SYNC_WINDOW_S")
     sync_batch_rows: int = Field(default=50_000, ge=100, le=5_000_000, alias="LECTERN_SYNC_BATCH_ROWS")
     sync_views_page_size: int = Field(default=1000, ge=1, le=100_000, alias="LECTERN_SYNC_VIEWS_PAGE_SIZE")
+    # Load completed days from Mux Data's daily view exports when the account has them (else list+get).
+    sync_view_exports: bool = Field(default=True, alias="LECTERN_SYNC_VIEW_EXPORTS")
     sync_retry_attempts: int = Field(default=6, ge=1, le=20, alias="LECTERN_SYNC_RETRY_ATTEMPTS")
     sync_retry_base_s: float = Field(default=0.5, ge=0, le=60, alias="LECTERN_SYNC_RETRY_BASE_S")
     sync_lock_timeout_s: float = Field(default=600.0, ge=0, alias="LECTERN_SYNC_LOCK_TIMEOUT_S")

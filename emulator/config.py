@@ -20,6 +20,9 @@ MUTABLE_FIELDS: frozenset[str] = frozenset(
         "default_video_quality",
         "cors_origins",
         "public_base_url",
+        "view_exports",
+        "view_export_version",
+        "view_export_delay_s",
     }
 )
 
@@ -59,6 +62,12 @@ class EmulatorConfig:
     # Mux-like token buckets on the REST API; also switchable at runtime via PUT /_emulator/faults.
     rate_limits: bool = False
     log_level: str = "warning"
+    # Mux Data view exports (GET /data/v1/exports/views): off answers 403 like a plan without them.
+    view_exports: bool = True
+    view_export_version: int = 14  # the export format version files are generated in (2..14)
+    view_export_days: int = 7  # Mux keeps a file downloadable for seven days after it is generated
+    view_export_delay_s: float = 0.0  # how long after a UTC day ends its file appears (Mux does not say)
+    view_export_url_ttl_s: float = 3600.0  # lifetime of the signed file URLs the listing hands out
 
     @property
     def base_url(self) -> str:

@@ -166,4 +166,12 @@ def _check_config_value(key: str, value: Any) -> Any:
         return value
     if key == "webhook_max_attempts":
         return int(_number(key, value, 1))
+    if key == "view_exports":
+        if not isinstance(value, bool):
+            raise ValueError("view_exports must be true or false")
+        return value
+    if key == "view_export_version":
+        if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 14:
+            raise ValueError("view_export_version must be an integer from 2 to 14")
+        return value
     return _number(key, value)

@@ -1,28 +1,31 @@
-"""Where sync jobs get Mux data: three small protocols, and their adapter over core's MuxService.
+"""Where sync jobs get Mux data: small protocols, and their adapter over core's MuxService.
 
 Jobs only see the protocols, so unit tests hand them a list-backed fake. The adapter reads video views
-as raw JSON pages (`_preload_content=False`) rather than SDK models, for two reasons: the SDK's list
-model (`AbridgedVideoView`) keeps only 14 fields and silently drops the rest (viewer_user_id, video_id,
-asset_id, playhead, startup time ...), and building ~190-attribute SDK objects per view would cap a
-backfill at a few thousand views per second. Errors and retries still go through `MuxService._call`
-(one translation, one retry policy). Mux's list endpoint answers with abridged views, so the adapter
-fetches each new view in full with get-video-view (several at a time, on the SDK's connection pool) —
-but not the views the caller says it already holds (`known`): a Mux view does not change once it is
-listed, so the overlap window of an incremental run costs one list call per page, not one call per view.
+as raw JSON pages (`MuxService.video_views_page` / `video_view`) rather than SDK models, for two reasons:
+the SDK's list model (`AbridgedVideoView`) keeps only 14 fields and silently drops the rest
+(viewer_user_id, video_id, asset_id, playhead, startup time ...), and building ~190-attribute SDK objects
+per view would cap a backfill at a few thousand views per second. Mux's list endpoint answers with
+abridged views, so the adapter fetches each new view in full with get-video-view (several at a time, on
+the SDK's connection pool) — but not the views the caller says it already holds (`known`): a Mux view
+does not change once it is listed, so the overlap window of an incremental run costs one list call per
+page, not one call per view.
+
+Whole days are cheaper from Mux Data's daily view exports (`ViewExportsSource`): one gzipped CSV file
+per completed UTC day with every view in full. Accounts whose plan has no exports answer the listing
+with 403 or 404; the adapter reports that as `ViewExportsUnavailable` and the job keeps to list+get.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Container, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-from core.errors import MuxNotFound
+from core.errors import MuxAuthError, MuxNotFound
 from core.mux import MuxService
-from core.mux.data import timeframe_param
-from core.mux.models import Asset
+from core.mux.models import Asset, ExportDownload, ViewExport
 
 Page = list[dict[str, Any]]
 
@@ -40,6 +43,25 @@ class ViewsSource(Protocol):
         ...
 
 
+class ViewExportsUnavailable(Exception):
+    """The account cannot list view exports (plan without them, or a token without Data access)."""
+
+
+@runtime_checkable
+class ViewExportsSource(Protocol):
+    """Mux Data's daily view exports; a ViewsSource that also has them gets whole days as files."""
+
+    view_exports_enabled: bool
+
+    def list_view_exports(self) -> list[ViewExport]:
+        """The exports Mux lists now (raises ViewExportsUnavailable when the account has none)."""
+        ...
+
+    def download_view_export(self, url: str, dest: Path, *, if_none_match: str | None = None) -> ExportDownload:
+        """The file at `url`, decompressed into `dest`; `not_modified` when its ETag is still `if_none_match`."""
+        ...
+
+
 class UsageSource(Protocol):
     def iter_usage_pages(self, start: datetime, end: datetime) -> Iterator[Page]:
         """Pages of delivery-usage rows aggregated over [start, end] (hour-aligned, inside Mux's window)."""
@@ -52,19 +74,11 @@ class AssetsSource(Protocol):
         ...
 
 
-def _decode(response: Any) -> dict[str, Any]:
-    try:
-        body = response.data
-    finally:
-        response.release_conn()
-    doc = json.loads(body)
-    if not isinstance(doc, dict):
-        raise ValueError("Mux answered a non-object JSON body")
-    return doc
-
-
 class MuxSources:
-    """ViewsSource, UsageSource and AssetsSource over one MuxService."""
+    """ViewsSource, ViewExportsSource, UsageSource and AssetsSource over one MuxService.
+
+    `view_exports` (default: the service's `LECTERN_SYNC_VIEW_EXPORTS` setting) turns the export path on.
+    """
 
     def __init__(
         self,
@@ -74,8 +88,12 @@ class MuxSources:
         usage_page_size: int = 100,
         asset_page_size: int = 100,
         detail_workers: int = 4,
+        view_exports: bool | None = None,
     ) -> None:
         self.service = service
+        self.view_exports_enabled = (
+            bool(getattr(service.settings, "sync_view_exports", True)) if view_exports is None else view_exports
+        )
         self.views_page_size = views_page_size
         self.usage_page_size = usage_page_size
         self.asset_page_size = asset_page_size
@@ -87,30 +105,26 @@ class MuxSources:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _views_page(self, page: int, timeframe: list[str]) -> dict[str, Any]:
-        api = self.service.views_api
-        response = self.service._call(
-            "list video views",
-            api.list_video_views,
-            limit=self.views_page_size,
-            page=page,
-            timeframe=timeframe,
-            order_direction="asc",
-            _preload_content=False,
-        )
-        return _decode(response)
+    def list_view_exports(self) -> list[ViewExport]:
+        try:
+            return self.service.list_view_exports()
+        except MuxNotFound as exc:
+            raise ViewExportsUnavailable(exc.message) from exc
+        except MuxAuthError as exc:
+            if exc.status == 401:  # wrong credentials: list+get would fail the same way, so say so
+                raise
+            raise ViewExportsUnavailable(exc.message) from exc
+
+    def download_view_export(self, url: str, dest: Path, *, if_none_match: str | None = None) -> ExportDownload:
+        return self.service.download_view_export(url, dest, if_none_match=if_none_match, gunzip=True)
 
     def _full_view(self, item: dict[str, Any]) -> dict[str, Any]:
-        api = self.service.views_api
         try:
-            response = self.service._call(
-                "get video view", api.get_video_view, str(item.get("id")), _preload_content=False
-            )
+            data = self.service.video_view(str(item.get("id")))
         except MuxNotFound:
             # Listed a moment ago, gone now (deleted by a data-retention run): keep what the list said.
             return item
-        data = _decode(response).get("data")
-        return {**item, **data} if isinstance(data, dict) else item
+        return {**item, **data}
 
     def _full_views(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.detail_workers <= 1 or len(items) == 1:
@@ -120,10 +134,9 @@ class MuxSources:
         return list(self._pool.map(self._full_view, items))
 
     def iter_view_pages(self, start: datetime, end: datetime, *, known: Container[str] | None = None) -> Iterator[Page]:
-        timeframe = timeframe_param((start, end)) or []
         seen = 0
         for page in range(1, 1_000_000):
-            doc = self._views_page(page, timeframe)
+            doc = self.service.video_views_page(page=page, limit=self.views_page_size, timeframe=(start, end))
             items = [i for i in (doc.get("data") or []) if isinstance(i, dict)]
             if items and not any(k in items[0] for k in _FULL_VIEW_FIELDS):
                 fresh = [i for i in items if known is None or i.get("id") not in known]

@@ -1,29 +1,41 @@
 """The `views` job: Mux Data video views into `mux_views`, incrementally, with an overlap window.
 
-The time range [watermark - overlap, now) is cut into windows (a week by default, aligned to UTC
-midnights so Mux's timeframe rounding never splits one; an incremental run is a single window). Each
-window is one DuckDB transaction: its views (streamed page by page, loaded in batches), the rollups of
-the days it touched, and the watermark = the window's end. A crash loses at most the window in flight;
-the next run starts again from the watermark minus the overlap, and because loads upsert by view id,
-reloading a view changes nothing. The overlap catches views that Mux reports late (a view appears once
-it has ended, so a long view lands after shorter ones that ended later).
+Two sources feed it. Completed UTC days that Mux Data exports as daily files come from those files
+(`sync.view_exports`: one download per day, loaded by DuckDB's CSV reader) when the account has them;
+the rest of the range — today, days after the newest export, days older than Mux keeps exports, or every
+day for an account without exports — comes from list-video-views plus get-video-view per new view.
+
+The time range [watermark - overlap, now) minus the exported days is cut into windows (a week by
+default, aligned to UTC midnights so Mux's timeframe rounding never splits one; an incremental run is a
+single window). Windows and export days are processed in time order, each in one DuckDB transaction: its
+views (upserted by view id), the rollups of the days it touched, the export day's record, and the
+watermark = the segment's end. A crash loses at most the segment in flight; the next run starts again
+from the watermark minus the overlap, and because loads upsert by view id, reloading a view changes
+nothing. The overlap catches views that Mux reports late (a view appears once it has ended, so a long
+view lands after shorter ones that ended later).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
 
+from core.logging import get_logger
 from sync.sources import ViewsSource
 from sync.state import JobResult, Progress, read_state, transaction, windows, write_state
+from sync.view_exports import ExportDay, ExportFetcher, Fetched, export_fetcher, plan_exports, record_loaded
 from warehouse.loaders import affected_days, upsert, views_to_arrow
 from warehouse.rollups import refresh_rollups
+from warehouse.view_exports import MissingColumns, load_export_file
 
 JOB = "views"
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,15 @@ class ViewsConfig:
     window_s: int = 7 * 86_400
     batch_rows: int = 50_000
     backfill_days: int = 90
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One transaction's worth: a list+get window, or an export day (`export` set)."""
+
+    start: datetime
+    end: datetime
+    export: ExportDay | None = None
 
 
 def plan_range(
@@ -47,6 +68,20 @@ def plan_range(
     return min(start, end), end
 
 
+def plan_segments(start: datetime, end: datetime, exports: list[ExportDay], window_s: int) -> list[Segment]:
+    """Export days (all of them, also those before `start`) and list+get windows over the rest of [start, end)."""
+    segments: list[Segment] = []
+    cursor = start
+    for export in sorted(exports, key=lambda e: e.day):
+        if export.start > cursor and cursor < end:
+            segments += [Segment(a, b) for a, b in windows(cursor, min(export.start, end), window_s)]
+        segments.append(Segment(export.start, export.end, export))
+        cursor = max(cursor, export.end)
+    if cursor < end:
+        segments += [Segment(a, b) for a, b in windows(cursor, end, window_s)]
+    return segments
+
+
 def run_views(
     con: duckdb.DuckDBPyConnection,
     source: ViewsSource,
@@ -59,34 +94,104 @@ def run_views(
     started = time.perf_counter()
     state = read_state(con, JOB)
     start, end = plan_range(state.watermark if state else None, now=now, cfg=cfg, since=since)
-    spans = windows(start, end, cfg.window_s)
-    result = JobResult(JOB, details={"start": start, "end": end, "windows": len(spans)})
+    exports = plan_exports(con, source, now=now)
+    segments = plan_segments(start, end, exports, cfg.window_s)
+    result = JobResult(
+        JOB,
+        details={
+            "start": start,
+            "end": end,
+            "windows": sum(1 for s in segments if s.export is None),
+            "export_days": len(exports),
+            "exports_loaded": 0,
+            "exports_unchanged": 0,
+        },
+    )
     if progress:
-        progress(JOB, 0, len(spans), 0)
-    for i, (window_start, window_end) in enumerate(spans):
-        last = i == len(spans) - 1
-        with transaction(con):
-            rows, new = load_window(con, source, window_start, window_end, now=now, batch_rows=cfg.batch_rows)
-            result.rows += rows
-            result.new_rows += new
-            write_state(
-                con,
-                JOB,
-                now=now,
-                status="ok" if last else "in_progress",
-                rows=result.rows,
-                watermark=window_end,
-                duration_s=time.perf_counter() - started,
-            )
-        if progress:
-            progress(JOB, i + 1, len(spans), result.rows)
-    if not spans:
-        with transaction(con):
-            write_state(con, JOB, now=now, status="ok", rows=0, duration_s=time.perf_counter() - started)
+        progress(JOB, 0, len(segments), 0)
+
+    def commit_state(watermark: datetime) -> None:
+        write_state(
+            con,
+            JOB,
+            now=now,
+            status="in_progress",
+            rows=result.rows,
+            watermark=watermark,
+            duration_s=time.perf_counter() - started,
+        )
+
+    with _fetcher(source, con, exports) as fetcher:
+        for i, segment in enumerate(segments):
+            if fetcher is not None:
+                upcoming = next((s.export for s in segments[i + 1 :] if s.export is not None), None)
+                if upcoming is not None:
+                    fetcher.prefetch(upcoming)  # downloads while this segment loads
+            if segment.export is not None and fetcher is not None:
+                _export_segment(con, source, fetcher.get(segment.export), start, now, cfg, result, commit_state)
+            else:
+                with transaction(con):
+                    rows, new = load_window(con, source, segment.start, segment.end, now=now, batch_rows=cfg.batch_rows)
+                    result.rows += rows
+                    result.new_rows += new
+                    commit_state(segment.end)
+            if progress:
+                progress(JOB, i + 1, len(segments), result.rows)
+    with transaction(con):
+        write_state(
+            con, JOB, now=now, status="ok", rows=result.rows, watermark=end, duration_s=time.perf_counter() - started
+        )
     final = read_state(con, JOB)
     result.watermark = final.watermark if final else None
     result.duration_s = time.perf_counter() - started
     return result
+
+
+def _fetcher(
+    source: ViewsSource, con: duckdb.DuckDBPyConnection, exports: list[ExportDay]
+) -> AbstractContextManager[ExportFetcher | None]:
+    return export_fetcher(source, con) if exports else nullcontext()
+
+
+def _export_segment(
+    con: duckdb.DuckDBPyConnection,
+    source: ViewsSource,
+    fetched: Fetched,
+    start: datetime,
+    now: datetime,
+    cfg: ViewsConfig,
+    result: JobResult,
+    commit_state: Callable[[datetime], None],
+) -> None:
+    export = fetched.export
+    if fetched.unchanged:
+        result.details["exports_unchanged"] += 1
+        return
+    if fetched.path is not None:
+        try:
+            with transaction(con):
+                loaded = load_export_file(con, fetched.path, loaded_at=now)
+                if loaded.days is not None:
+                    refresh_rollups(con, loaded.days)
+                record_loaded(con, fetched, rows=loaded.rows, now=now)
+                result.rows += loaded.rows
+                result.new_rows += loaded.new_rows
+                result.details["exports_loaded"] += 1
+                commit_state(export.end)
+            return
+        except MissingColumns as exc:
+            fetched.error = str(exc)
+        finally:
+            fetched.path.unlink(missing_ok=True)
+    # The file could not be used: this day comes from list+get like a day without an export.
+    log.warning("views.export_unusable", day=str(export.day), error=fetched.error, fallback="list+get")
+    if export.end <= start:
+        return  # before this run's range: an earlier run already read it by list+get
+    with transaction(con):
+        rows, new = load_window(con, source, max(export.start, start), export.end, now=now, batch_rows=cfg.batch_rows)
+        result.rows += rows
+        result.new_rows += new
+        commit_state(export.end)
 
 
 def load_window(

@@ -379,22 +379,39 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, key: Sequ
     """
     if data.num_rows == 0:
         return 0
-    table = _ident(table)
-    keys = [_ident(k) for k in key]
-    batch = f"_batch_{table}"
+    batch = f"_batch_{_ident(table)}"
     ordered = data.append_column("_ord", pa.array(np.arange(data.num_rows, dtype=np.int64)))
     con.register(batch, ordered)
     try:
-        join = " AND ".join(f"t.{k} = b.{k}" for k in keys)
-        deleted = scalar(con, f"DELETE FROM {table} t USING {batch} b WHERE {join}")
-        # Arrow scans keep the batch's order, so only a deduplicated batch needs sorting back into it
-        # (sorting ~30 wide columns is most of an upsert's cost).
-        dedup = ""
-        if scalar(con, f"SELECT count(*) > count(DISTINCT ({', '.join(keys)})) FROM {batch}"):
-            dedup = f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY _ord DESC) = 1 ORDER BY _ord"
-        inserted = scalar(con, f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (_ord) FROM {batch} {dedup}")
+        return upsert_from(con, table, batch, key, order="_ord", exclude=("_ord",))
     finally:
         con.unregister(batch)
+
+
+def upsert_from(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: str,
+    key: Sequence[str],
+    *,
+    order: str = "rowid",
+    exclude: Sequence[str] = (),
+) -> int:
+    """`upsert` from a relation already in DuckDB (a registered batch, a staging table); returns the rows added.
+
+    `order` ranks duplicate keys inside `source` (the highest wins: a staging table's `rowid` is file order).
+    """
+    table, source, order = _ident(table), _ident(source), _ident(order)
+    keys = [_ident(k) for k in key]
+    join = " AND ".join(f"t.{k} = b.{k}" for k in keys)
+    deleted = scalar(con, f"DELETE FROM {table} t USING {source} b WHERE {join}")
+    # Scans keep the source's order, so only a deduplicated source needs sorting back into it
+    # (sorting ~30 wide columns is most of an upsert's cost).
+    dedup = ""
+    if scalar(con, f"SELECT count(*) > count(DISTINCT ({', '.join(keys)})) FROM {source}"):
+        dedup = f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY {order} DESC) = 1 ORDER BY {order}"
+    columns = f"* EXCLUDE ({', '.join(_ident(c) for c in exclude)})" if exclude else "*"
+    inserted = scalar(con, f"INSERT INTO {table} BY NAME SELECT {columns} FROM {source} {dedup}")
     return int(inserted or 0) - int(deleted or 0)
 
 
@@ -421,22 +438,29 @@ def append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
     return data.num_rows
 
 
-def affected_days(con: duckdb.DuckDBPyConnection, data: pa.Table) -> tuple[Any, Any] | None:
-    """The view_day range a views batch touches: its own days and those of the rows it will replace."""
+def affected_days(con: duckdb.DuckDBPyConnection, data: pa.Table | str) -> tuple[Any, Any] | None:
+    """The view_day range a views batch (an Arrow table, or a relation's name) touches: its own days and
+    those of the rows it will replace."""
+    if isinstance(data, str):
+        return _affected_days(con, _ident(data))
     if data.num_rows == 0:
         return None
     name = "_days_batch"
     con.register(name, data.select(["view_id", "view_day"]))
     try:
-        rows = con.execute(
-            f"""SELECT min(d), max(d) FROM (
-                    SELECT view_day AS d FROM {name}
-                    UNION ALL
-                    SELECT v.view_day FROM mux_views v JOIN {name} b USING (view_id)
-                ) WHERE d IS NOT NULL"""
-        ).fetchall()
+        return _affected_days(con, name)
     finally:
         con.unregister(name)
+
+
+def _affected_days(con: duckdb.DuckDBPyConnection, name: str) -> tuple[Any, Any] | None:
+    rows = con.execute(
+        f"""SELECT min(d), max(d) FROM (
+                SELECT view_day AS d FROM {name}
+                UNION ALL
+                SELECT v.view_day FROM mux_views v JOIN {name} b USING (view_id)
+            ) WHERE d IS NOT NULL"""
+    ).fetchall()
     row = rows[0] if rows else None
     if not row or row[0] is None:
         return None

@@ -291,10 +291,24 @@ _V3_VIEWS = (
     GROUP BY ALL""",
 )
 
+# The Mux Data view export days the views job loaded: the file's version and ETag tell the next run whether
+# Mux has published that day again (a later version, or other content) and it must be loaded again.
+_V4_VIEW_EXPORTS = (
+    """CREATE TABLE sync_view_exports (
+        export_date DATE PRIMARY KEY,
+        version INTEGER,
+        etag VARCHAR,
+        rows BIGINT NOT NULL,
+        bytes BIGINT NOT NULL,
+        loaded_at TIMESTAMPTZ NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw Mux tables, platform snapshot, sync_state", _V1_RAW + _V1_PLATFORM),
     Migration(2, "daily rollups for dashboards (backfilled from mux_views)", _V2_ROLLUPS),
     Migration(3, "documented analyst views", _V3_VIEWS),
+    Migration(4, "view export days loaded by the views job", _V4_VIEW_EXPORTS),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -309,6 +323,7 @@ TABLES = (
     "enrollments",
     "lesson_progress",
     "sync_state",
+    "sync_view_exports",
     "lesson_daily",
     "viewer_lesson_daily",
     "viewer_daily",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+import httpx
 import mux_python
 import urllib3
 from mux_python.rest import ApiException
@@ -132,10 +133,20 @@ class MuxBase:
         self.playback_ids_api = mux_python.PlaybackIDApi(self.api_client)
         self.views_api = mux_python.VideoViewsApi(self.api_client)
         self.delivery_usage_api = mux_python.DeliveryUsageApi(self.api_client)
+        self.exports_api = mux_python.ExportsApi(self.api_client)
         self.signing_keys_api = mux_python.SigningKeysApi(self.api_client)
+        self._files_http: httpx.Client | None = None
+
+    def files_http(self) -> httpx.Client:
+        """A plain HTTP client for the signed file URLs Mux hands out (no Mux credentials on it)."""
+        if self._files_http is None:
+            self._files_http = httpx.Client(timeout=httpx.Timeout(self.timeout_s), follow_redirects=True)
+        return self._files_http
 
     def close(self) -> None:
         self.api_client.close()
+        if self._files_http is not None:
+            self._files_http.close()
 
     @staticmethod
     def _log_retry(error: TransientError, retry_number: int, delay: float) -> None:

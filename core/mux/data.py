@@ -1,15 +1,27 @@
-"""Mux Data video views and Video delivery usage, as iterators that walk every page.
+"""Mux Data video views, view exports and Video delivery usage.
 
-Rows are plain dicts (the SDK model's `to_dict()`), so sync jobs can load them without SDK types.
+Rows are plain dicts (the SDK model's `to_dict()`), so sync jobs can load them without SDK types. Bulk
+readers get Mux's raw JSON instead (`video_views_page`, `video_view`): the SDK's list model keeps only
+14 fields of a view, and building SDK objects per view costs more than the HTTP call. View exports are
+listed through the SDK; their files are signed URLs fetched with a plain HTTP client
+(`download_view_export`), streamed to disk and retried like every other call.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
 
-from core.mux.client import MuxBase, require
+import httpx
+
+from core.errors import MuxError, MuxInvalidRequest, MuxNotFound, MuxRateLimited, MuxResponseInvalid, MuxUnavailable
+from core.mux.client import MuxBase, parse_retry_after, require
+from core.mux.models import ExportDownload, ViewExport, ViewExportFile
 
 Timeframe = tuple[datetime | int | float, datetime | int | float] | Sequence[str]
 
@@ -43,7 +55,159 @@ def walk_pages(fetch: Callable[[int], Any], page_size: int, *, max_pages: int = 
             return
 
 
+def _json_body(response: Any) -> dict[str, Any]:
+    """The body of an SDK call made with `_preload_content=False`, as a JSON object (read inside the retry)."""
+    try:
+        body = response.data
+    finally:
+        response.release_conn()
+    doc = json.loads(body)
+    if not isinstance(doc, dict):
+        raise ValueError("Mux answered a non-object JSON body")
+    return doc
+
+
+_S3_TEXT = re.compile(r"<(Code|Message)>([^<]*)</")
+_CHUNK = 1 << 20
+
+
+def _file_error(response: httpx.Response, operation: str) -> MuxError:
+    """A refused file download as Lectern's errors (signed-URL hosts answer S3's XML, not Mux's JSON)."""
+    status = response.status_code
+    parts = dict(_S3_TEXT.findall(response.text[:2000]))
+    detail = ": ".join(p for p in (parts.get("Code"), parts.get("Message")) if p) or response.reason_phrase
+    text = f"Mux {operation} failed ({status}): {detail}"
+    if status == 429:
+        return MuxRateLimited(text, retry_after=parse_retry_after(response.headers), status=status)
+    if status == 408 or status >= 500:
+        return MuxUnavailable(text, status=status)
+    if status == 404:
+        return MuxNotFound(text, status=status)
+    return MuxInvalidRequest(f"{text} (a signed export URL is short-lived: list the exports again)", status=status)
+
+
+class _Gunzip:
+    """Decompresses gzip members as they stream in (a file may hold several); passes other bytes through."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.decoder: Any = None
+        self.plain: bool | None = None  # decided by the first two bytes: gzip magic or not
+        self.head = b""
+
+    def write(self, data: bytes) -> None:
+        if self.plain is None:
+            self.head += data
+            if len(self.head) < 2:
+                return
+            data, self.head = self.head, b""
+            self.plain = not data.startswith(b"\x1f\x8b")
+        if self.plain:
+            self.out.write(data)
+            return
+        while data:
+            if self.decoder is None:
+                self.decoder = zlib.decompressobj(wbits=31)
+            self.out.write(self.decoder.decompress(data))
+            data = self.decoder.unused_data
+            if self.decoder.eof:
+                self.decoder = None  # a member ended; any bytes left start the next one
+
+    def finish(self) -> None:
+        if self.head:  # a body of one byte cannot be gzip
+            self.out.write(self.head)
+        if self.plain is False and self.decoder is not None and not self.decoder.eof:
+            raise MuxUnavailable("Mux download view export: the gzip stream ended early", status=0)
+
+
 class DataMixin(MuxBase):
+    def list_view_exports(self) -> list[ViewExport]:
+        """Mux Data's daily view exports still available (Mux keeps each file for seven days), newest first.
+
+        Raises MuxAuthError (403) or MuxNotFound when the account's plan has no exports.
+        """
+        resp = require(self._call("list view exports", self.exports_api.list_exports_views), "list view exports")
+        out: list[ViewExport] = []
+        for item in resp.data or []:
+            day = item.export_date
+            if isinstance(day, str):
+                day = date.fromisoformat(day)
+            if not isinstance(day, date):
+                continue
+            files = tuple(
+                ViewExportFile(version=f.version, type=f.type, url=f.path) for f in item.files or [] if f.path
+            )
+            out.append(ViewExport(export_date=day, files=files))
+        return out
+
+    def download_view_export(
+        self, url: str, dest: Path, *, if_none_match: str | None = None, gunzip: bool = True
+    ) -> ExportDownload:
+        """Fetch an export file into `dest`, streamed (never whole in memory), retrying transient failures.
+
+        The URL is signed, so no Mux credentials go with it (S3 refuses a request that has both). With
+        `if_none_match` (an ETag from an earlier download) an unchanged file answers 304 and `dest` is left
+        alone. With `gunzip` the `.csv.gz` body is decompressed on the way to disk, which saves the loader a
+        single-threaded pass of its own.
+        """
+        operation = "download view export"
+        headers = {"If-None-Match": if_none_match} if if_none_match else {}
+
+        def attempt() -> ExportDownload:
+            try:
+                with self.files_http().stream("GET", url, headers=headers) as response:
+                    if response.status_code == 304:
+                        return ExportDownload(not_modified=True, etag=response.headers.get("etag") or if_none_match)
+                    if response.status_code != 200:
+                        response.read()
+                        raise _file_error(response, operation)
+                    size = 0
+                    with dest.open("wb") as handle:
+                        sink: Any = _Gunzip(handle) if gunzip else handle
+                        for chunk in response.iter_raw(_CHUNK):
+                            sink.write(chunk)
+                            size += len(chunk)
+                        if gunzip:
+                            sink.finish()
+                    return ExportDownload(not_modified=False, etag=response.headers.get("etag"), bytes=size)
+            except httpx.HTTPError as exc:
+                raise MuxUnavailable(f"Mux {operation} failed: {type(exc).__name__}: {exc}", status=0) from exc
+            except zlib.error as exc:
+                # A body cut short or damaged in transit: fetch it again. (A local OSError, such as a full
+                # disk, is not Mux's doing and propagates as it is.)
+                raise MuxUnavailable(f"Mux {operation}: unreadable gzip body: {exc}", status=0) from exc
+
+        return self.retrier.call(attempt)
+
+    def video_views_page(
+        self,
+        *,
+        page: int,
+        limit: int,
+        timeframe: Timeframe | None = None,
+        order_direction: str = "asc",
+    ) -> dict[str, Any]:
+        """One page of list-video-views as Mux's JSON (`data`, `total_row_count`, `timeframe`)."""
+        kwargs: dict[str, Any] = {"page": page, "limit": limit, "order_direction": order_direction}
+        if (tf := timeframe_param(timeframe)) is not None:
+            kwargs["timeframe"] = tf
+        return self._raw_json("list video views", self.views_api.list_video_views, **kwargs)
+
+    def video_view(self, view_id: str) -> dict[str, Any]:
+        """One full view (get-video-view's `data`, every field Mux sends) as JSON; MuxNotFound when gone."""
+        doc = self._raw_json("get video view", self.views_api.get_video_view, view_id)
+        data = doc.get("data")
+        if not isinstance(data, dict):
+            raise MuxResponseInvalid("Mux get video view: the answer has no view object")
+        return data
+
+    def _raw_json(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        def fetch(*call_args: Any, **call_kwargs: Any) -> dict[str, Any]:
+            # The body is read inside the retried call, so a connection dropped mid-body is retried too.
+            return _json_body(fn(*call_args, _preload_content=False, **call_kwargs))
+
+        return self._call(operation, fetch, *args, **kwargs)
+
     def iter_video_views(
         self,
         *,

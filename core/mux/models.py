@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -94,3 +94,34 @@ def upload_from_sdk(model: Any) -> Upload:
 
 def signing_key_from_sdk(model: Any) -> SigningKey:
     return SigningKey(id=model.id, created_at=epoch_str_to_datetime(model.created_at), private_key=model.private_key)
+
+
+@dataclass(frozen=True)
+class ViewExportFile:
+    """One file of a Mux Data view export: a signed URL (fetched without Mux credentials)."""
+
+    version: int | None
+    type: str | None
+    url: str
+
+
+@dataclass(frozen=True)
+class ViewExport:
+    """Mux Data's export of one UTC day of video views (`GET /data/v1/exports/views`)."""
+
+    export_date: date
+    files: tuple[ViewExportFile, ...]
+
+    def newest_csv(self) -> ViewExportFile | None:
+        """The CSV file of the highest version: Mux lists one file per version it generated for the day."""
+        csvs = [f for f in self.files if (f.type or "csv").lower() == "csv" and f.url]
+        return max(csvs, key=lambda f: f.version or 0, default=None)
+
+
+@dataclass(frozen=True)
+class ExportDownload:
+    """What fetching an export file did: `not_modified` when the ETag still matched, else the file's ETag and size."""
+
+    not_modified: bool
+    etag: str | None = None
+    bytes: int = 0

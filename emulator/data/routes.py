@@ -1,19 +1,24 @@
-"""HTTP routes: Mux Data (`/data/v1/video-views`, `/data/v1/metrics/...`), `/video/v1/delivery-usage`,
-and the `/_emulator/simulate` and `/_emulator/views/...` controls.
+"""HTTP routes: Mux Data (`/data/v1/video-views`, `/data/v1/metrics/...`, `/data/v1/exports/views`),
+`/video/v1/delivery-usage`, the export files (`/_exports/...`, standing in for S3), and the
+`/_emulator/simulate` and `/_emulator/views/...` controls.
 
 Auth, rate limits and injected faults come from part 1's middleware, which covers every route of the
-app by path (API prefixes) and route template (faults), so these routes need nothing of their own.
+app by path (API prefixes) and route template (faults), so these routes need nothing of their own. The
+export files are outside the API prefixes: like S3 presigned URLs they take no credentials (their
+signature is the credential) and no Mux rate limit, but faults still apply.
 """
 
 from __future__ import annotations
 
+import hmac
 import threading
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
 
-from emulator.data import metrics, usage, views
+from emulator.data import exports, metrics, usage, views
 from emulator.data.filters import (
     Selection,
     dimension,
@@ -28,7 +33,7 @@ from emulator.data.filters import (
 from emulator.data.service import DataService, SimulateRequest, SimulationBusy
 from emulator.data.store import ViewStore
 from emulator.deps import JsonBody
-from emulator.errors import MuxError, invalid, not_found
+from emulator.errors import MuxError, forbidden, invalid, not_found
 
 router = APIRouter()
 _service_lock = threading.Lock()
@@ -115,6 +120,75 @@ def get_video_view(data: Data, video_view_id: str) -> dict[str, Any]:
         "timeframe": [int(now) - 86_400, int(now)],
         "total_row_count": None,
     }
+
+
+# -- Mux Data: view exports ----------------------------------------------------------------------
+
+EXPORTS_FORBIDDEN = "Video view exports are not enabled for this environment's plan."
+
+
+def _export_settings(data: DataService) -> exports.ExportSettings:
+    cfg = data.export_settings()
+    if not cfg.enabled:
+        raise forbidden(EXPORTS_FORBIDDEN)
+    return cfg
+
+
+@router.get("/data/v1/exports/views")
+def list_view_exports(data: Data) -> JSONResponse:
+    return JSONResponse(exports.listing(_export_settings(data), data.now()))
+
+
+@router.get("/data/v1/exports")
+def list_exports(data: Data) -> JSONResponse:
+    """The deprecated listing: the same files as bare URLs, oldest first (as Mux's example shows)."""
+    body = exports.listing(_export_settings(data), data.now())
+    paths = [item["files"][0]["path"] for item in reversed(body["data"])]
+    return JSONResponse({**body, "data": paths})
+
+
+def _s3_error(status: int, code: str, message: str) -> Response:
+    # What S3 answers a presigned URL it refuses.
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+@router.get("/_exports/views/{environment}/{file_name}")
+def view_export_file(
+    request: Request,
+    data: Data,
+    environment: str,
+    file_name: str,
+    version: str = "",
+    expires: str = "",
+    signature: str = "",
+) -> Response:
+    cfg = data.export_settings()
+    day = exports.parse_file_name(file_name)
+    if day is None or not version.isdigit() or not expires.isdigit():
+        return _s3_error(403, "AccessDenied", "Query-string authentication requires a signature and expiry")
+    expected = exports.signature(cfg.secret, environment, day, int(version), int(expires))
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")
+    now = data.now()
+    if int(expires) < now:
+        return _s3_error(403, "AccessDenied", "Request has expired")
+    if (
+        not cfg.enabled
+        or environment != cfg.environment_id
+        or int(version) != cfg.version
+        or day not in exports.listed_days(now, cfg.days, cfg.delay_s)
+    ):
+        # Expired from the listing, or re-published in another version since this URL was signed.
+        return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    store = data.current()
+    etag = f'"{data.exports.fingerprint(store, day, cfg.version, cfg.environment_id)}"'
+    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers={"ETag": etag})
+    started = time.perf_counter()
+    built = data.exports.get(store, day, cfg.version, cfg.environment_id)
+    headers = {"ETag": f'"{built.etag}"', "x-emulator-build-seconds": f"{time.perf_counter() - started:.3f}"}
+    return FileResponse(built.path, media_type="application/gzip", headers=headers)
 
 
 # -- Mux Data: metrics ----------------------------------------------------------------------------

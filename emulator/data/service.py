@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from emulator.data.exports import ExportFiles, ExportSettings
 from emulator.data.simulator import MAX_VIEWS, DropOff, Knobs, generate
 from emulator.data.store import Lesson, ViewStore
 from emulator.runtime import Emulator
@@ -143,6 +144,7 @@ class DataService:
         self._store: ViewStore | None = None
         self._generation = emu.generation
         self.status = Status()
+        self.exports = ExportFiles(emu.data_dir / "view-exports")
 
     @property
     def views_path(self) -> Path | None:
@@ -174,6 +176,20 @@ class DataService:
 
     def now(self) -> float:
         return self.emu.clock.now()
+
+    def export_settings(self) -> ExportSettings:
+        cfg = self.emu.config
+        return ExportSettings(
+            enabled=cfg.view_exports,
+            version=cfg.view_export_version,
+            days=cfg.view_export_days,
+            delay_s=cfg.view_export_delay_s,
+            url_ttl_s=cfg.view_export_url_ttl_s,
+            environment_id=cfg.environment_id,
+            base_url=cfg.base_url,
+            # The upload-URL secret is per emulator state and never handed out: a fine key for file URLs too.
+            secret=self.emu.store.upload_secret,
+        )
 
     def assets(self) -> dict[str, dict[str, Any]]:
         """Part 1's assets as their REST JSON, by id."""

@@ -77,6 +77,14 @@ def mix64(value: int) -> int:
     return value ^ (value >> 31)
 
 
+def mix64_many(values: np.ndarray) -> np.ndarray:
+    """`mix64` over a uint64 array (numpy's uint64 arithmetic wraps exactly like the masked version)."""
+    v = values.astype(np.uint64, copy=True) + np.uint64(0x9E3779B97F4A7C15)
+    v = (v ^ (v >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    v = (v ^ (v >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return v ^ (v >> np.uint64(31))
+
+
 def _feistel(block: int, key: int, rounds: range) -> int:
     left, right = block >> 32, block & 0xFFFFFFFF
     for r in rounds:
@@ -153,6 +161,18 @@ class ViewStore:
         check = mix64(block ^ self.salt)
         text = f"{block:016x}{check:016x}"
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+    def view_id_words(self, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two 64-bit halves of `view_id` for many rows at once (bulk exports format them)."""
+        salt = np.uint64(self.salt)
+        block = (np.uint64(self.salt & 0xFFFFFFFF) << np.uint64(32)) | self.columns["serial"][rows].astype(np.uint64)
+        low = np.uint64(0xFFFFFFFF)
+        left, right = block >> np.uint64(32), block & low
+        for r in _ROUNDS:
+            key = np.uint64((self.salt + r) & MASK64)
+            left, right = right, left ^ (mix64_many(right ^ key) & low)
+        block = (left << np.uint64(32)) | right
+        return block, mix64_many(block ^ salt)
 
     def row_of_id(self, view_id: str) -> int | None:
         text = view_id.replace("-", "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,17 @@ def build_world(root: Path, platform: SamplePlatform) -> World:
     for enrollment in platform.enrollments:
         world.students.setdefault(str(enrollment["course_id"]), []).append(str(enrollment["user_id"]))
     return world
+
+
+def quiet_end(now: datetime | None = None) -> datetime:
+    """An hour ago — or, when that is early in a UTC day, two hours before that day began.
+
+    Tests sync at this time plus a little while the emulator's clock is now; both must agree on which UTC
+    days are over, or an export day would be complete for the emulator and not yet for the sync.
+    """
+    end = (now or datetime.now(UTC)).replace(microsecond=0) - timedelta(hours=1)
+    midnight = end.replace(hour=0, minute=0, second=0)
+    return midnight - timedelta(hours=2) if end - midnight < timedelta(hours=2) else end
 
 
 def simulate(emu: EmulatorServer, world: World, **body: Any) -> dict[str, Any]:

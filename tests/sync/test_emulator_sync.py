@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from core.settings import Settings, load_settings
 from emulator.testing import EmulatorServer
 from lectern.sample_data import SamplePlatform
 from sync.runner import SyncContext, run_jobs
-from tests.sync.emulator_world import ORPHAN, World, build_world, detail_calls, overall, simulate
+from tests.sync.emulator_world import ORPHAN, World, build_world, detail_calls, overall, quiet_end, simulate
 from warehouse.reader import WarehouseReader, open_analyst_connection
 from warehouse.schema import duplicate_keys
 from warehouse.store import WarehouseNotReady
@@ -46,10 +46,16 @@ def emu(world: World, tmp_path: Path) -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def sim_end(emu: EmulatorServer, world: World) -> datetime:
-    """90 days of views ending an hour ago; returns when they end."""
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    """90 days of views ending about an hour ago (see quiet_end); returns when they end."""
+    end = quiet_end()
     simulate(emu, world, days=90, views=VIEWS, seed=5, end=end.timestamp())
     return end
+
+
+def exported_days(emu: EmulatorServer, now: datetime) -> list[str]:
+    """The days the emulator lists exports for that are over by the sync's clock."""
+    listing = emu.http.get("/data/v1/exports/views", auth=(emu.token_id, emu.token_secret)).json()["data"]
+    return [item["export_date"] for item in listing if item["export_date"] < now.date().isoformat()]
 
 
 def sync_env(world: World, emu: EmulatorServer, warehouse: Path) -> dict[str, str]:
@@ -147,6 +153,10 @@ def test_backfill_incremental_and_idempotent_match_the_emulator(
         views = first["views"]
         start = views.details["start"]
         assert views.new_rows > 0 and views.watermark == now
+        # The whole days Mux still exports (seven; six when the emulator's clock is past midnight and the
+        # sync's is not) came as export files; the rest of the 90 days by list+get.
+        exported = exported_days(emu, now)
+        assert len(exported) >= 6 and views.details["exports_loaded"] == len(exported)
         con = open_analyst_connection(warehouse)
         count, watch, playing = con.execute(
             "SELECT count(*), sum(watch_time_ms), sum(playing_time_ms) FROM mux_views"
@@ -190,7 +200,8 @@ def test_backfill_incremental_and_idempotent_match_the_emulator(
         before = fingerprint(warehouse)
         calls = detail_calls(emu)
         # The same runs again (each at the time it last ran): nothing is fetched in full, nothing changes.
-        assert sync(settings, later, ("views",))["views"].new_rows == 0
+        again = sync(settings, later, ("views",))["views"]
+        assert (again.new_rows, again.details["exports_unchanged"]) == (0, len(exported))
         assert sync(settings, now, ("delivery_usage",))["delivery_usage"].new_rows == 0
         assert detail_calls(emu) == calls
         assert fingerprint(warehouse) == before

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import random
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
+
+from core.errors import MuxInvalidRequest
+from core.mux.models import ExportDownload, ViewExport, ViewExportFile
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -110,6 +115,72 @@ class FakeViews:
                     raise RuntimeError("injected source failure")
                 self.fail_after_pages -= 1
             yield [dict(v) for v in matching[i : i + self.page_size]]
+
+
+# Data API field -> export column (Mux's export files use other names for some fields).
+EXPORT_NAMES = {
+    "id": "view_id",
+    "viewer_application_name": "browser",
+    "viewer_os_family": "operating_system",
+    "country_code": "country",
+    "error_type_id": "error_type",
+    "buffering_count": "rebuffer_count",
+    "buffering_duration": "rebuffer_duration",
+}
+
+
+def export_row(view: dict[str, Any]) -> dict[str, Any]:
+    """A full view as a row of Mux's export file: export names, no `playback_failure` flag."""
+    row = {EXPORT_NAMES.get(k, k): v for k, v in view.items() if k != "playback_failure"}
+    row["playback_failure_error_type_id"] = view.get("error_type_id") if view.get("playback_failure") else None
+    return row
+
+
+def write_export_csv(path: Path, views: list[dict[str, Any]], *, columns: list[str] | None = None) -> None:
+    rows = [export_row(v) for v in views]
+    names = columns or sorted({k for r in rows for k in r} | {"player_view_count"})
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            text = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
+            writer.writerow({**text, "player_view_count": 1})
+
+
+@dataclass
+class FakeViewExports(FakeViews):
+    """FakeViews that also exports each complete day (by `clock`) of its views as a file, like Mux."""
+
+    clock: datetime = T0
+    version: int = 14
+    view_exports_enabled: bool = True
+    etags: dict[date, str] = field(default_factory=dict)
+    downloads: list[tuple[date, str | None]] = field(default_factory=list)
+    refuse: set[date] = field(default_factory=set)  # days whose file URL is refused (403)
+    expire_once: set[date] = field(default_factory=set)  # days whose first URL has expired (403 once)
+    columns: list[str] | None = None
+
+    def _day(self, day: date) -> list[dict[str, Any]]:
+        lo = datetime.combine(day, time(), UTC)
+        return [v for v in self.views if iso(lo) <= v["view_end"] < iso(lo + timedelta(days=1))]
+
+    def list_view_exports(self) -> list[ViewExport]:
+        today = self.clock.date()
+        days = [today - timedelta(days=k) for k in range(1, 8)]
+        return [ViewExport(d, (ViewExportFile(self.version, "csv", f"fake://{d}"),)) for d in days]
+
+    def download_view_export(self, url: str, dest: Path, *, if_none_match: str | None = None) -> ExportDownload:
+        day = date.fromisoformat(url.removeprefix("fake://"))
+        self.downloads.append((day, if_none_match))
+        if day in self.refuse or day in self.expire_once:
+            self.expire_once.discard(day)
+            raise MuxInvalidRequest("Mux download view export failed (403): AccessDenied", status=403)
+        views = sorted(self._day(day), key=lambda v: v["view_end"])
+        etag = f'"{self.version}-{len(views)}-{hash(tuple(v["id"] for v in views)) & 0xFFFF}"'
+        if if_none_match == etag:
+            return ExportDownload(not_modified=True, etag=etag)
+        write_export_csv(dest, views, columns=self.columns)
+        return ExportDownload(not_modified=False, etag=etag, bytes=dest.stat().st_size)
 
 
 @dataclass

@@ -48,12 +48,13 @@ def test_migrates_forward_from_version_1_keeping_data(tmp_path: Path) -> None:
 
     con = duckdb.connect(str(path))
     assert current_version(con) == 1
-    assert migrate(con) == [2, 3]
+    assert migrate(con) == [2, 3, 4]
     assert con.execute("SELECT count(*) FROM mux_views").fetchall() == [(300,)]
     # Step 2 derived the rollups from the views the old warehouse already had.
     assert con.execute("SELECT sum(views) FROM lesson_daily").fetchall() == [(300,)]
     assert con.execute("SELECT count(*) FROM v_daily_lesson_engagement").fetchall()[0][0] > 0
-    assert [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()] == [1, 2, 3]
+    versions = [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()]
+    assert versions == [m.version for m in MIGRATIONS]
 
 
 def test_failed_step_rolls_back_and_keeps_the_old_version() -> None:

@@ -1,0 +1,174 @@
+"""The views job's export path against the emulator, through core's MuxService and mux-python over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from core.mux import MuxService
+from core.retry import RetryPolicy
+from core.settings import load_settings
+from emulator.testing import EmulatorServer
+from lectern.sample_data import SamplePlatform
+from sync.sources import MuxSources
+from sync.state import JobResult
+from sync.views import ViewsConfig, run_views
+from tests.sync.emulator_world import World, build_world, detail_calls, overall, quiet_end, simulate
+from warehouse.schema import migrate
+
+CFG = ViewsConfig(backfill_days=6)
+
+
+@pytest.fixture
+def world(tmp_path: Path, sample_platform: SamplePlatform) -> World:
+    return build_world(tmp_path, sample_platform)
+
+
+def start_emulator(world: World, tmp_path: Path, **config: Any) -> EmulatorServer:
+    return EmulatorServer(state_file=world.state_file, data_dir=tmp_path / "media", log_level="warning", **config)
+
+
+@pytest.fixture
+def emu(world: World, tmp_path: Path) -> Iterator[EmulatorServer]:
+    with start_emulator(world, tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def service(emu: EmulatorServer) -> Iterator[MuxService]:
+    settings = load_settings(MUX_API_URL=emu.url, MUX_TOKEN_ID=emu.token_id, MUX_TOKEN_SECRET=emu.token_secret)
+    mux = MuxService(settings, retry_policy=RetryPolicy(attempts=8, base_s=0.01))
+    yield mux
+    mux.close()
+
+
+def sync_views(path: Path, service: MuxService, now: datetime, *, exports: bool = True) -> JobResult:
+    con = duckdb.connect(str(path))
+    migrate(con)
+    source = MuxSources(service, view_exports=exports)
+    try:
+        return run_views(con, source, now=now, cfg=CFG)
+    finally:
+        source.close()
+        con.close()
+
+
+def views_in(emu: EmulatorServer, start: datetime, end: datetime) -> int:
+    return int(overall(emu, "views", start.timestamp(), end.timestamp())["total_views"])
+
+
+def test_a_day_from_its_export_equals_the_same_day_from_list_and_get(
+    world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
+) -> None:
+    end = quiet_end()
+    simulate(emu, world, days=4, views=4000, seed=5, end=end.timestamp())
+    now = end + timedelta(minutes=30)
+
+    calls = detail_calls(emu)
+    via_exports = sync_views(tmp_path / "exports.duckdb", service, now)
+    export_calls = detail_calls(emu) - calls
+    via_api = sync_views(tmp_path / "api.duckdb", service, now, exports=False)
+    api_calls = detail_calls(emu) - calls - export_calls
+
+    start = via_api.details["start"]
+    total = views_in(emu, start, now)
+    assert via_exports.rows == via_api.rows == total > 3000
+    assert via_exports.details["exports_loaded"] >= 3 and via_api.details["exports_loaded"] == 0
+    midnight = now.replace(hour=0, minute=0, second=0)
+    assert export_calls == views_in(emu, midnight, now) < api_calls == total  # only today went view by view
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{tmp_path / 'exports.duckdb'}' AS e (READ_ONLY)")
+    con.execute(f"ATTACH '{tmp_path / 'api.duckdb'}' AS a (READ_ONLY)")
+    # Row for row, every typed column (loaded_at says when, nothing about the view).
+    for left, right in (("e", "a"), ("a", "e")):
+        extra = con.execute(
+            f"SELECT count(*) FROM (SELECT * EXCLUDE (loaded_at) FROM {left}.mux_views "
+            f"EXCEPT ALL SELECT * EXCLUDE (loaded_at) FROM {right}.mux_views)"
+        ).fetchall()[0][0]
+        assert extra == 0, f"{extra} rows of {left} are not in {right}"
+    exported = con.execute(
+        "SELECT count(*) FROM e.mux_views WHERE timezone('UTC', view_end)::DATE IN "
+        "(SELECT export_date FROM e.sync_view_exports)"
+    ).fetchall()[0][0]
+    assert exported == total - export_calls  # the comparison covered the exported days
+    coverage = con.execute(
+        "SELECT count(*) FILTER (playback_failure), count(error_type_id), count(*) FILTER (startup_time_ms IS NULL), "
+        "count(DISTINCT browser), count(lesson_id), count(user_id) FROM e.mux_views"
+    ).fetchall()[0]
+    assert coverage[0] > 0 and coverage[1] == coverage[0] and coverage[2] > 0 and coverage[3] > 3
+    assert coverage[4] == coverage[5] == total
+    # Rollups agree too: counts exactly, sums of fractions up to float summation order.
+    for table, keys in (("lesson_daily", "view_day, lesson_id"), ("qoe_daily", "view_day, dimension, value")):
+        left = con.execute(f"SELECT * FROM e.{table} ORDER BY {keys}").fetchall()
+        right = con.execute(f"SELECT * FROM a.{table} ORDER BY {keys}").fetchall()
+        assert len(left) == len(right) > 0
+        for x, y in zip(left, right, strict=True):
+            for a, b in zip(x, y, strict=True):
+                assert b == pytest.approx(a, rel=1e-12, abs=1e-12) if isinstance(a, float) else a == b, (x, y)
+
+
+def test_republished_days_are_loaded_again_and_unchanged_ones_cost_a_304(
+    world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
+) -> None:
+    end = quiet_end()
+    simulate(emu, world, days=5, views=3000, seed=6, end=end.timestamp())
+    now = end + timedelta(minutes=30)
+    path = tmp_path / "warehouse.duckdb"
+    first = sync_views(path, service, now)
+    days = first.details["exports_loaded"]
+    assert days >= 4
+
+    second = sync_views(path, service, now + timedelta(minutes=5))
+    assert (second.details["exports_unchanged"], second.details["exports_loaded"]) == (days, 0)
+    statuses = emu.stats()["requests"]["GET /_exports/views/{environment}/{file_name}"]["by_status"]
+    assert statuses.get("304") == days
+
+    # Mux regenerates every file in a later export version: all are loaded again; nothing changes.
+    emu.configure(view_export_version=13)
+    emu.configure(view_export_version=14)
+    third = sync_views(path, service, now + timedelta(minutes=10))
+    assert third.details["exports_loaded"] == 0  # the same version and content as loaded: still 304
+    emu.configure(view_export_version=13)
+    fourth = sync_views(path, service, now + timedelta(minutes=10))
+    assert (fourth.details["exports_loaded"], fourth.new_rows) == (days, 0)
+
+    # Late views land in an exported day (Mux publishes it again): only that day is downloaded in full.
+    day_end = now.replace(hour=0, minute=0, second=0) - timedelta(days=1, hours=2)
+    added = simulate(emu, world, days=0.05, views=120, seed=8, end=day_end.timestamp(), replace=False)["views"]
+    fifth = sync_views(path, service, now + timedelta(minutes=15))
+    assert (fifth.details["exports_loaded"], fifth.details["exports_unchanged"]) == (1, days - 1)
+    assert fifth.new_rows == added
+    con = duckdb.connect(str(path), read_only=True)
+    stored = con.execute("SELECT count(*) FROM mux_views").fetchall()[0][0]
+    assert stored == views_in(emu, first.details["start"], now + timedelta(minutes=15))
+    con.close()
+
+
+def test_accounts_without_exports_and_refused_files_fall_back_to_list_and_get(
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The signed file URLs expire at once: every download is refused (403) as a stale S3 link would be.
+    with start_emulator(world, tmp_path, view_export_url_ttl_s=0) as emu:
+        settings = load_settings(MUX_API_URL=emu.url, MUX_TOKEN_ID=emu.token_id, MUX_TOKEN_SECRET=emu.token_secret)
+        service = MuxService(settings, retry_policy=RetryPolicy(attempts=3, base_s=0.01))
+        end = quiet_end()
+        simulate(emu, world, days=3, views=1500, seed=7, end=end.timestamp())
+        now = end + timedelta(minutes=30)
+        with caplog.at_level(logging.INFO, logger="sync"):
+            refused = sync_views(tmp_path / "refused.duckdb", service, now)
+            emu.configure(view_exports=False)  # a plan without exports: the listing answers 403
+            calls = detail_calls(emu)
+            without = sync_views(tmp_path / "without.duckdb", service, now)
+        total = views_in(emu, without.details["start"], now)
+        assert refused.rows == without.rows == total and detail_calls(emu) - calls == total
+        assert refused.details["exports_loaded"] == without.details["exports_loaded"] == 0
+        events = [r.getMessage() for r in caplog.records]
+        assert "views.export_unusable" in events and events.count("views.exports_unavailable") == 1
+        service.close()

@@ -20,6 +20,7 @@ from core.db.engine import make_engine
 from core.logging import get_logger
 from core.settings import Settings
 from sync.assets import run_assets
+from sync.cost_alerts import run_cost_alerts
 from sync.platform import run_platform
 from sync.sources import AssetsSource, MuxSources, UsageSource, ViewsSource
 from sync.state import JobResult, Progress, transaction, utcnow, write_state
@@ -32,8 +33,9 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-# Order of a full run: platform first (lessons map assets), then heal, then Mux data.
-JOBS = ("platform", "assets", "views", "delivery_usage")
+# Order of a full run: platform first (lessons map assets), then heal, then Mux data, then the cost
+# projection over the fresh usage.
+JOBS = ("platform", "assets", "views", "delivery_usage", "cost_alerts")
 
 
 class SyncConfigError(Exception):
@@ -122,6 +124,8 @@ def run_one(
     if job == "assets":
         source, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
         return run_assets(con, source, engine, now=now, progress=progress)
+    if job == "cost_alerts":
+        return run_cost_alerts(con, _need(ctx.engine, "The platform database"), s, now=now)
     raise ValueError(f"unknown job {job!r}; choose from {', '.join(JOBS)}")
 
 

@@ -1,11 +1,13 @@
-"""The frames cost estimates need, read from the warehouse (bound parameters only).
+"""Cost estimates from the warehouse: DuckDB reads the usage in place, only arrays and roll-ups come back.
 
-`load_cost_inputs(con, period)` returns what `core.costs.estimate_costs` takes: assets (from the `assets`
+The estimator's inputs are SQL over the warehouse tables (bound parameters only): assets (from the `assets`
 table, plus assets only seen in `delivery_usage` — long-deleted ones keep their metadata there), delivery
-usage unpivoted to one row per asset x day x delivered resolution tier, play days from `mux_views` (from
-`cold_after_days` before the window, for Automatic Cold Storage), the lesson -> course -> teacher
-attribution, and the lessons still on S3 with their platform watch rate (for what-if and migration preview).
-Mux test assets are free and left out.
+usage per asset and day with a column per delivered tier, play days from `mux_views` (from
+`cold_after_days` before the window, for Automatic Cold Storage). `estimate_period`, `cost_overview` and
+`forecast_from_warehouse` read them on the caller's connection (a reader's cursor, or the sync's working
+file) and price them (`core/costs/pricing.py`); `load_cost_inputs` reads the same relations as frames for
+what-if scenarios. Also: the lesson -> course -> teacher attribution, and the lessons still on S3 with their
+platform watch rate (for what-if and migration preview). Mux test assets are free and left out.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import duckdb
 import pandas as pd
 
 from core.costs.errors import CostInputInvalid
-from core.costs.estimate import CostEstimate, Period, estimate_costs, month_start
 from core.costs.forecast import Forecast, forecast_costs, history_from_estimate, history_period
+from core.costs.period import CostEstimate, Period, month_start, priced_window
 from core.costs.pricebook import PriceBook
+from core.costs.pricing import Priced, Sources, price
+from core.costs.rollups import estimate
 
 # Deleted basic assets are billed up to a month past deletion; reach back far enough to see them.
 DELETED_LOOKBACK_DAYS = 400
@@ -34,8 +38,9 @@ WITH lesson_by_asset AS (
            any_value(coalesce(asset_video_quality, asset_encoding_tier)) AS video_quality,
            min(asset_created_at) AS created_at, max(asset_deleted_at) AS deleted_at,
            any_value(asset_state) AS status
-    FROM delivery_usage
-    WHERE usage_day >= $start AND usage_day < $end
+    FROM delivery_usage u
+    WHERE usage_day >= $window_start AND usage_day < $window_end
+      AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.asset_id = u.asset_id)
     GROUP BY asset_id
 )
 SELECT a.asset_id, coalesce(a.lesson_id, l.lesson_id) AS lesson_id, a.duration_s,
@@ -44,19 +49,29 @@ SELECT a.asset_id, coalesce(a.lesson_id, l.lesson_id) AS lesson_id, a.duration_s
 FROM assets a
 LEFT JOIN lesson_by_asset l ON l.asset_id = a.asset_id
 WHERE coalesce(a.is_test, false) = false
-  AND a.created_at < $end
+  AND a.created_at < $window_end_ts
   AND (a.deleted_at IS NULL OR a.deleted_at >= $deleted_since)
 UNION ALL
 SELECT u.asset_id, coalesce(u.lesson_id, l.lesson_id), u.duration_s, u.resolution_tier, u.video_quality,
        u.created_at, u.deleted_at, u.status
 FROM from_usage u
 LEFT JOIN lesson_by_asset l ON l.asset_id = u.asset_id
-WHERE u.created_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.asset_id = u.asset_id)
+WHERE u.created_at IS NOT NULL
 """
 
-# One row per asset, day and delivered tier; seconds Mux did not break down by tier go to the asset's tier.
-DELIVERY_SQL = """
-WITH d AS (
+# Delivery usage per asset and day. The sync stores whole UTC days (one row per asset and day: the primary
+# key is asset + window start); usage stored in other windows is summed per day first (slower: a hash of
+# every asset-day).
+USAGE_BY_DAY = {
+    True: """
+    SELECT asset_id, usage_day AS day, asset_resolution_tier AS asset_tier,
+           coalesce(asset_video_quality, asset_encoding_tier) AS video_quality, lesson_id,
+           delivered_seconds AS total_s, delivered_seconds_720p AS s720, delivered_seconds_1080p AS s1080,
+           delivered_seconds_1440p AS s1440, delivered_seconds_2160p AS s2160,
+           delivered_seconds_audio_only AS saudio
+    FROM delivery_usage
+    WHERE usage_day >= $window_start AND usage_day < $window_end""",
+    False: """
     SELECT asset_id, usage_day AS day, any_value(asset_resolution_tier) AS asset_tier,
            any_value(coalesce(asset_video_quality, asset_encoding_tier)) AS video_quality,
            any_value(lesson_id) AS lesson_id,
@@ -65,26 +80,84 @@ WITH d AS (
            sum(delivered_seconds_1440p) AS s1440, sum(delivered_seconds_2160p) AS s2160,
            sum(delivered_seconds_audio_only) AS saudio
     FROM delivery_usage
-    WHERE usage_day >= $start AND usage_day < $end
-    GROUP BY asset_id, usage_day
-), long AS (
-    SELECT asset_id, day, video_quality, lesson_id, '720p' AS resolution_tier, s720 AS delivered_s FROM d
-    UNION ALL SELECT asset_id, day, video_quality, lesson_id, '1080p', s1080 FROM d
-    UNION ALL SELECT asset_id, day, video_quality, lesson_id, '1440p', s1440 FROM d
-    UNION ALL SELECT asset_id, day, video_quality, lesson_id, '2160p', s2160 FROM d
-    UNION ALL SELECT asset_id, day, video_quality, lesson_id, 'audio-only', saudio FROM d
-    UNION ALL SELECT asset_id, day, video_quality, lesson_id, coalesce(asset_tier, '1080p'),
-                     total_s - (s720 + s1080 + s1440 + s2160 + saudio) FROM d
-)
-SELECT asset_id, day, resolution_tier, sum(delivered_s) AS delivered_s,
-       any_value(video_quality) AS video_quality, any_value(lesson_id) AS lesson_id
-FROM long WHERE delivered_s > 0.5
-GROUP BY ALL
+    WHERE usage_day >= $window_start AND usage_day < $window_end
+    GROUP BY asset_id, usage_day""",
+}
+# Every window starts at midnight UTC of its usage day (integer arithmetic: one cheap pass).
+WHOLE_DAYS_SQL = """
+SELECT coalesce(bool_and(epoch_ms(window_start) = (usage_day - DATE '1970-01-01') * 86400000), true)
+FROM delivery_usage WHERE usage_day >= $window_start AND usage_day < $window_end
 """
+TIER_SECONDS = {"720p": "s720", "1080p": "s1080", "1440p": "s1440", "2160p": "s2160", "audio-only": "saudio"}
+
+
+REST = "total_s - (s720 + s1080 + s1440 + s2160 + saudio)"
+
+
+def _with_rest(whole_days: bool) -> str:
+    """Usage per asset and day, with the seconds Mux did not break down by tier (`rest`) and their tier."""
+    return f"SELECT *, {REST} AS rest, coalesce(asset_tier, '1080p') AS rest_tier FROM ({USAGE_BY_DAY[whole_days]})"
+
+
+def _part(column: str, tier: str) -> str:
+    """Seconds at `tier`: its own part and the rest when the asset's tier is spelled as it, each dropped
+    under half a second."""
+    return (
+        f"CASE WHEN {column} > 0.5 THEN {column} ELSE 0 END "
+        f"+ CASE WHEN rest > 0.5 AND rest_tier = '{tier}' THEN rest ELSE 0 END"
+    )
+
+
+OWN_TIERS = ", ".join(f"'{tier}'" for tier in TIER_SECONDS)
+OTHER = f"CASE WHEN rest > 0.5 AND rest_tier NOT IN ({OWN_TIERS}) THEN rest ELSE 0 END"
+
+
+def _delivery_sql(whole_days: bool) -> str:
+    """One row per asset, day and delivered tier (the frames `estimate_costs` takes). Seconds Mux did not
+    break down by tier go to the asset's tier: added to that tier's row when the asset's tier is spelled
+    as one, else a row of their own (the estimator reads the spelling)."""
+    parts = [
+        f"SELECT asset_id, day, video_quality, lesson_id, '{tier}' AS resolution_tier, "
+        f"{_part(col, tier)} AS delivered_s FROM d"
+        for tier, col in TIER_SECONDS.items()
+    ]
+    parts.append(f"SELECT asset_id, day, video_quality, lesson_id, rest_tier, {OTHER} FROM d")
+    union = "\n    UNION ALL ".join(parts)
+    return f"""
+WITH d AS MATERIALIZED ({_with_rest(whole_days)}), long AS (
+    {union}
+)
+SELECT asset_id, day, resolution_tier, delivered_s, video_quality, lesson_id FROM long WHERE delivered_s > 0
+"""
+
+
+def _delivery_source(whole_days: bool) -> str:
+    """The same usage for the estimator (`core/costs/inputs.py`): one row per asset and day, a column per tier."""
+    parts = ", ".join(f"{_part(col, tier)} AS {col}" for tier, col in TIER_SECONDS.items())
+    return f"""
+SELECT asset_id, CAST(day - DATE '1970-01-01' AS BIGINT) AS day, {parts}, {OTHER} AS other_s,
+       rest_tier AS other_tier, video_quality, lesson_id, 0 AS ord
+FROM ({_with_rest(whole_days)})
+"""
+
 
 VIEWS_SQL = """
 SELECT DISTINCT asset_id, view_day AS day FROM mux_views
-WHERE asset_id IS NOT NULL AND view_day >= $start AND view_day < $end
+WHERE asset_id IS NOT NULL AND view_day >= $views_start AND view_day < $window_end
+"""
+
+# The same relations in the estimator's input shape (`core/costs/inputs.py`): days as day numbers.
+ASSET_SOURCE = f"""
+SELECT asset_id, lesson_id, duration_s, resolution_tier, video_quality,
+       CAST(CAST(timezone('UTC', created_at) AS DATE) - DATE '1970-01-01' AS BIGINT) AS created_day,
+       CAST(CAST(timezone('UTC', deleted_at) AS DATE) - DATE '1970-01-01' AS BIGINT) AS deleted_day,
+       status, 0 AS ord
+FROM ({ASSETS_SQL})
+"""
+# Every view, not one per day: the estimator drops repeated days while sorting them (cheaper than DISTINCT).
+VIEW_SOURCE = """
+SELECT asset_id, CAST(view_day - DATE '1970-01-01' AS BIGINT) AS day FROM mux_views
+WHERE asset_id IS NOT NULL AND view_day >= $views_start AND view_day < $window_end
 """
 
 ATTRIBUTION_SQL = """
@@ -130,23 +203,47 @@ def _ts(d: date) -> pd.Timestamp:
     return pd.Timestamp(d).tz_localize("UTC")
 
 
-def load_cost_inputs(con: duckdb.DuckDBPyConnection, period: Period, *, cold_after_days: int = 90) -> CostInputs:
-    """Everything `estimate_costs` needs for `period` (whole months around it, views from before it)."""
+def _params(period: Period, cold_after_days: int) -> dict[str, object]:
     window_start, window_end = period.data_window()
-    assets = con.execute(
-        ASSETS_SQL,
-        {
-            "start": window_start,
-            "end": _ts(window_end),
-            "deleted_since": _ts(window_start - timedelta(days=DELETED_LOOKBACK_DAYS)),
-        },
-    ).df()
-    delivery = con.execute(DELIVERY_SQL, {"start": window_start, "end": window_end}).df()
-    views = con.execute(
-        VIEWS_SQL, {"start": window_start - timedelta(days=cold_after_days + 1), "end": window_end}
-    ).df()
+    return {
+        "window_start": window_start,
+        "window_end": window_end,
+        "window_end_ts": _ts(window_end),
+        "deleted_since": _ts(window_start - timedelta(days=DELETED_LOOKBACK_DAYS)),
+        "views_start": window_start - timedelta(days=cold_after_days + 1),
+    }
+
+
+def _bound(sql: str, params: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in params.items() if f"${k}" in sql}
+
+
+def _whole_days(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> bool:
+    return bool(con.execute(WHOLE_DAYS_SQL, _bound(WHOLE_DAYS_SQL, params)).fetchall()[0][0])
+
+
+def cost_sources(con: duckdb.DuckDBPyConnection, period: Period, *, cold_after_days: int = 90) -> Sources:
+    """The estimator's inputs for `period` (whole months around it, plays from before it) as warehouse SQL."""
+    params = _params(period, cold_after_days)
+    delivery = _delivery_source(_whole_days(con, params))
+    # `assets` has one row per asset_id, and usage adds only assets missing from it.
+    return Sources(ASSET_SOURCE, delivery, VIEW_SOURCE, params, unique_assets=True)
+
+
+def load_cost_inputs(con: duckdb.DuckDBPyConnection, period: Period, *, cold_after_days: int = 90) -> CostInputs:
+    """The same inputs as frames (what `estimate_costs` takes), for what-if scenarios."""
+    params = _params(period, cold_after_days)
+    assets = con.execute(ASSETS_SQL, _bound(ASSETS_SQL, params)).df()
+    delivery_sql = _delivery_sql(_whole_days(con, params))
+    delivery = con.execute(delivery_sql, _bound(delivery_sql, params)).df()
+    views = con.execute(VIEWS_SQL, _bound(VIEWS_SQL, params)).df()
     attribution = con.execute(ATTRIBUTION_SQL).df()
     return CostInputs(period, assets, delivery, views, attribution)
+
+
+def load_attribution(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """lesson -> course -> teacher, with titles (through Arrow: 3-4x faster than `.df()` for the strings)."""
+    return con.sql(ATTRIBUTION_SQL).to_arrow_table().to_pandas()
 
 
 def load_s3_lessons(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
@@ -155,24 +252,31 @@ def load_s3_lessons(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame
 
 
 def latest_usage_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    row = con.execute(LATEST_DAY_SQL).fetchone()
-    return row[0] if row and row[0] is not None else None
+    rows = con.execute(LATEST_DAY_SQL).fetchall()
+    return rows[0][0] if rows and rows[0][0] is not None else None
+
+
+def price_period(
+    con: duckdb.DuckDBPyConnection, period: Period, book: PriceBook, *, as_of: date, boundaries: list[date]
+) -> tuple[Priced, list[str]]:
+    """Read `period`'s window on `con` and price it, cut at the period's bounds and `boundaries`."""
+    start, end, notes = priced_window(period, as_of)
+    sources = cost_sources(con, period, cold_after_days=book.cold_after_days)
+    priced = price(con, sources, book, window=(start, end), boundaries=[period.start, period.end, *boundaries])
+    return priced, notes
 
 
 def estimate_period(
-    con: duckdb.DuckDBPyConnection, period: Period, book: PriceBook, *, today: date
+    con: duckdb.DuckDBPyConnection, period: Period, book: PriceBook, *, today: date, detail: bool = False
 ) -> tuple[CostEstimate, pd.DataFrame]:
-    """The priced rows for `period` (nothing after `today`) and the attribution frame for rollups."""
-    inputs = load_cost_inputs(con, period, cold_after_days=book.cold_after_days)
-    estimate = estimate_costs(
-        inputs.assets, inputs.delivery, inputs.views, period, book, as_of=today + timedelta(days=1)
-    )
-    return estimate, inputs.attribution
+    """The roll-ups for `period` (nothing after `today`) and the attribution frame for course/teacher reports."""
+    priced, notes = price_period(con, period, book, as_of=today + timedelta(days=1), boundaries=[])
+    return estimate(priced, period, detail=detail, notes=notes), load_attribution(con)
 
 
 @dataclass
 class CostOverview:
-    """Everything the admin costs page shows, from one pass over the warehouse."""
+    """Everything the admin costs page shows, from one pricing pass over the warehouse."""
 
     today: date
     period: Period
@@ -182,7 +286,6 @@ class CostOverview:
     last_month_micros: int
     last_month_same_days_micros: int
     forecast: Forecast | None
-    inputs: CostInputs  # for what-if (covers the selected period)
     notes: list[str]
 
 
@@ -195,24 +298,22 @@ def cost_overview(
     budget_usd: float | None = None,
     history_days: int = 90,
 ) -> CostOverview:
-    """One estimate over the selected period, this month, last month and the forecast's history."""
+    """One pricing pass over the selected period, this month, last month and the forecast's history."""
     as_of = today + timedelta(days=1)
     this_month = month_start(today)
     last_month = month_start(this_month - timedelta(days=1))
     history = history_period(as_of, history_days)
-    start = min(period.start, last_month, history.start)
-    end = max(period.end, as_of)
-    whole = Period(start, end)
-    inputs = load_cost_inputs(con, whole, cold_after_days=book.cold_after_days)
-    bounds = [period.start, period.end, history.start, this_month, last_month, as_of]
+    whole = Period(min(period.start, last_month, history.start), max(period.end, as_of))
     same_days_end = min(last_month + (as_of - this_month), this_month)
-    bounds.append(same_days_end)
-    estimate = estimate_costs(inputs.assets, inputs.delivery, inputs.views, whole, book, as_of=as_of, split_at=bounds)
-    notes = list(estimate.notes)
+    bounds = [period.start, period.end, history.start, this_month, last_month, as_of, same_days_end]
+    priced, notes = price_period(con, whole, book, as_of=as_of, boundaries=bounds)
+    # Per-lesson figures for the selected period only; every other figure is a sum of days. Settled: the
+    # page caches the overview, and the priced rows need not stay in memory with it.
+    selected = estimate(priced, period, notes=notes).settled()
+    days = estimate(priced, whole, lessons=False, notes=notes).settled()
+    notes = list(days.notes)
     try:
-        forecast = forecast_costs(
-            history_from_estimate(estimate.subset(history)), book, as_of=as_of, budget_usd=budget_usd
-        )
+        forecast = forecast_costs(history_from_estimate(days.subset(history)), book, as_of=as_of, budget_usd=budget_usd)
         notes += forecast.notes
     except CostInputInvalid as exc:
         forecast = None
@@ -220,12 +321,22 @@ def cost_overview(
     return CostOverview(
         today=today,
         period=period,
-        estimate=estimate.subset(period),
-        attribution=inputs.attribution,
-        month_to_date_micros=estimate.subset(Period(this_month, as_of)).total_micros,
-        last_month_micros=estimate.subset(Period(last_month, this_month)).total_micros,
-        last_month_same_days_micros=estimate.subset(Period(last_month, same_days_end)).total_micros,
+        estimate=selected,
+        attribution=load_attribution(con),
+        month_to_date_micros=days.subset(Period(this_month, as_of)).total_micros,
+        last_month_micros=days.subset(Period(last_month, this_month)).total_micros,
+        last_month_same_days_micros=days.subset(Period(last_month, same_days_end)).total_micros,
         forecast=forecast,
-        inputs=CostInputs(period, inputs.assets, inputs.delivery, inputs.views, inputs.attribution),
         notes=notes,
     )
+
+
+def forecast_from_warehouse(
+    con: duckdb.DuckDBPyConnection, book: PriceBook, *, today: date, budget_usd: float | None
+) -> Forecast:
+    """This month and the next three projected from the last 90 days (what budget alerts are raised on)."""
+    # As `lectern costs forecast` does: history until yesterday (today's usage is never complete yet).
+    period = history_period(today)
+    priced, notes = price_period(con, period, book, as_of=today + timedelta(days=1), boundaries=[])
+    days = estimate(priced, period, lessons=False, notes=notes)
+    return forecast_costs(history_from_estimate(days), book, as_of=period.end, budget_usd=budget_usd)

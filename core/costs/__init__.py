@@ -1,7 +1,8 @@
 """Mux costs: price book, usage-based estimates, rollups, forecast, what-if and migration preview.
 
-Pure functions over DataFrames (no I/O) except `alerts.record_budget_alerts`, which writes the platform DB.
-`warehouse/costs.py` fetches the input frames; the API, dashboard and CLI call these.
+No I/O of their own: the estimator reads the relations it is handed on a DuckDB connection (the warehouse's,
+from `warehouse/costs.py`, or an in-memory one over DataFrames); `alerts.record_budget_alerts` writes the
+platform DB. The API, dashboard, CLI and the `cost_alerts` sync job call these.
 """
 
 from core.costs.errors import CostError, CostInputInvalid, PriceBookInvalid, UnknownPriceKey

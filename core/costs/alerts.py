@@ -2,7 +2,9 @@
 
 The key `cost-budget:<YYYY-MM>` is unique in the table, so re-running the forecast updates the same row
 (latest projection in `context`) instead of adding another; a concurrent writer that wins the insert race
-is detected by the unique constraint and treated the same way.
+is detected by the unique constraint and treated the same way. `record_budget_alerts(..., resolve=True)`
+(the scheduled `cost_alerts` job) also resolves the alert of a forecast month now projected under the
+budget, and reopens it if the projection crosses again.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,17 +27,37 @@ def budget_key(month: str) -> str:
     return f"cost-budget:{month}"
 
 
-def record_budget_alerts(db: Session | Engine, forecast: Forecast, *, now: datetime | None = None) -> list[str]:
-    """Write (or refresh) an alert per month projected over budget; returns the keys newly created."""
+def record_budget_alerts(
+    db: Session | Engine, forecast: Forecast, *, now: datetime | None = None, resolve: bool = False
+) -> list[str]:
+    """Write (or refresh) an alert per month projected over budget; returns the keys newly created.
+
+    `resolve`: also mark the open alerts of the forecast's other months resolved (projected under budget
+    now). Months the forecast does not cover (past ones) keep whatever state they have."""
     if forecast.budget_micros is None:
         return []
     crossings = forecast.crossings()
-    if crossings.empty:
+    if crossings.empty and not resolve:
         return []
     if isinstance(db, Engine):
         with Session(db) as session, session.begin():
-            return _record(session, forecast, crossings, now or datetime.now(UTC))
-    return _record(db, forecast, crossings, now or datetime.now(UTC))
+            return _apply(session, forecast, crossings, now or datetime.now(UTC), resolve)
+    return _apply(db, forecast, crossings, now or datetime.now(UTC), resolve)
+
+
+def _apply(session: Session, forecast: Forecast, crossings: pd.DataFrame, now: datetime, resolve: bool) -> list[str]:
+    created = _record(session, forecast, crossings, now)
+    if resolve:
+        over = {f"{m:%Y-%m}" for m in crossings["month"]}
+        under = [budget_key(f"{m:%Y-%m}") for m in forecast.months["month"] if f"{m:%Y-%m}" not in over]
+        if under:
+            session.execute(
+                update(Alert)
+                .where(Alert.key.in_(under), Alert.resolved_at.is_(None))
+                .values(resolved_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    return created
 
 
 def _record(session: Session, forecast: Forecast, crossings: pd.DataFrame, now: datetime) -> list[str]:
@@ -69,6 +91,7 @@ def _record(session: Session, forecast: Forecast, crossings: pd.DataFrame, now: 
             except IntegrityError:
                 existing = session.execute(select(Alert).where(Alert.key == key)).scalar_one()
         existing.message, existing.context = message, context
+        existing.resolved_at = None  # projected over again: the alert is open (again)
         if severity == "critical":
             existing.severity = severity
     session.flush()

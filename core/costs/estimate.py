@@ -1,156 +1,66 @@
-"""Usage-based cost estimates: assets, delivery usage and view days in, priced cost rows out. No I/O.
+"""Usage-based cost estimates from DataFrames: the frames go into an in-memory DuckDB, then the estimator.
 
-Inputs (pandas DataFrames; `warehouse/costs.py` fetches them):
+`estimate_costs(assets, delivery, views, period, book)` is the estimator for inputs already in memory
+(what-if scenarios, tests); the warehouse is read in place (`warehouse/costs.py`). Both take the same path:
+`core/costs/inputs.py` reads the relations into integer arrays, `core/costs/pricing.py` prices them (the
+model), `core/costs/exact.py` keeps the money exact, `core/costs/rollups.py` rolls the rows up.
+
+Frames (pandas):
 - assets: `asset_id`, `lesson_id` (nullable), `duration_s`, `resolution_tier`, `video_quality`, `created_at`,
   `deleted_at` (nullable), optional `status` (errored assets are not billed).
 - delivery: `asset_id`, `day`, `resolution_tier` (the tier *delivered*), `delivered_s`; optional
   `video_quality` / `lesson_id` for assets missing from `assets` (long deleted).
 - views: `asset_id`, `day` — days the asset was played, from at least `cold_after_days` before the period
   (delivery days count as views too). They drive Automatic Cold Storage.
-
-How each line item is priced (see `pricebook_2026.json` for the numbers and their sources):
-- encoding: duration x price[quality, tier] on the creation day (basic is free);
-- storage: per day stored, duration x price[quality, tier] x (days / days in that month), at the standard,
-  infrequent (-40 %) or cold (-60 %) rate depending on days since the last view; a never-played asset is
-  cold from creation; a deleted basic asset is billed until `basic_minimum_days` after creation;
-- delivery: delivered minutes per tier x price[quality, delivered tier].
-Then per calendar month, account-wide: volume tiers per (line, quality, tier) bucket as a blended
-multiplier, and the free delivery minutes as a fraction `free / delivered` of every delivery row — so both
-credits are spread pro rata to usage across assets. Everything is computed for whole months (credits are
-monthly), then rows are kept for the period only: storage runs are split at month and period bounds, so a
-period's rows are exactly its share of its months' bills.
-
-Amounts are int64 micro-dollars per row (gross, volume discount, free credit, net = gross - both), so any
-grouping of rows adds up exactly.
 """
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Iterable
+from datetime import date
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from core.costs.errors import CostInputInvalid
-from core.costs.pricebook import (
-    LINES,
-    QUALITIES,
-    STORAGE_CLASSES,
-    TIERS,
-    PriceBook,
-    normalize_quality,
-    normalize_tier,
+from core.costs.inputs import TIER_PARTS
+from core.costs.period import (
+    DELIVERY,
+    ENCODING,
+    ROW_COLUMNS,
+    STORAGE,
+    CostEstimate,
+    Period,
+    day_numbers,
+    month_start,
+    next_month,
+    priced_window,
+    to_day,
 )
+from core.costs.pricebook import PriceBook
+from core.costs.pricing import Sources, price
+from core.costs.rollups import estimate
 
-EPOCH = np.datetime64("1970-01-01", "D")
 ASSET_COLUMNS = ("asset_id", "lesson_id", "duration_s", "resolution_tier", "video_quality", "created_at", "deleted_at")
 DELIVERY_COLUMNS = ("asset_id", "day", "resolution_tier", "delivered_s")
 VIEW_COLUMNS = ("asset_id", "day")
-ROW_COLUMNS = (
-    "asset_id", "lesson_id", "line", "day", "days", "month", "quality", "tier", "storage_class", "quantity",
-    "gross_micros", "volume_micros", "free_micros", "net_micros",
-)  # fmt: skip
-ENCODING, STORAGE, DELIVERY = 0, 1, 2
-NO_CLASS = -1
+MISSING_DAY = np.iinfo(np.int64).min
 
-
-def month_start(d: date) -> date:
-    return d.replace(day=1)
-
-
-def next_month(d: date) -> date:
-    return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-@dataclass(frozen=True)
-class Period:
-    """Days [start, end): `end` is exclusive. `Period.inclusive(first, last)` for report parameters."""
-
-    start: date
-    end: date
-
-    def __post_init__(self) -> None:
-        if self.end <= self.start:
-            raise CostInputInvalid(f"period must end after it starts (got {self.start} .. {self.end})")
-
-    @classmethod
-    def inclusive(cls, first: date, last: date) -> Period:
-        if last < first:
-            raise CostInputInvalid(f"`to` ({last}) is before `from` ({first})")
-        return cls(first, last + timedelta(days=1))
-
-    @classmethod
-    def month(cls, any_day: date) -> Period:
-        return cls(month_start(any_day), next_month(any_day))
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days
-
-    @property
-    def last(self) -> date:
-        return self.end - timedelta(days=1)
-
-    def months(self) -> list[date]:
-        out, m = [], month_start(self.start)
-        while m < self.end:
-            out.append(m)
-            m = next_month(m)
-        return out
-
-    def data_window(self, lookback_days: int = 0) -> tuple[date, date]:
-        """What the estimator needs: whole months around the period, views from `lookback_days` earlier."""
-        first = month_start(self.start)
-        return first - timedelta(days=lookback_days), next_month(self.last)
-
-
-@dataclass
-class CostEstimate:
-    """Priced rows for a period (one row per asset x line item x day, or x storage run)."""
-
-    period: Period
-    rows: pd.DataFrame
-    pricebook_version: str
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def total_micros(self) -> int:
-        return int(self.rows["net_micros"].sum())
-
-    def subset(self, period: Period) -> CostEstimate:
-        """The rows of a sub-period; exact when the estimate was split at its bounds (`split_at`)."""
-        start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
-        keep = (self.rows["day"] >= start) & (self.rows["day"] < end)
-        return CostEstimate(period, self.rows.loc[keep].reset_index(drop=True), self.pricebook_version, self.notes)
-
-    def totals_by_line(self) -> dict[str, int]:
-        sums = self.rows.groupby("line", observed=False)["net_micros"].sum()
-        return {line: int(sums.get(line, 0)) for line in LINES}
-
-
-def day_numbers(values: pd.Series) -> np.ndarray:
-    """Dates/datetimes (tz-aware, or naive UTC) -> int days since 1970-01-01; missing -> min int64."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        arr = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    elif isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.datetime64):
-        arr = values.to_numpy()
-    else:
-        arr = pd.to_datetime(values, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    out = arr.astype("datetime64[D]").astype(np.int64)
-    out[np.isnat(arr)] = np.iinfo(np.int64).min
-    return out
-
-
-def to_day(n: int) -> date:
-    return date(1970, 1, 1) + timedelta(days=int(n))
-
-
-def _num(d: date) -> int:
-    return (d - date(1970, 1, 1)).days
+__all__ = [
+    "DELIVERY",
+    "ENCODING",
+    "ROW_COLUMNS",
+    "STORAGE",
+    "CostEstimate",
+    "Period",
+    "day_numbers",
+    "estimate_costs",
+    "month_start",
+    "next_month",
+    "to_day",
+]
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
@@ -159,48 +69,64 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
         raise CostInputInvalid(f"{name} frame lacks columns {', '.join(missing)}")
 
 
-def _round(values: np.ndarray) -> np.ndarray:
-    """Non-negative float micro-dollars -> int64, half up (every amount here is >= 0)."""
-    return np.floor(values + 0.5).astype(np.int64)
+def _strings(values: pd.Series | None, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.string())
+    return pa.array(values.astype("string").astype(object).where(values.notna(), None), type=pa.string())
 
 
-def _index_of(index: pd.Index, values: pd.Series) -> np.ndarray:
-    """Position of each value in `index` (-1 when absent), hashing each distinct value once."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        where = index.get_indexer(pd.Index(values.cat.categories).astype("string"))
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, where[np.clip(codes, 0, None)] if where.size else -1, -1)
-    codes, uniques = pd.factorize(values)
-    where = index.get_indexer(pd.Index(uniques).astype("string"))
-    return np.where(codes >= 0, where[np.clip(codes, 0, None)] if where.size else -1, -1)
+def _days(values: pd.Series) -> pa.Array:
+    days = day_numbers(values)
+    return pa.array(days, type=pa.int64(), mask=days == MISSING_DAY)
 
 
-def _codes(values: pd.Series, normalize: Callable[[pd.Series], pd.Series], names: tuple[str, ...]) -> np.ndarray:
-    """Index into `names` per value (-1 when unknown), normalising each distinct value once."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    lookup = {name: i for i, name in enumerate(names)}
-    mapped = normalize(pd.Series(uniques, dtype="object")).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
-    return np.where(codes >= 0, mapped[np.clip(codes, 0, None)] if mapped.size else -1, -1)
+def _seconds(values: pd.Series) -> pa.Array:
+    """Floats with NaN as missing (so NaN seconds are never > 0)."""
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return pa.array(numeric, type=pa.float64(), from_pandas=True)
 
 
-class _Months:
-    """Month index arithmetic over the data window."""
-
-    def __init__(self, first: date, end: date) -> None:
-        self.starts: list[date] = []
-        m = first
-        while m < end:
-            self.starts.append(m)
-            m = next_month(m)
-        self.start_nums = np.array([_num(m) for m in self.starts], dtype=np.int64)
-        self.lengths = np.array([calendar.monthrange(m.year, m.month)[1] for m in self.starts], dtype=np.int64)
-        # A day -> month table over the window: one gather per row instead of a binary search.
-        self.first_num = int(self.start_nums[0]) if self.starts else 0
-        self.by_day = np.repeat(np.arange(len(self.starts)), self.lengths)
-
-    def index(self, days: np.ndarray) -> np.ndarray:
-        """Month index of each day inside the window (days outside it are clipped to the edge months)."""
-        return self.by_day[np.clip(days - self.first_num, 0, self.by_day.size - 1)]
+def frame_tables(assets: pd.DataFrame, delivery: pd.DataFrame, views: pd.DataFrame) -> dict[str, pa.Table]:
+    """The frames as Arrow tables with the estimator's input columns (`core/costs/inputs.py`)."""
+    _require(assets, ASSET_COLUMNS, "assets")
+    _require(delivery, DELIVERY_COLUMNS, "delivery")
+    _require(views, VIEW_COLUMNS, "views")
+    n_a, n_d = len(assets), len(delivery)
+    lessons = pd.array(pd.to_numeric(assets["lesson_id"], errors="coerce"), dtype="Int64")
+    return {
+        "assets": pa.table(
+            {
+                "asset_id": _strings(assets["asset_id"], n_a),
+                "lesson_id": pa.array(lessons, type=pa.int64()),
+                "duration_s": _seconds(assets["duration_s"]),
+                "resolution_tier": _strings(assets["resolution_tier"], n_a),
+                "video_quality": _strings(assets["video_quality"], n_a),
+                "created_day": _days(assets["created_at"]),
+                "deleted_day": _days(assets["deleted_at"]),
+                "status": _strings(assets.get("status"), n_a),
+                "ord": pa.array(np.arange(n_a), type=pa.int64()),
+            }
+        ),
+        # Each row as a day of usage at its own (raw) tier: the `other_s` part of the wide input.
+        "delivery": pa.table(
+            {
+                "asset_id": _strings(delivery["asset_id"], n_d),
+                "day": _days(delivery["day"]),
+                **{part: pa.array(np.zeros(n_d), pa.float64()) for part in TIER_PARTS},
+                "other_s": _seconds(delivery["delivered_s"]),
+                "other_tier": _strings(delivery["resolution_tier"], n_d),
+                "video_quality": _strings(delivery.get("video_quality"), n_d),
+                "lesson_id": pa.array(
+                    pd.array(pd.to_numeric(delivery["lesson_id"], errors="coerce"), dtype="Int64")
+                    if "lesson_id" in delivery.columns
+                    else pd.array([None] * n_d, dtype="Int64"),
+                    type=pa.int64(),
+                ),
+                "ord": pa.array(np.arange(n_d), type=pa.int64()),
+            }
+        ),
+        "views": pa.table({"asset_id": _strings(views["asset_id"], len(views)), "day": _days(views["day"])}),
+    }
 
 
 def estimate_costs(
@@ -212,247 +138,26 @@ def estimate_costs(
     *,
     as_of: date | None = None,
     split_at: Iterable[date] = (),
+    detail: bool = True,
 ) -> CostEstimate:
     """Price `period`. `as_of` (exclusive) stops storage at the last day with data (default: period end).
 
     `split_at`: more days to cut storage runs at, so `subset()` of sub-periods starting there is exact.
+    `detail`: also return the priced rows (`CostEstimate.rows`).
     """
-    _require(assets, ASSET_COLUMNS, "assets")
-    _require(delivery, DELIVERY_COLUMNS, "delivery")
-    _require(views, VIEW_COLUMNS, "views")
-    notes: list[str] = []
-    window_start, window_end = month_start(period.start), next_month(period.last)
-    if as_of is not None and as_of < window_end:
-        window_end = max(as_of, window_start + timedelta(days=1))
-        if as_of < period.end:
-            notes.append(f"data until {as_of - timedelta(days=1)}: later days of the period are not estimated")
-    months = _Months(window_start, window_end)
-    w0, w1 = _num(window_start), _num(window_end)
-    p0, p1 = _num(period.start), min(_num(period.end), w1)
-
-    if "status" in assets.columns:
-        errored = assets["status"].astype("string").eq("errored").fillna(False).to_numpy()
-        assets = assets.loc[~errored]
-    assets = assets.drop_duplicates("asset_id", keep="last").reset_index(drop=True)
-    asset_ids = pd.Index(assets["asset_id"].astype("string"))
-    quality = _codes(assets["video_quality"], normalize_quality, QUALITIES)
-    tier = _codes(assets["resolution_tier"], normalize_tier, TIERS)
-    if (quality < 0).any() or (tier < 0).any():
-        notes.append("assets with an unknown video quality or resolution tier priced as plus / 1080p")
-    quality = np.where(quality < 0, QUALITIES.index("plus"), quality)
-    tier = np.where(tier < 0, TIERS.index("1080p"), tier)
-    minutes = assets["duration_s"].astype("float64").fillna(0.0).clip(lower=0).to_numpy() / 60.0
-    created = day_numbers(assets["created_at"])
-    if (created == np.iinfo(np.int64).min).any():
-        raise CostInputInvalid("every asset needs created_at")
-    deleted = day_numbers(assets["deleted_at"])
-    alive = deleted == np.iinfo(np.int64).min
-    end = np.where(alive, w1, deleted)
-    if book.basic_minimum_days > 0:
-        minimum_end = created + book.basic_minimum_days
-        end = np.where(~alive & (quality == QUALITIES.index("basic")), np.maximum(end, minimum_end), end)
-
-    # -- delivery rows -------------------------------------------------------------------------------
-    del_day = day_numbers(delivery["day"])
-    keep = (del_day >= w0) & (del_day < w1) & (delivery["delivered_s"].fillna(0).to_numpy() > 0)
-    dlv = delivery if keep.all() else delivery.loc[keep]
-    del_day = del_day[keep]
-    del_asset = _index_of(asset_ids, dlv["asset_id"])
-    known = del_asset >= 0
-    del_quality = np.where(known, quality[np.clip(del_asset, 0, None)], QUALITIES.index("plus"))
-    if (~known).any():
-        if "video_quality" in dlv.columns:
-            own = _codes(dlv["video_quality"], normalize_quality, QUALITIES)
-            del_quality = np.where(known | (own < 0), del_quality, own)
-        notes.append(f"{int((~known).sum())} delivery rows for assets not in the asset table (attributed to no lesson)")
-    del_tier = _codes(dlv["resolution_tier"], normalize_tier, TIERS)
-    if (del_tier < 0).any():
-        notes.append(f"{int((del_tier < 0).sum())} delivery rows with an unknown resolution tier priced as 1080p")
-    del_tier = np.where(del_tier < 0, TIERS.index("1080p"), del_tier)
-    del_minutes = dlv["delivered_s"].astype("float64").to_numpy() / 60.0
-
-    # -- storage runs --------------------------------------------------------------------------------
-    view_asset = np.concatenate([_index_of(asset_ids, views["asset_id"]), del_asset[known]])
-    view_day = np.concatenate([day_numbers(views["day"]), del_day[known]])
-    ok = view_asset >= 0
-    view_asset, view_day = view_asset[ok], view_day[ok]
-    ok = (view_day >= created[view_asset]) & (view_day < end[view_asset])
-    st = _storage_runs(view_asset[ok], view_day[ok], created, end, w0, w1, book)
-    st_asset, st_start, st_end, st_class = _split(
-        *st, boundaries=np.unique([*months.start_nums[1:], p0, p1, *(_num(d) for d in split_at)])
-    )
-
-    # -- assemble rows -------------------------------------------------------------------------------
-    enc_asset = np.flatnonzero((created >= w0) & (created < w1) & (minutes > 0))
-    n_enc, n_st, n_del = enc_asset.size, st_asset.size, del_day.size
-    line = np.concatenate([np.full(n_enc, ENCODING), np.full(n_st, STORAGE), np.full(n_del, DELIVERY)])
-    row_asset = np.concatenate([enc_asset, st_asset, del_asset])
-    day = np.concatenate([created[enc_asset], st_start, del_day])
-    days = np.concatenate([np.ones(n_enc, np.int64), st_end - st_start, np.ones(n_del, np.int64)])
-    q = np.concatenate([quality[enc_asset], quality[st_asset], del_quality])
-    t = np.concatenate([tier[enc_asset], tier[st_asset], del_tier])
-    s_class = np.concatenate([np.full(n_enc, NO_CLASS), st_class, np.full(n_del, NO_CLASS)])
-    month = months.index(day)
-    quantity = np.concatenate([
-        minutes[enc_asset],
-        minutes[st_asset] * (st_end - st_start) / months.lengths[months.index(st_start)],
-        del_minutes,
-    ])  # fmt: skip
-
-    rates = np.stack([book.rate_table(name) for name in LINES])  # [line, quality, tier]
-    unit = rates[line, q, t]
-    factors = book.storage_class_factors()
-    unit = np.where(line == STORAGE, unit * factors[np.clip(s_class, 0, None)], unit)
-    gross = _round(quantity * unit)
-
-    # Monthly volume tiers per (month, line, quality, tier) bucket, then free delivery minutes per month.
-    bucket = ((month * len(LINES) + line) * len(QUALITIES) + q) * len(TIERS) + t
-    n_buckets = len(months.starts) * len(LINES) * len(QUALITIES) * len(TIERS)
-    bucket_minutes = np.bincount(bucket, weights=quantity, minlength=n_buckets)
-    bucket_line = (np.arange(n_buckets) // (len(QUALITIES) * len(TIERS))) % len(LINES)
-    multiplier = np.ones(n_buckets)
-    for i, name in enumerate(LINES):
-        sel = bucket_line == i
-        multiplier[sel] = book.volume_multiplier(name, bucket_minutes[sel])
-    volume = _round(gross * (1.0 - multiplier[bucket]))
-    delivered = np.bincount(month[n_enc + n_st :], weights=quantity[n_enc + n_st :], minlength=len(months.starts))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        free_share = np.where(delivered > 0, np.minimum(1.0, book.free_delivery_minutes / delivered), 0.0)
-    free = np.zeros_like(gross)
-    dl = slice(n_enc + n_st, None)  # delivery rows come last
-    free[dl] = _round((gross[dl] - volume[dl]) * free_share[month[dl]])
-    net = gross - volume - free
-
-    in_period = (day >= p0) & (day < p1)
-    rows = _frame(
-        in_period, assets, asset_ids, dlv, known, n_enc + n_st, row_asset, line, day, days, month, months, q, t,
-        s_class, quantity, gross, volume, free, net,
-    )  # fmt: skip
-    return CostEstimate(period=period, rows=rows, pricebook_version=book.version, notes=notes)
-
-
-def _storage_runs(
-    view_asset: np.ndarray,
-    view_day: np.ndarray,
-    created: np.ndarray,
-    end: np.ndarray,
-    w0: int,
-    w1: int,
-    book: PriceBook,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(asset, start, end, storage class) runs inside [w0, w1), from each asset's creation and view days.
-
-    Anchors are the creation day and every view day; from an anchor `a` until the next one the asset is
-    standard for `infrequent_after_days`, then infrequent until `cold_after_days`, then cold. The creation
-    anchor is cold throughout when Mux starts unplayed assets cold.
-    """
-    n_assets = created.size
-    key_bits = 20  # days since 1970 fit in 20 bits until 4840 AD
-    anchor_asset = np.concatenate([np.arange(n_assets), view_asset])
-    anchor_day = np.concatenate([created, view_day])
-    is_view = np.concatenate([np.zeros(n_assets, bool), np.ones(view_asset.size, bool)])
-    offset = int(created.min()) if n_assets else 0
-    key = (anchor_asset << (key_bits + 1)) | ((anchor_day - offset).clip(0) << 1) | is_view
-    key = np.sort(key)  # by asset, then day, creation before a view on the same day
-    key = key[np.r_[True, key[1:] != key[:-1]]]
-    anchor_asset = key >> (key_bits + 1)
-    anchor_day = ((key >> 1) & ((1 << key_bits) - 1)) + offset
-    is_view = (key & 1).astype(bool)
-    inf_days, cold_days = book.infrequent_after_days, book.cold_after_days
-    resets = is_view | (not book.new_assets_start_cold)  # anchors that start a standard run
-    # A play within `inf_days` of the previous play only extends the standard run: merge such chains so
-    # each run is one row, anchored at its first play and aging from its last one.
-    same_prev = np.r_[False, anchor_asset[1:] == anchor_asset[:-1]]
-    extends = same_prev & resets & np.r_[False, resets[:-1]] & (np.diff(anchor_day, prepend=0) < inf_days)
-    heads = np.flatnonzero(~extends)
-    last_day = np.maximum.reduceat(anchor_day, heads) if heads.size else anchor_day[:0]
-    anchor_asset, a, resets = anchor_asset[heads], anchor_day[heads], resets[heads]
-    same_next = np.r_[anchor_asset[1:] == anchor_asset[:-1], False]
-    next_day = np.where(same_next, np.r_[a[1:], 0], end[anchor_asset])
-    cold_from_start = ~resets
-    std_end = np.where(cold_from_start, a, np.minimum(last_day + inf_days, next_day))
-    inf_end = np.where(cold_from_start, a, np.minimum(last_day + cold_days, next_day))
-    starts = np.concatenate([a, std_end, np.maximum(inf_end, std_end)])
-    ends = np.concatenate([std_end, np.maximum(inf_end, std_end), next_day])
-    classes = np.repeat(np.arange(len(STORAGE_CLASSES)), a.size)
-    assets_ = np.tile(anchor_asset, len(STORAGE_CLASSES))
-    starts, ends = np.maximum(starts, w0), np.minimum(ends, w1)
-    keep = ends > starts
-    return assets_[keep], starts[keep], ends[keep], classes[keep]
-
-
-def _split(
-    asset: np.ndarray, start: np.ndarray, end: np.ndarray, cls: np.ndarray, *, boundaries: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cut runs at every boundary day (month starts, period bounds) so each piece sits in one month."""
-    first = np.searchsorted(boundaries, start, side="right")
-    last = np.searchsorted(boundaries, end, side="left")
-    pieces = last - first + 1
-    rep = np.repeat(np.arange(start.size), pieces)
-    k = np.arange(rep.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    padded = np.r_[boundaries, np.iinfo(np.int64).max]
-    piece_start = np.where(k == 0, start[rep], padded[np.clip(first[rep] + k - 1, 0, padded.size - 1)])
-    piece_end = np.where(k == pieces[rep] - 1, end[rep], padded[np.clip(first[rep] + k, 0, padded.size - 1)])
-    return asset[rep], piece_start, piece_end, cls[rep]
-
-
-def _frame(
-    keep: np.ndarray,
-    assets: pd.DataFrame,
-    asset_ids: pd.Index,
-    dlv: pd.DataFrame,
-    known: np.ndarray,
-    n_asset_rows: int,
-    row_asset: np.ndarray,
-    line: np.ndarray,
-    day: np.ndarray,
-    days: np.ndarray,
-    month: np.ndarray,
-    months: _Months,
-    q: np.ndarray,
-    t: np.ndarray,
-    s_class: np.ndarray,
-    quantity: np.ndarray,
-    gross: np.ndarray,
-    volume: np.ndarray,
-    free: np.ndarray,
-    net: np.ndarray,
-) -> pd.DataFrame:
-    # Delivery rows for assets missing from the asset table get their own categories after the known ones.
-    codes = row_asset.copy()
-    lesson_known = assets["lesson_id"].astype("Int64")
-    lesson_values = lesson_known.to_numpy("int64", na_value=0)
-    lesson_missing = lesson_known.isna().to_numpy()
-    categories = asset_ids
-    if not known.all():
-        unknown = dlv.loc[~known]
-        unknown_ids = pd.Index(unknown["asset_id"].astype("string")).unique()
-        categories = asset_ids.append(unknown_ids)
-        unknown_rows = (np.arange(row_asset.size) >= n_asset_rows) & (row_asset < 0)
-        codes[unknown_rows] = asset_ids.size + unknown_ids.get_indexer(unknown["asset_id"].astype("string"))
-        if "lesson_id" in unknown.columns:
-            lesson_unknown = unknown.drop_duplicates("asset_id")["lesson_id"].astype("Int64")
-        else:
-            lesson_unknown = pd.Series(pd.NA, index=range(unknown_ids.size), dtype="Int64")
-        lesson_values = np.r_[lesson_values, lesson_unknown.to_numpy("int64", na_value=0)]
-        lesson_missing = np.r_[lesson_missing, lesson_unknown.isna().to_numpy()]
-    k = slice(None) if keep.all() else keep
-    return pd.DataFrame(
-        {
-            "asset_id": pd.Categorical.from_codes(codes[k], categories=categories, validate=False),
-            "lesson_id": pd.arrays.IntegerArray(lesson_values[codes[k]], lesson_missing[codes[k]]),
-            "line": pd.Categorical.from_codes(line[k], categories=list(LINES), validate=False),
-            "day": (EPOCH + day[k]).astype("datetime64[s]"),
-            "days": days[k],
-            "month": np.array(months.starts, dtype="datetime64[D]")[month[k]].astype("datetime64[s]"),
-            "quality": pd.Categorical.from_codes(q[k], categories=list(QUALITIES), validate=False),
-            "tier": pd.Categorical.from_codes(t[k], categories=list(TIERS), validate=False),
-            "storage_class": pd.Categorical.from_codes(s_class[k], categories=list(STORAGE_CLASSES), validate=False),
-            "quantity": quantity[k],
-            "gross_micros": gross[k],
-            "volume_micros": volume[k],
-            "free_micros": free[k],
-            "net_micros": net[k],
-        },
-        copy=False,  # millions of rows: consolidating the numeric columns into one block costs more than the rest
-    )
+    tables = frame_tables(assets, delivery, views)
+    window_start, window_end, notes = priced_window(period, as_of)
+    con = duckdb.connect()
+    try:
+        for name, table in tables.items():
+            con.register(f"frame_{name}", table)
+        sources = Sources(
+            assets="SELECT * FROM frame_assets",
+            delivery="SELECT * FROM frame_delivery",
+            views="SELECT * FROM frame_views WHERE asset_id IS NOT NULL AND day IS NOT NULL",
+        )
+        boundaries = [period.start, period.end, *split_at]
+        priced = price(con, sources, book, window=(window_start, window_end), boundaries=boundaries)
+        return estimate(priced, period, detail=detail, notes=notes)
+    finally:
+        con.close()

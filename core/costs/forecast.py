@@ -61,12 +61,12 @@ def history_period(as_of: date, history_days: int = 90) -> Period:
 
 def history_from_estimate(estimate: CostEstimate) -> CostHistory:
     """Daily gross per line, observed volume-discount ratios and this month's actual net so far."""
-    rows = estimate.rows
-    gross = rows.groupby("line", observed=False)["gross_micros"].sum()
-    volume = rows.groupby("line", observed=False)["volume_micros"].sum()
+    daily = estimate.daily
+    gross = daily.groupby("line", observed=False)["gross_micros"].sum()
+    volume = daily.groupby("line", observed=False)["volume_micros"].sum()
     ratio = {line: float(volume[line] / gross[line]) if gross[line] > 0 else 0.0 for line in LINES}
-    current = pd.Timestamp(month_start(estimate.period.last))
-    mtd = int(rows.loc[rows["month"] == current, "net_micros"].sum())
+    current = month_start(estimate.period.last)
+    mtd = int(daily.loc[pd.to_datetime(daily["day"]).dt.date >= current, "net_micros"].sum())
     return CostHistory(daily=daily_by_line(estimate), volume_ratio=ratio, month_to_date_net_micros=mtd)
 
 

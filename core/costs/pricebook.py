@@ -191,6 +191,23 @@ def _check_thresholds(entries: Mapping[str, PriceEntry]) -> None:
         raise PriceBookInvalid("storage.cold_after_days must be greater than storage.infrequent_after_days")
 
 
+def _check_volume(volume: Mapping[str, tuple[VolumeTier, ...]]) -> None:
+    """Volume tiers discount (multipliers 0..1), have positive sizes, and only the last one is open-ended.
+
+    The estimators rely on it: every amount they compute is then >= 0, so half-up rounding is one rule.
+    """
+    for line, tiers in volume.items():
+        if not tiers:
+            raise PriceBookInvalid(f"volume tiers for {line}: at least one tier is needed")
+        for i, tier in enumerate(tiers):
+            if not Decimal(0) <= tier.multiplier <= Decimal(1):
+                raise PriceBookInvalid(f"volume tiers for {line}: multipliers must be between 0 and 1")
+            if tier.size is None and i != len(tiers) - 1:
+                raise PriceBookInvalid(f"volume tiers for {line}: only the last tier may have no size")
+            if tier.size is not None and tier.size <= 0:
+                raise PriceBookInvalid(f"volume tiers for {line}: sizes must be positive")
+
+
 def load_pricebook(path: Path | None = None) -> PriceBook:
     """Read and validate a price book file (default: the bundled one)."""
     path = path or DEFAULT_PATH
@@ -226,6 +243,7 @@ def load_pricebook(path: Path | None = None) -> PriceBook:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PriceBookInvalid(f"price book {path} is malformed: {exc!r}") from None
+    _check_volume(volume)
     missing = [f"{ln}.{q}.{t}" for ln in LINES for q in QUALITIES for t in TIERS if f"{ln}.{q}.{t}" not in entries]
     missing += [k for k in RULE_BOUNDS if k not in entries]
     if missing:

@@ -172,9 +172,9 @@ def what_if(
     baseline: CostEstimate | None = None,
 ) -> WhatIf:
     """Baseline vs scenario for `period`, with the difference per line item."""
-    base = baseline or estimate_costs(assets, delivery, views, period, book, as_of=as_of)
+    base = baseline or estimate_costs(assets, delivery, views, period, book, as_of=as_of, detail=False)
     a, d, v, notes = apply_levers(assets, delivery, views, period, levers, s3_lessons, as_of)
-    scenario = estimate_costs(a, d, v, period, book, as_of=as_of)
+    scenario = estimate_costs(a, d, v, period, book, as_of=as_of, detail=False)
     return WhatIf(base, scenario, compare(base, scenario), notes + scenario.notes)
 
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import streamlit as st
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.costs.alerts import KIND
 from core.costs.errors import CostError
 from core.costs.money import usd
 from core.costs.pricebook import pricebook_from_settings
 from core.costs.report import present, report_csv, rollup
 from core.costs.whatif import CAPS, Levers, what_if
+from core.db.models import Alert
 from dashboard import context
 from dashboard.auth import require_role
 from dashboard.charts import costs as charts
-from warehouse.costs import CostOverview, cost_overview, load_s3_lessons
+from warehouse.costs import CostOverview, cost_overview, load_cost_inputs, load_s3_lessons
 from warehouse.reader import reader_for
 from warehouse.store import WarehouseNotReady
 
@@ -35,6 +39,18 @@ def overview(snapshot: str, first: date, last: date, today: date) -> CostOvervie
         return cost_overview(
             con, book, today=today, period=Period.inclusive(first, last), budget_usd=settings.monthly_budget_usd
         )
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def open_budget_alerts() -> list[dict[str, str]]:
+    with context.session_factory()() as session:
+        alerts = session.execute(
+            select(Alert).where(Alert.kind == KIND, Alert.resolved_at.is_(None)).order_by(Alert.key)
+        ).scalars()
+        return [
+            {"severity": a.severity, "message": a.message, "since": f"{a.created_at:%Y-%m-%d %H:%M} UTC"}
+            for a in alerts
+        ]
 
 
 today = datetime.now(UTC).date()
@@ -59,7 +75,7 @@ st.caption(
     + (f", {len(book.overrides)} negotiated overrides" if book.overrides else "")
     + "). Free delivery minutes and volume discounts are spread over assets pro rata to usage."
 )
-if data.estimate.rows.empty and data.month_to_date_micros == 0:
+if data.estimate.is_empty and data.month_to_date_micros == 0:
     st.caption("No Mux usage in this period yet: nothing is stored, encoded or delivered on Mux.")
     st.stop()
 
@@ -84,6 +100,13 @@ kpi[3].metric("Selected period", usd(data.estimate.total_micros), help=f"{first}
 if settings.monthly_budget_usd is not None and forecast is not None and not forecast.crossings().empty:
     months = ", ".join(f"{m:%Y-%m}" for m in forecast.crossings()["month"])
     st.warning(f"Projected over the {usd(forecast.budget_micros or 0)} monthly budget in {months}.")
+try:
+    # What the scheduled `cost_alerts` sync job recorded (open until a projection drops under budget).
+    for alert in open_budget_alerts():
+        show = st.error if alert["severity"] == "critical" else st.warning
+        show(f"Budget alert since {alert['since']}: {alert['message']}")
+except SQLAlchemyError as exc:
+    st.caption(f"Recorded budget alerts are unavailable ({type(exc).__name__}).")
 
 st.plotly_chart(charts.cost_by_line(rollup(data.estimate, "day")), width="stretch")
 left, right = st.columns(2)
@@ -117,11 +140,10 @@ if submitted:
         delete_unwatched_days=int(unwatched) or None,
         migrate_s3=migrate,
     )
-    s3 = None
-    if migrate:
-        with reader_for(settings.warehouse_path).connect() as con:
-            s3 = load_s3_lessons(con, today + timedelta(days=1))
-    inputs = data.inputs
+    # The overview keeps only roll-ups; a scenario re-prices the period's usage, read now as frames.
+    with reader_for(settings.warehouse_path).connect() as con:
+        inputs = load_cost_inputs(con, data.estimate.period, cold_after_days=book.cold_after_days)
+        s3 = load_s3_lessons(con, today + timedelta(days=1)) if migrate else None
     result = what_if(
         inputs.assets, inputs.delivery, inputs.views, data.estimate.period, book, levers,
         s3_lessons=s3, as_of=today + timedelta(days=1),

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from core.costs.alerts import KIND
+from core.db.engine import make_engine
+from core.db.migrate import upgrade
+from core.db.models import Alert
 from dashboard.auth import SESSION_KEY, SignedInUser
 from tests.costs.demo import build_demo, write_warehouse
 
@@ -58,6 +63,21 @@ def test_admin_sees_kpis_charts_and_what_if() -> None:
     assert len(at.get("plotly_chart")) == 6
     assert any("S3 lessons migrated" in c.value for c in at.caption)
     assert at.get("download_button")
+
+
+def test_recorded_budget_alerts_are_shown(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with Session(engine) as session, session.begin():
+        session.add(Alert(key="cost-budget:2030-01", kind=KIND, severity="critical", message="Over by a mile."))
+        session.add(Alert(key="cost-budget:2029-12", kind=KIND, message="Old news.", resolved_at=datetime.now(UTC)))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    at = _run("admin")
+    assert not at.exception, at.exception
+    assert any("Over by a mile." in e.value for e in at.error)
+    assert not any("Old news." in w.value for w in [*at.warning, *at.error])
 
 
 def test_teacher_is_refused() -> None:

@@ -11,6 +11,7 @@ from core.costs.report import rollup
 from tests.costs.demo import build_demo, write_warehouse
 from warehouse.costs import cost_overview, estimate_period, load_cost_inputs, load_s3_lessons
 from warehouse.reader import WarehouseReader
+from warehouse.store import WarehouseLayout, WarehouseWriter
 
 TODAY = date(2026, 11, 25)
 
@@ -24,7 +25,7 @@ def test_inputs_from_the_warehouse_match_the_frames(tmp_path: Path) -> None:
         with reader.connect() as con:
             inputs = load_cost_inputs(con, period)
             s3 = load_s3_lessons(con, TODAY)
-            from_warehouse, attribution = estimate_period(con, period, book, today=TODAY)
+            from_warehouse, attribution = estimate_period(con, period, book, today=TODAY, detail=True)
             overview = cost_overview(con, book, today=TODAY, period=period, budget_usd=1.0)
     finally:
         reader.close()
@@ -41,3 +42,35 @@ def test_inputs_from_the_warehouse_match_the_frames(tmp_path: Path) -> None:
     assert overview.month_to_date_micros == overview.estimate.total_micros
     assert overview.forecast is not None and not overview.forecast.crossings().empty
     assert overview.last_month_micros > 0
+
+
+def test_usage_stored_in_hourly_windows_is_summed_per_day_first(tmp_path: Path) -> None:
+    """The sync stores whole days; usage stored per hour (an older sync, a partial day) must price the same."""
+    demo = build_demo(TODAY)
+    pointer = write_warehouse(tmp_path / "warehouse.duckdb", demo)
+    period = Period.inclusive(date(2026, 10, 1), TODAY)
+    book = load_pricebook()
+    reader = WarehouseReader(pointer)
+    with reader.connect() as con:
+        whole_days, _ = estimate_period(con, period, book, today=TODAY)
+        totals = whole_days.totals()
+    reader.close()
+    with WarehouseWriter(WarehouseLayout(pointer)).open() as con:
+        # Every day's row becomes two windows (00:00-06:00 and 06:00-24:00), seconds split 1/4 : 3/4.
+        seconds = [
+            "delivered_seconds", "delivered_seconds_720p", "delivered_seconds_1080p", "delivered_seconds_1440p",
+            "delivered_seconds_2160p", "delivered_seconds_audio_only",
+        ]  # fmt: skip
+        con.execute("CREATE TEMP TABLE u AS SELECT * FROM delivery_usage")
+        con.execute("DELETE FROM delivery_usage")
+        quarter = ", ".join(f"{c} / 4 AS {c}" for c in seconds)
+        rest = ", ".join(f"{c} - {c} / 4 AS {c}" for c in seconds)
+        first = f"{quarter}, window_start + INTERVAL 6 HOUR AS window_end"
+        later = f"{rest}, window_start + INTERVAL 6 HOUR AS window_start"
+        con.execute(f"INSERT INTO delivery_usage BY NAME SELECT * REPLACE ({first}) FROM u")
+        con.execute(f"INSERT INTO delivery_usage BY NAME SELECT * REPLACE ({later}) FROM u")
+    reader = WarehouseReader(pointer)
+    with reader.connect() as con:
+        hourly, _ = estimate_period(con, period, book, today=TODAY)
+    reader.close()
+    assert hourly.totals() == totals

@@ -137,3 +137,10 @@ def test_sync_once_runs_it_after_delivery_usage(
     assert "cost_alerts" in result.output and "ok" in result.output
     # Run on today's date: whatever the demo's dates mean then, the job ran and wrote its state.
     assert _published_state(settings)[0] == "ok"
+
+
+def test_the_cli_help_names_every_job() -> None:
+    from lectern.commands.sync import JOB_HELP
+    from sync.runner import JOBS
+
+    assert all(job in JOB_HELP for job in JOBS)

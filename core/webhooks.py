@@ -13,8 +13,9 @@ means a duplicate, which changes nothing — and applies the change planned by t
 to the lesson row, so an event is never half-applied and never applied twice, however many copies arrive
 at once. The order differs by backend because their locks differ:
 - PostgreSQL: the lesson row is locked first (SELECT ... FOR UPDATE), so copies of one event queue on
-  it; the plan is made, the event row is inserted with its final outcome, and only if it was inserted is
-  the lesson updated. Three statements, no second write to the event row (the hot path: see make bench).
+  it; the plan is made, then ONE statement inserts the event row with its final outcome and, only if it
+  was inserted, updates the lesson (a data-modifying CTE): two statements in all, the lock read on the bare
+  cursor (the hot path: see make bench).
 - SQLite: the event row is inserted first (as `received`), which takes the database's single write lock
   at once; reading the lesson first would start a read transaction that fails to upgrade when another
   process (the migration worker, the sync) wrote in between. Threads of one process queue on a lock first.
@@ -47,12 +48,13 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db.fast_read import FastRead
 from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
@@ -417,10 +419,37 @@ class _Statements:
         )
         self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
         state = [LESSONS.c[f.name] for f in fields(LessonState)]  # what planning reads, not the whole row
+        # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution cost more than the query.
         self.lesson_by = {
-            column: select(*state).where(LESSONS.c[column] == bindparam("value")).limit(1).with_for_update()
+            column: FastRead(select(*state).where(LESSONS.c[column] == bindparam("value")).limit(1).with_for_update())
             for column in ("id", "mux_asset_id", "mux_upload_id")
         }
+        self._store_and_update: dict[frozenset[str], Any] = {}
+
+    def store_and_update(self, changed: frozenset[str]) -> Any:
+        """PostgreSQL: the event insert and the lesson update in one statement (one round trip).
+
+        `WITH stored AS (INSERT ... ON CONFLICT DO NOTHING RETURNING id) UPDATE lessons ... WHERE id = :lesson
+        AND EXISTS (SELECT 1 FROM stored) RETURNING id`: no row back means the event was already stored.
+        Parameters: the event's columns prefixed `e_`, the changed lesson columns prefixed `l_`.
+        """
+        found = self._store_and_update.get(changed)
+        if found is None:
+            stored = (
+                postgresql.insert(EVENTS)
+                .values({c.key: bindparam(f"e_{c.key}", type_=c.type) for c in EVENTS.c})
+                .on_conflict_do_nothing()
+                .returning(EVENTS.c.id)
+                .cte("stored")
+            )
+            found = (
+                update(LESSONS)
+                .where(LESSONS.c.id == bindparam("b_lesson_id"), exists(select(stored.c.id)))
+                .values({key: bindparam(f"l_{key}", type_=LESSONS.c[key].type) for key in sorted(changed)})
+                .returning(LESSONS.c.id)
+            )
+            self._store_and_update[changed] = found
+        return found
 
 
 class WebhookProcessor:
@@ -466,26 +495,37 @@ class WebhookProcessor:
 
     def _lock_then_store(self, conn: Connection, event: MuxEvent) -> HandleResult:
         sql = self._sql
-        row = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
-        plan, result = self._plan(event, row)
+        lesson = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
+        plan, result = self._plan(event, lesson)
         values = self._row(event, result.outcome, result.reason) | {"lesson_id": result.lesson_id}
-        if conn.execute(sql.store, values).scalar_one_or_none() is None:
-            claim = {"b_id": event.id, "outcome": result.outcome, "error": result.reason, "lesson_id": result.lesson_id}
-            if conn.execute(sql.claim_failed_as, claim).scalar_one_or_none() is None:
+        changes = plan.changes if lesson is not None and plan is not None else {}
+        if changes and lesson is not None:
+            params = {f"e_{k}": v for k, v in values.items()} | {f"l_{k}": v for k, v in changes.items()}
+            statement = sql.store_and_update(frozenset(changes))
+            if conn.execute(statement, params | {"b_lesson_id": lesson.id}).scalar_one_or_none() is not None:
+                return result
+            # Already stored: a duplicate, unless an earlier delivery of it failed (then it may apply now).
+            if not self._claim_failed(conn, event, result):
                 return HandleResult(event.id, event.type, "duplicate")
-        if row is not None and plan is not None and plan.changes:
-            conn.execute(sql.update_lesson, {"b_lesson_id": row.id, **plan.changes})
+            conn.execute(sql.update_lesson, {"b_lesson_id": lesson.id, **changes})
+            return result
+        if conn.execute(sql.store, values).scalar_one_or_none() is None and not self._claim_failed(conn, event, result):
+            return HandleResult(event.id, event.type, "duplicate")
         return result
+
+    def _claim_failed(self, conn: Connection, event: MuxEvent, result: HandleResult) -> bool:
+        claim = {"b_id": event.id, "outcome": result.outcome, "error": result.reason, "lesson_id": result.lesson_id}
+        return conn.execute(self._sql.claim_failed_as, claim).scalar_one_or_none() is not None
 
     def _store_then_apply(self, conn: Connection, event: MuxEvent) -> HandleResult:
         sql = self._sql
         stored = conn.execute(sql.store, self._row(event, "received")).scalar_one_or_none() is not None
         if not stored and conn.execute(sql.claim_failed, {"b_id": event.id}).scalar_one_or_none() is None:
             return HandleResult(event.id, event.type, "duplicate")
-        row = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
-        plan, result = self._plan(event, row)
-        if row is not None and plan is not None and plan.changes:
-            conn.execute(sql.update_lesson, {"b_lesson_id": row.id, **plan.changes})
+        lesson = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
+        plan, result = self._plan(event, lesson)
+        if lesson is not None and plan is not None and plan.changes:
+            conn.execute(sql.update_lesson, {"b_lesson_id": lesson.id, **plan.changes})
         outcome = {"b_id": event.id, "outcome": result.outcome, "lesson_id": result.lesson_id, "error": result.reason}
         conn.execute(sql.outcome, outcome)
         return result
@@ -507,23 +547,23 @@ class WebhookProcessor:
         except Exception as record_exc:  # the original error matters more; keep it
             log.error("webhook.failure_not_recorded", event_id=event.id, error=str(record_exc))
 
-    def _find_lesson(self, conn: Connection, event: MuxEvent) -> Any | None:
-        """The lesson row, locked: by passthrough (lesson id), else by asset id, else by upload id."""
+    def _find_lesson(self, conn: Connection, event: MuxEvent) -> LessonState | None:
+        """The lesson, locked: by passthrough (lesson id), else by asset id, else by upload id."""
         candidates = (
             ("id", int(event.passthrough) if event.passthrough and event.passthrough.isdigit() else None),
             ("mux_asset_id", event.asset_id),
             ("mux_upload_id", event.upload_id),
         )
         for column, value in candidates:
-            if value is not None and (row := conn.execute(self._sql.lesson_by[column], {"value": value}).first()):
-                return row
+            if value is not None and (row := self._sql.lesson_by[column].one_or_none(conn, {"value": value})):
+                return LessonState(*row)
         return None
 
     @staticmethod
-    def _plan(event: MuxEvent, row: Any | None) -> tuple[Plan | None, HandleResult]:
+    def _plan(event: MuxEvent, lesson: LessonState | None) -> tuple[Plan | None, HandleResult]:
         if event.type not in HANDLED_TYPES:
             return None, HandleResult(event.id, event.type, "ignored", reason=f"{event.type} does not change a lesson")
-        if row is None:
+        if lesson is None:
             return None, HandleResult(event.id, event.type, "unmatched", reason="no lesson for this event")
-        plan = plan_transition(event, LessonState.of(row))
-        return plan, HandleResult(event.id, event.type, plan.outcome, row.id, plan.reason)
+        plan = plan_transition(event, lesson)
+        return plan, HandleResult(event.id, event.type, plan.outcome, lesson.id, plan.reason)

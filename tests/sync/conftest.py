@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from sqlalchemy import Engine
 
 from lectern.sample_data import SamplePlatform, SeedConfig, build_platform
 from lectern.seed import write_platform
+from warehouse.schema import migrate
 from warehouse.store import WarehouseLayout, WarehouseWriter
 
 NOW = datetime(2025, 3, 11, tzinfo=UTC)
@@ -30,3 +32,11 @@ def seeded(engine: Engine, sample_platform: SamplePlatform) -> Engine:
 @pytest.fixture
 def writer(tmp_path: Path) -> WarehouseWriter:
     return WarehouseWriter(WarehouseLayout(tmp_path / "warehouse.duckdb"))
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    """A migrated working warehouse on disk (tests that need an in-memory one define their own)."""
+    connection = duckdb.connect(str(tmp_path / "work.duckdb"))
+    migrate(connection)
+    return connection

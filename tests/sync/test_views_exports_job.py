@@ -20,13 +20,6 @@ CFG = ViewsConfig(overlap_s=6 * 3600, window_s=7 * 86_400, batch_rows=300, backf
 NOW = T0 + timedelta(days=11, hours=9)  # 2025-03-12 09:00: exports exist for 03-05 .. 03-11
 
 
-@pytest.fixture
-def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(str(tmp_path / "work.duckdb"))
-    migrate(connection)
-    return connection
-
-
 def totals(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
     return tuple(
         con.execute(

@@ -17,13 +17,6 @@ CFG = ViewsConfig(overlap_s=6 * 3600, window_s=86_400, batch_rows=300, backfill_
 NOW = T0 + timedelta(days=11)
 
 
-@pytest.fixture
-def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(str(tmp_path / "work.duckdb"))
-    migrate(connection)
-    return connection
-
-
 def totals(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
     return tuple(
         con.execute(

@@ -18,6 +18,7 @@ from api.metrics import MetricsMiddleware
 from api.routes import costs, health, lessons, playback, uploads, webhooks
 from api.services import build_services
 from core.logging import register_secrets, settings_secrets
+from core.memory import keep_freed_memory
 from core.mux.service import MuxService
 from core.settings import Settings, load_settings
 
@@ -50,4 +51,5 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
+    keep_freed_memory()  # a worker process of `serve`
     return create_app(load_settings())

@@ -15,6 +15,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from api.main import create_app
+from core.memory import keep_freed_memory
 from core.settings import Settings
 
 
@@ -37,6 +38,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, access_
     }
     sock = tcp_listener(host, port)
     if workers == 1:
+        keep_freed_memory()
         uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run(sockets=[sock])
         return
     # Each worker builds its own app from the same environment (an import string is required).

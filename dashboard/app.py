@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.memory import keep_freed_memory
 from dashboard import auth
 from dashboard.navigation import DEFAULT_PAGE, SIGN_IN, pages_for
 
+keep_freed_memory()  # once per process: the cost pages price a year of usage
 st.set_page_config(page_title="Lectern", page_icon=":material/school:", layout="wide")
 
 user = auth.current_user()

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from core.costs.exact import exact_sums, free_share, round_exact, volume_share
+from core.costs.exact import ROUND_CHUNK, exact_sums, free_share, round_exact, volume_share
 from core.costs.pricebook import load_pricebook
 
 
@@ -40,6 +40,23 @@ def test_random_products_match_fractions() -> None:
     group = rng.integers(0, len(factors), x.size)
     divisor = rng.integers(1, 100, x.size)
     assert list(round_exact(x, group, factors, divisor)) == _reference(x, group, factors, divisor)
+
+
+def test_rows_on_every_side_of_a_chunk_boundary_are_rounded_alike() -> None:
+    # round_exact works a chunk of rows at a time: ties and the near-half integer path at each edge.
+    n = 2 * ROUND_CHUNK + 3
+    x = np.full(n, 6_327_500, dtype=np.int64)  # 6,327.5 micro-dollars at $0.001 a minute: a tie
+    x[1::2] = 2**60 // 7
+    factors = [Fraction(1, 1000), Fraction(2, 3)]
+    group = np.arange(n) % 2
+    divisor = np.where(np.arange(n) % 3 == 0, 7, 1)
+    edges = np.r_[0:3, ROUND_CHUNK - 2 : ROUND_CHUNK + 2, 2 * ROUND_CHUNK - 2 : n]
+    out = round_exact(x, group, factors, divisor)
+    assert out.size == n
+    assert list(out[edges]) == _reference(x[edges], group[edges], factors, divisor[edges])
+    assert list(out[:ROUND_CHUNK]) == list(
+        round_exact(x[:ROUND_CHUNK], group[:ROUND_CHUNK], factors, divisor[:ROUND_CHUNK])
+    )
 
 
 def test_sums_beyond_float_precision_are_exact() -> None:

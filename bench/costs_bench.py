@@ -112,8 +112,9 @@ def build_warehouse(path: Path, frames: dict[str, pd.DataFrame]) -> Path:
             {"now": now},
         )
         con.execute(
-            """INSERT INTO mux_views (view_id, asset_id, view_day, loaded_at)
-               SELECT 'v' || row_number() OVER (), asset_id, day, $now FROM f_views""",
+            """INSERT INTO mux_views (view_id, view_key, asset_id, view_day, loaded_at)
+               SELECT id, hash(id), asset_id, day, $now
+               FROM (SELECT 'v' || row_number() OVER () AS id, asset_id, day FROM f_views)""",
             {"now": now},
         )
         con.execute("INSERT INTO users (id, name, role) SELECT id, name || ' ' || id, 'teacher' FROM f_users")

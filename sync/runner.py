@@ -84,6 +84,7 @@ def writer_for(settings: Settings) -> WarehouseWriter:
         WarehouseLayout(settings.warehouse_path),
         keep_snapshots=settings.warehouse_keep_snapshots,
         memory_limit=settings.warehouse_memory_limit,
+        threads=settings.warehouse_writer_threads,
         lock_timeout_s=settings.sync_lock_timeout_s,
     )
 

@@ -42,7 +42,7 @@ log = get_logger(__name__)
 class ViewsConfig:
     overlap_s: int = 6 * 3600
     window_s: int = 7 * 86_400
-    batch_rows: int = 50_000
+    batch_rows: int = 200_000
     backfill_days: int = 90
 
 

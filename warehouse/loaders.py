@@ -388,6 +388,10 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, key: Sequ
         con.unregister(batch)
 
 
+# Tables whose single-column natural key is found through a hash column (warehouse/schema.py, v5).
+HASHED_KEYS: dict[str, tuple[str, str]] = {"mux_views": ("view_id", "view_key")}
+
+
 def upsert_from(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -403,16 +407,35 @@ def upsert_from(
     """
     table, source, order = _ident(table), _ident(source), _ident(order)
     keys = [_ident(k) for k in key]
-    join = " AND ".join(f"t.{k} = b.{k}" for k in keys)
-    deleted = scalar(con, f"DELETE FROM {table} t USING {source} b WHERE {join}")
+    hashed = HASHED_KEYS.get(table)
+    columns = f"* EXCLUDE ({', '.join(_ident(c) for c in exclude)})" if exclude else "*"
+    if hashed and keys == [hashed[0]] and hashed[1] in _columns(con, table):
+        name, digest = hashed
+        # Rows whose hash matches a batch key (an integer scan), then the few of those whose id matches.
+        # A batch of new views (the common case) has no candidates: the count skips the DELETE's string scan.
+        candidates = f"SELECT t.rowid FROM {table} t SEMI JOIN {source} b ON t.{digest} = hash(b.{name})"
+        deleted = 0
+        if scalar(con, f"SELECT count(*) FROM ({candidates})"):
+            deleted = scalar(
+                con, f"DELETE FROM {table} WHERE rowid IN ({candidates}) AND {name} IN (SELECT {name} FROM {source})"
+            )
+        without = [*exclude, *([digest] if digest in _columns(con, source) else [])]
+        columns = f"* EXCLUDE ({', '.join(_ident(c) for c in without)})" if without else "*"
+        columns += f", hash({name}) AS {digest}"
+    else:
+        join = " AND ".join(f"t.{k} = b.{k}" for k in keys)
+        deleted = scalar(con, f"DELETE FROM {table} t USING {source} b WHERE {join}")
     # Scans keep the source's order, so only a deduplicated source needs sorting back into it
     # (sorting ~30 wide columns is most of an upsert's cost).
     dedup = ""
     if scalar(con, f"SELECT count(*) > count(DISTINCT ({', '.join(keys)})) FROM {source}"):
         dedup = f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY {order} DESC) = 1 ORDER BY {order}"
-    columns = f"* EXCLUDE ({', '.join(_ident(c) for c in exclude)})" if exclude else "*"
     inserted = scalar(con, f"INSERT INTO {table} BY NAME SELECT {columns} FROM {source} {dedup}")
     return int(inserted or 0) - int(deleted or 0)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    return {d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description}
 
 
 def replace_all(con: duckdb.DuckDBPyConnection, table: str, batches: Sequence[pa.Table] | pa.Table) -> int:

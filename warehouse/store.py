@@ -101,11 +101,13 @@ class WarehouseWriter:
         *,
         keep_snapshots: int = 3,
         memory_limit: str = "512MB",
+        threads: int = 1,
         lock_timeout_s: float = 600.0,
     ) -> None:
         self.layout = layout
         self.keep_snapshots = max(1, keep_snapshots)
         self.memory_limit = memory_limit
+        self.threads = max(1, threads)
         self.lock_timeout_s = lock_timeout_s
 
     @contextmanager
@@ -137,7 +139,9 @@ class WarehouseWriter:
         """
         with self.lock():
             self._recover_work()
-            con = duckdb.connect(str(self.layout.work), config={"memory_limit": self.memory_limit})
+            con = duckdb.connect(
+                str(self.layout.work), config={"memory_limit": self.memory_limit, "threads": self.threads}
+            )
             migrated = False
             try:
                 con.execute("SET TimeZone = 'UTC'")

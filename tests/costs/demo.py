@@ -157,8 +157,8 @@ def write_warehouse(path: Path, demo: Demo) -> Path:
         )
         con.register("v", demo.views.assign(view_id=[f"v{i}" for i in range(len(demo.views))], loaded=now))
         con.execute(
-            "INSERT INTO mux_views (view_id, asset_id, view_day, loaded_at) "
-            "SELECT view_id, asset_id, day, loaded FROM v"
+            "INSERT INTO mux_views (view_id, view_key, asset_id, view_day, loaded_at) "
+            "SELECT view_id, hash(view_id), asset_id, day, loaded FROM v"
         )
         con.register("us", users)
         con.execute("INSERT INTO users SELECT id, email, name, role, created_at FROM us")

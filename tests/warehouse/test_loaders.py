@@ -227,6 +227,32 @@ def test_upsert_deduplicates_a_batch_keeping_the_last_copy(con: duckdb.DuckDBPyC
     assert duplicate_keys(con)["mux_views"] == 0
 
 
+def test_upsert_compares_view_ids_where_their_hashes_collide(con: duckdb.DuckDBPyConnection) -> None:
+    # view_key only narrows the search: a row whose key equals a batch id's hash but whose id differs stays.
+    a, b, c = (make_view(i, end=ts("2025-03-01T10:00:00")) for i in (1, 2, 3))
+    upsert(con, "mux_views", views_to_arrow([a, b], loaded_at=LOADED), ["view_id"])
+    con.execute("UPDATE mux_views SET view_key = hash(?) WHERE view_id = ?", [c["id"], b["id"]])
+    assert upsert(con, "mux_views", views_to_arrow([c, a], loaded_at=LOADED), ["view_id"]) == 1
+    ids = [r[0] for r in con.execute("SELECT view_id FROM mux_views ORDER BY view_id").fetchall()]
+    assert ids == sorted([a["id"], b["id"], c["id"]])
+    assert duplicate_keys(con)["mux_views"] == 0
+
+
+def test_every_loaded_view_is_keyed_by_the_hash_of_its_id(con: duckdb.DuckDBPyConnection) -> None:
+    batch = views_to_arrow(random_views(50), loaded_at=LOADED)
+    upsert(con, "mux_views", batch, ["view_id"])
+    # A source that already carries view_key (a table read back) gets it recomputed, not trusted.
+    upsert(
+        con,
+        "mux_views",
+        con.sql("SELECT * REPLACE (0::UBIGINT AS view_key) FROM mux_views").to_arrow_table(),
+        ["view_id"],
+    )
+    assert con.execute("SELECT count(*) FROM mux_views WHERE view_key = hash(view_id)").fetchall() == [(50,)]
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO mux_views (view_id, loaded_at) VALUES ('no-key', now())")
+
+
 def test_upsert_rejects_non_identifier_names(con: duckdb.DuckDBPyConnection) -> None:
     batch = views_to_arrow([make_view(1, end=ts("2025-03-01T10:00:00"))], loaded_at=LOADED)
     with pytest.raises(ValueError, match="identifier"):

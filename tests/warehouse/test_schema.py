@@ -10,7 +10,17 @@ import pytest
 
 from tests.warehouse.factories import random_views
 from warehouse.loaders import upsert, views_to_arrow
-from warehouse.schema import LATEST, MIGRATIONS, TABLES, VIEWS, Migration, SchemaError, current_version, migrate
+from warehouse.schema import (
+    LATEST,
+    MIGRATIONS,
+    TABLES,
+    VIEWS,
+    Migration,
+    SchemaError,
+    current_version,
+    migrate,
+    rehash_view_keys,
+)
 
 
 def _names(con: duckdb.DuckDBPyConnection, kind: str) -> set[str]:
@@ -48,13 +58,30 @@ def test_migrates_forward_from_version_1_keeping_data(tmp_path: Path) -> None:
 
     con = duckdb.connect(str(path))
     assert current_version(con) == 1
-    assert migrate(con) == [2, 3, 4]
+    assert migrate(con) == [2, 3, 4, 5, 6]
     assert con.execute("SELECT count(*) FROM mux_views").fetchall() == [(300,)]
+    # Steps 5-6 keyed the old rows: a later upsert of the same views replaces them.
+    assert con.execute("SELECT count(*) FROM mux_views WHERE view_key = hash(view_id)").fetchall() == [(300,)]
+    upsert(con, "mux_views", views_to_arrow(views, loaded_at=datetime(2025, 3, 6, tzinfo=UTC)), ["view_id"])
+    assert con.execute("SELECT count(*), min(loaded_at) FROM mux_views").fetchall()[0][0] == 300
     # Step 2 derived the rollups from the views the old warehouse already had.
     assert con.execute("SELECT sum(views) FROM lesson_daily").fetchall() == [(300,)]
     assert con.execute("SELECT count(*) FROM v_daily_lesson_engagement").fetchall()[0][0] > 0
     versions = [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()]
     assert versions == [m.version for m in MIGRATIONS]
+
+
+def test_view_keys_are_recomputed_when_duckdb_hashes_differently() -> None:
+    con = duckdb.connect()
+    migrate(con)
+    upsert(con, "mux_views", views_to_arrow(random_views(20), loaded_at=datetime(2025, 3, 5, tzinfo=UTC)), ["view_id"])
+    assert rehash_view_keys(con) is False  # written by this DuckDB: nothing to do
+    # As a warehouse written by a DuckDB whose hash() differed would look to this one.
+    con.execute("UPDATE mux_views SET view_key = view_key + 1")
+    con.execute("UPDATE warehouse_settings SET value = '42' WHERE name = 'view_key_probe'")
+    assert migrate(con) == []
+    assert con.execute("SELECT count(*) FROM mux_views WHERE view_key = hash(view_id)").fetchall() == [(20,)]
+    assert rehash_view_keys(con) is False
 
 
 def test_failed_step_rolls_back_and_keeps_the_old_version() -> None:

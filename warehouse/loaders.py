@@ -408,7 +408,7 @@ def upsert_from(
     table, source, order = _ident(table), _ident(source), _ident(order)
     keys = [_ident(k) for k in key]
     hashed = HASHED_KEYS.get(table)
-    columns = f"* EXCLUDE ({', '.join(_ident(c) for c in exclude)})" if exclude else "*"
+    dropped, added = list(exclude), ""
     if hashed and keys == [hashed[0]] and hashed[1] in _columns(con, table):
         name, digest = hashed
         # Rows whose hash matches a batch key (an integer scan), then the few of those whose id matches.
@@ -419,12 +419,13 @@ def upsert_from(
             deleted = scalar(
                 con, f"DELETE FROM {table} WHERE rowid IN ({candidates}) AND {name} IN (SELECT {name} FROM {source})"
             )
-        without = [*exclude, *([digest] if digest in _columns(con, source) else [])]
-        columns = f"* EXCLUDE ({', '.join(_ident(c) for c in without)})" if without else "*"
-        columns += f", hash({name}) AS {digest}"
+        # The hash is always computed here, never taken from the source (a table read back may carry one).
+        dropped += [digest] if digest in _columns(con, source) else []
+        added = f", hash({name}) AS {digest}"
     else:
         join = " AND ".join(f"t.{k} = b.{k}" for k in keys)
         deleted = scalar(con, f"DELETE FROM {table} t USING {source} b WHERE {join}")
+    columns = (f"* EXCLUDE ({', '.join(_ident(c) for c in dropped)})" if dropped else "*") + added
     # Scans keep the source's order, so only a deduplicated source needs sorting back into it
     # (sorting ~30 wide columns is most of an upsert's cost).
     dedup = ""

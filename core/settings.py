@@ -139,13 +139,9 @@ class Settings(BaseSettings):
     signin_window_s: int = Field(default=900, ge=10, le=86400, alias="LECTERN_SIGNIN_WINDOW_S")
     signin_pair_max_failures: int = Field(default=5, ge=1, le=1000, alias="LECTERN_SIGNIN_PAIR_MAX_FAILURES")
     signin_lockout_s: int = Field(default=900, ge=1, le=86400, alias="LECTERN_SIGNIN_LOCKOUT_S")
-    signin_account_free_failures: int = Field(
-        default=10, ge=1, le=10000, alias="LECTERN_SIGNIN_ACCOUNT_FREE_FAILURES"
-    )
+    signin_account_free_failures: int = Field(default=10, ge=1, le=10000, alias="LECTERN_SIGNIN_ACCOUNT_FREE_FAILURES")
     signin_account_max_delay_s: int = Field(default=60, ge=1, le=3600, alias="LECTERN_SIGNIN_ACCOUNT_MAX_DELAY_S")
-    signin_address_max_failures: int = Field(
-        default=50, ge=1, le=100000, alias="LECTERN_SIGNIN_ADDRESS_MAX_FAILURES"
-    )
+    signin_address_max_failures: int = Field(default=50, ge=1, le=100000, alias="LECTERN_SIGNIN_ADDRESS_MAX_FAILURES")
     # scrypt costs ~80 ms of one core: more concurrent checks than this answer "busy" instead of queueing.
     signin_max_concurrent_hashes: int = Field(default=2, ge=1, le=64, alias="LECTERN_SIGNIN_MAX_CONCURRENT_HASHES")
     signin_hash_wait_s: float = Field(default=2.0, ge=0, le=60, alias="LECTERN_SIGNIN_HASH_WAIT_S")

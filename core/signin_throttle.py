@@ -152,9 +152,7 @@ class SignInThrottle:
         """The password was right: this (email, address) pair starts afresh. Other addresses' failures stay."""
         email, address = normalise_key(email, address)
         with self._factory.begin() as session:
-            session.execute(
-                delete(SignInFailure).where(SignInFailure.email == email, SignInFailure.address == address)
-            )
+            session.execute(delete(SignInFailure).where(SignInFailure.email == email, SignInFailure.address == address))
 
     def forget_attempt(self, row_id: int) -> None:
         """Take back an attempt counted by `record_attempt` that never reached its password check."""

@@ -62,9 +62,8 @@ def test_slots_cap_concurrent_checks_and_answer_busy() -> None:
     holder.start()
     assert inside.wait(5)
     started = time.monotonic()
-    with pytest.raises(HashingBusy, match="busy"):
-        with slots.slot():
-            pass
+    with pytest.raises(HashingBusy, match="busy"), slots.slot():
+        pass
     assert time.monotonic() - started < 1.0  # waits its wait_s, not for the queue
     release.set()
     holder.join(5)

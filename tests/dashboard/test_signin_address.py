@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ def dashboard(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         [f"{TRUSTED_PROXY}/32"],
     )
     log = (tmp_path_factory.mktemp("signin-address") / "streamlit.log").open("wb")
-    argv = dashboard_argv("127.0.0.1", port) + ["--browser.gatherUsageStats", "false"]
+    argv = [*dashboard_argv("127.0.0.1", port), "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)

@@ -199,6 +199,19 @@ def refresh_session(
     return user
 
 
+def recheck_in_fragment() -> None:
+    """For `st.fragment(run_every=...)` refreshes, which do not rerun app.py: when the session has ended
+    (account deleted or re-roled, idle, too old), rerun the whole app so it signs out. A timed refresh is
+    not the user's activity, so it does not keep the session alive."""
+    from dashboard import context
+
+    if (
+        current_user() is not None
+        and refresh_session(context.session_factory(), context.session_limits(), activity=False) is None
+    ):
+        st.rerun(scope="app")
+
+
 def require_role(*roles: str) -> SignedInUser:
     """The signed-in user when they have one of `roles` (any dashboard role when none given); else stop."""
     user = current_user()

@@ -23,6 +23,7 @@ from core.signin_throttle import SignInThrottle, ThrottleLimits
 from dashboard.auth import (
     GENERIC_FAILURE,
     LAST_SEEN_KEY,
+    NOTICE_KEY,
     SESSION_KEY,
     SIGNED_IN_AT_KEY,
     SignedInUser,
@@ -308,3 +309,32 @@ def test_pages_check_the_role_themselves(dashboard_env: World, page: str, who: s
     assert not at.exception
     refused = [e.value for e in at.error if "This page is for" in e.value or "Sign in" in e.value]
     assert bool(refused) is not allowed, page_text(at)
+
+
+def _fragment_script() -> None:
+    import streamlit as st
+
+    from dashboard import auth
+
+    @st.fragment
+    def live() -> None:
+        auth.recheck_in_fragment()
+        st.markdown(f"live for {auth.current_user()}")
+
+    live()
+
+
+def test_live_fragments_recheck_the_session_too(dashboard_env: World, factory, second_admin) -> None:  # type: ignore[no-untyped-def]
+    # Timed fragment refreshes (Migration's live progress, My lessons' table) do not rerun app.py.
+    from streamlit.testing.v1 import AppTest
+
+    user_id, email = second_admin
+    at = AppTest.from_function(_fragment_script, default_timeout=30)
+    at.session_state[SESSION_KEY] = SignedInUser(user_id, email, "Second Admin", "admin")
+    at.run()
+    assert at.markdown[0].value.startswith("live for SignedInUser")
+    with transaction(factory) as session:
+        session.execute(update(User).where(User.id == user_id).values(role="analyst"))
+    at.run()
+    assert [m.value for m in at.markdown] == ["live for None"]
+    assert "role changed" in at.session_state[NOTICE_KEY]

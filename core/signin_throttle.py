@@ -134,8 +134,8 @@ class SignInThrottle:
     def check(self, email: str, address: str, now: datetime) -> Decision:
         return decide(self.counts(email, address, now), self.limits, now)
 
-    def record_attempt(self, email: str, address: str, now: datetime) -> int:
-        """Count an attempt as failed before its password check (so concurrent attempts see it); its row id.
+    def record_attempt(self, email: str, address: str, now: datetime) -> None:
+        """Count an attempt as failed before its password check (so concurrent attempts see it).
 
         Also prunes rows that left the window (and any longer lock-out), keeping the table small.
         """
@@ -143,18 +143,10 @@ class SignInThrottle:
         keep = timedelta(seconds=max(self.limits.window_s, self.limits.lockout_s, self.limits.account_max_delay_s))
         with self._factory.begin() as session:
             session.execute(delete(SignInFailure).where(SignInFailure.failed_at < now - keep))
-            row = SignInFailure(email=email, address=address, failed_at=now)
-            session.add(row)
-            session.flush()
-            return row.id
+            session.add(SignInFailure(email=email, address=address, failed_at=now))
 
     def record_success(self, email: str, address: str) -> None:
         """The password was right: this (email, address) pair starts afresh. Other addresses' failures stay."""
         email, address = normalise_key(email, address)
         with self._factory.begin() as session:
             session.execute(delete(SignInFailure).where(SignInFailure.email == email, SignInFailure.address == address))
-
-    def forget_attempt(self, row_id: int) -> None:
-        """Take back an attempt counted by `record_attempt` that never reached its password check."""
-        with self._factory.begin() as session:
-            session.execute(delete(SignInFailure).where(SignInFailure.id == row_id))

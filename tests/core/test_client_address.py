@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.client_address import client_address, parse_networks
+from core.settings import SettingsError, load_settings
 
 PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1/32", "fd00::/8"])
 
@@ -30,3 +31,12 @@ PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1/32", "fd00::/8"])
 )
 def test_client_address(peer: str | None, forwarded: list[str], trusted: list, expected: str) -> None:  # type: ignore[type-arg]
     assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_trusted_proxies_setting_is_a_comma_separated_list_of_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().trusted_proxies == []
+    monkeypatch.setenv("LECTERN_TRUSTED_PROXIES", " 10.0.0.0/8, 127.0.0.1 ,fd00::/8")
+    assert load_settings().trusted_proxies == ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8"]
+    monkeypatch.setenv("LECTERN_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
+    with pytest.raises(SettingsError, match=r"LECTERN_TRUSTED_PROXIES.*'proxy\.internal' is not an IP address"):
+        load_settings()

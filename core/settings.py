@@ -7,11 +7,12 @@ variable (see `load_settings`), and secrets are `SecretStr` so they never print 
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -131,6 +132,37 @@ class Settings(BaseSettings):
     migration_probe_source: bool = Field(default=True, alias="LECTERN_MIGRATION_PROBE_SOURCE")
     migration_auto_stream_fallback: bool = Field(default=True, alias="LECTERN_MIGRATION_AUTO_STREAM_FALLBACK")
     migration_playback_check_s: float = Field(default=60.0, gt=0, alias="LECTERN_MIGRATION_PLAYBACK_CHECK_S")
+
+    # Dashboard sign-in and sessions (issue 15; core/signin_throttle.py, core/dashboard_session.py). Failures
+    # count per (email, client address) first: that pair is locked out for a while. The account-wide limit
+    # only slows an email down (growing delay), so knowing a teacher's email is not enough to lock them out.
+    signin_window_s: int = Field(default=900, ge=10, le=86400, alias="LECTERN_SIGNIN_WINDOW_S")
+    signin_pair_max_failures: int = Field(default=5, ge=1, le=1000, alias="LECTERN_SIGNIN_PAIR_MAX_FAILURES")
+    signin_lockout_s: int = Field(default=900, ge=1, le=86400, alias="LECTERN_SIGNIN_LOCKOUT_S")
+    signin_account_free_failures: int = Field(default=10, ge=1, le=10000, alias="LECTERN_SIGNIN_ACCOUNT_FREE_FAILURES")
+    signin_account_max_delay_s: int = Field(default=60, ge=1, le=3600, alias="LECTERN_SIGNIN_ACCOUNT_MAX_DELAY_S")
+    signin_address_max_failures: int = Field(default=50, ge=1, le=100000, alias="LECTERN_SIGNIN_ADDRESS_MAX_FAILURES")
+    # scrypt costs ~80 ms of one core: more concurrent checks than this answer "busy" instead of queueing.
+    signin_max_concurrent_hashes: int = Field(default=2, ge=1, le=64, alias="LECTERN_SIGNIN_MAX_CONCURRENT_HASHES")
+    signin_hash_wait_s: float = Field(default=2.0, ge=0, le=60, alias="LECTERN_SIGNIN_HASH_WAIT_S")
+    # Proxies whose X-Forwarded-For is believed (comma-separated CIDRs); from anyone else it is ignored.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="LECTERN_TRUSTED_PROXIES")
+    dashboard_idle_timeout_s: int = Field(default=1800, ge=60, le=7 * 86400, alias="LECTERN_DASHBOARD_IDLE_TIMEOUT_S")
+    dashboard_session_max_s: int = Field(
+        default=12 * 3600, ge=300, le=30 * 86400, alias="LECTERN_DASHBOARD_SESSION_MAX_S"
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: Any) -> list[str]:
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value or [])
+        networks = []
+        for item in (i for i in items if i):
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)") from None
+        return networks
 
     @field_validator("database_url")
     @classmethod

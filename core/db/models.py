@@ -277,3 +277,24 @@ class Alert(Base):
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SignInFailure(Base):
+    """One failed (or still running) dashboard sign-in: the throttle counts these per email, address and pair.
+
+    Kept in the platform DB so every dashboard replica sees the same counts and a restart forgets nothing.
+    `email` is the normalised address typed in, whether or not an account has it (so throttling says
+    nothing about which emails exist). Rows older than the window are deleted as new ones are written.
+    """
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (
+        Index("ix_signin_failures_email_failed_at", "email", "failed_at"),
+        Index("ix_signin_failures_address_failed_at", "address", "failed_at"),
+        Index("ix_signin_failures_failed_at", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

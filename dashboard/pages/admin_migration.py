@@ -9,7 +9,7 @@ from core.migration.plan import MigrationPlan
 from core.migration.service import MigrationService
 from core.storage import StorageService
 from dashboard import context
-from dashboard.auth import require_role
+from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.charts import migration as charts
 
 LIVE_REFRESH_S = 2
@@ -118,6 +118,7 @@ if controls[2].button("Retry failed", disabled=not progress.counts.get("failed")
 
 @st.fragment(run_every=LIVE_REFRESH_S)
 def live() -> None:
+    recheck_in_fragment()  # timed refreshes skip app.py's per-run session check
     snap = service().snapshot()
     p = snap.progress
     if not p.total:

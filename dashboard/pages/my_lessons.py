@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context, platform_db
-from dashboard.auth import require_role
+from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.lesson_picker import pick_course
 from dashboard.lesson_tables import lessons_frame
 
@@ -24,6 +24,7 @@ st.query_params["course"] = str(course_id)
 
 @st.fragment(run_every=LIVE_REFRESH_S)
 def lesson_table() -> None:
+    recheck_in_fragment()  # timed refreshes skip app.py's per-run session check
     # Re-reads the platform DB in place: webhooks move videos to processing/ready while the page is open.
     rows = platform_db.lessons(factory, scope, course_id, playback=context.playback())
     if not rows:

@@ -13,7 +13,7 @@ import streamlit as st
 from core.errors import Forbidden, LecternError, MuxError, NotConfigured, NotFound
 from core.lessons import UploadTicket
 from dashboard import context, platform_db
-from dashboard.auth import require_role
+from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.components import DEFAULT_MAX_UPLOAD_BYTES, UploaderConfig, uploader_html
 from dashboard.lesson_picker import pick_lesson
 
@@ -86,6 +86,7 @@ if ticket is not None:
 
 @st.fragment(run_every=STATUS_REFRESH_S)
 def live_status() -> None:
+    recheck_in_fragment()  # timed refreshes skip app.py's per-run session check
     row = platform_db.lesson_row(factory, scope, lesson.id)
     if row is None:
         return

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from core.settings import load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,10 +30,20 @@ def dashboard_argv(host: str, port: int) -> list[str]:
     ]
 
 
+def dashboard_env(base: dict[str, str], trusted_proxies: list[str]) -> dict[str, str]:
+    """The environment for the Streamlit process: uvicorn (Streamlit's server) believes X-Forwarded-For only
+    from LECTERN_TRUSTED_PROXIES, like the dashboard itself (its default trusts any local process)."""
+    return {**base, "FORWARDED_ALLOW_IPS": ",".join(trusted_proxies)}
+
+
 def command(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8501, help="Port to listen on."),
 ) -> None:
     """Run the Streamlit dashboard."""
     # Streamlit finds .streamlit/config.toml in the working directory: run from the project root.
-    raise typer.Exit(subprocess.call(dashboard_argv(host, port), cwd=ROOT, env=os.environ.copy()))
+    raise typer.Exit(
+        subprocess.call(
+            dashboard_argv(host, port), cwd=ROOT, env=dashboard_env(os.environ.copy(), load_settings().trusted_proxies)
+        )
+    )

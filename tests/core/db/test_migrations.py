@@ -108,3 +108,25 @@ def test_models_match_the_migrated_schema(db_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_0005_adds_and_removes_the_signin_failures_table(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0005")
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        assert {ix["name"] for ix in inspect(conn).get_indexes("signin_failures")} == {
+            "ix_signin_failures_email_failed_at",
+            "ix_signin_failures_address_failed_at",
+            "ix_signin_failures_failed_at",
+        }
+        conn.execute(
+            text("INSERT INTO signin_failures (email, address, failed_at) VALUES ('a@x.test', '10.0.0.1', :now)"),
+            {"now": NOW},
+        )
+    engine.dispose()
+    downgrade(empty_db_url, "0004")
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        assert "signin_failures" not in inspect(conn).get_table_names()
+    engine.dispose()
+    upgrade(empty_db_url, "0005")

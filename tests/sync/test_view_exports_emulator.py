@@ -86,13 +86,29 @@ def test_a_day_from_its_export_equals_the_same_day_from_list_and_get(
     con = duckdb.connect()
     con.execute(f"ATTACH '{tmp_path / 'exports.duckdb'}' AS e (READ_ONLY)")
     con.execute(f"ATTACH '{tmp_path / 'api.duckdb'}' AS a (READ_ONLY)")
-    # Row for row, every typed column (loaded_at says when, nothing about the view).
+    # Row for row, every typed column (loaded_at says when, nothing about the view; the files carry no
+    # opaque `id`, checked below).
     for left, right in (("e", "a"), ("a", "e")):
         extra = con.execute(
-            f"SELECT count(*) FROM (SELECT * EXCLUDE (loaded_at) FROM {left}.mux_views "
-            f"EXCEPT ALL SELECT * EXCLUDE (loaded_at) FROM {right}.mux_views)"
+            f"SELECT count(*) FROM (SELECT * EXCLUDE (loaded_at, mux_view_id) FROM {left}.mux_views "
+            f"EXCEPT ALL SELECT * EXCLUDE (loaded_at, mux_view_id) FROM {right}.mux_views)"
         ).fetchall()[0][0]
         assert extra == 0, f"{extra} rows of {left} are not in {right}"
+    # Keyed on the UUID view_id on both paths; Mux's opaque id beside it wherever a list gave it.
+    for db, with_id in (("a", total), ("e", export_calls)):
+        ids = con.execute(
+            f"SELECT count(*), count(DISTINCT view_id), count(mux_view_id), count(*) FILTER (mux_view_id = view_id), "
+            f"count(*) FILTER (NOT regexp_matches(view_id, '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-4[0-9a-f]{{3}}-[0-9a-f]{{4}}-')) "
+            f"FROM {db}.mux_views"
+        ).fetchall()[0]
+        assert ids == (total, total, with_id, 0, 0), db
+    # Startup times filled on both paths (rows are equal above): from time_to_first_frame / the files'
+    # video_startup_time, null exactly for views that never started; player startup for every view.
+    startup = con.execute(
+        "SELECT count(startup_time_ms), count(*) FILTER (exit_before_video_start OR video_startup_failure), "
+        "count(player_startup_time_ms), min(player_startup_time_ms) FROM e.mux_views"
+    ).fetchall()[0]
+    assert startup[0] == total - startup[1] and startup[1] > 0 and startup[2] == total and startup[3] >= 100
     exported = con.execute(
         "SELECT count(*) FROM e.mux_views WHERE timezone('UTC', view_end)::DATE IN "
         "(SELECT export_date FROM e.sync_view_exports)"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from tests.warehouse.factories import random_views
@@ -48,17 +49,24 @@ def test_users_snapshot_has_no_password_column() -> None:
     assert "password_hash" not in columns and {"id", "email", "name", "role"} <= columns
 
 
+def old_views(con: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Table:
+    """A views batch cut to the columns an older warehouse's mux_views has (as its Lectern wrote them)."""
+    names = {r[0] for r in con.execute("DESCRIBE mux_views").fetchall()}
+    return table.select([n for n in table.column_names if n in names])
+
+
 def test_migrates_forward_from_version_1_keeping_data(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
     assert migrate(con, target=1) == [1]
     views = random_views(300, days=3)
-    upsert(con, "mux_views", views_to_arrow(views, loaded_at=datetime(2025, 3, 5, tzinfo=UTC)), ["view_id"])
+    batch = views_to_arrow(views, loaded_at=datetime(2025, 3, 5, tzinfo=UTC))
+    upsert(con, "mux_views", old_views(con, batch), ["view_id"])
     con.close()
 
     con = duckdb.connect(str(path))
     assert current_version(con) == 1
-    assert migrate(con) == [2, 3, 4, 5, 6]
+    assert migrate(con) == [2, 3, 4, 5, 6, 7]
     assert con.execute("SELECT count(*) FROM mux_views").fetchall() == [(300,)]
     # Steps 5-6 keyed the old rows: a later upsert of the same views replaces them.
     assert con.execute("SELECT count(*) FROM mux_views WHERE view_key = hash(view_id)").fetchall() == [(300,)]

@@ -23,6 +23,7 @@ from tests.sync.emulator_world import World, build_world, detail_calls, overall,
 from warehouse.schema import migrate
 
 CFG = ViewsConfig(backfill_days=6)
+UUID4 = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_a_day_from_its_export_equals_the_same_day_from_list_and_get(
     for db, with_id in (("a", total), ("e", export_calls)):
         ids = con.execute(
             f"SELECT count(*), count(DISTINCT view_id), count(mux_view_id), count(*) FILTER (mux_view_id = view_id), "
-            f"count(*) FILTER (NOT regexp_matches(view_id, '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-4[0-9a-f]{{3}}-[0-9a-f]{{4}}-')) "
+            f"count(*) FILTER (NOT regexp_matches(view_id, '{UUID4}')) "
             f"FROM {db}.mux_views"
         ).fetchall()[0]
         assert ids == (total, total, with_id, 0, 0), db

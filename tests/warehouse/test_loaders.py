@@ -221,7 +221,8 @@ def test_upsert_is_idempotent_and_replaces_by_key(con: duckdb.DuckDBPyConnection
     assert _snapshot(con) == first
     changed = dict(views[0], viewer_application_name="Edge")
     assert upsert(con, "mux_views", views_to_arrow([changed], loaded_at=LOADED), ["view_id"]) == 0
-    assert con.execute("SELECT browser FROM mux_views WHERE view_id = ?", [views[0]["view_id"]]).fetchall() == [("Edge",)]
+    browser = con.execute("SELECT browser FROM mux_views WHERE view_id = ?", [views[0]["view_id"]]).fetchall()
+    assert browser == [("Edge",)]
     assert con.execute("SELECT count(*) FROM mux_views").fetchall() == [(500,)]
 
 

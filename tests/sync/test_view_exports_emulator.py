@@ -60,6 +60,10 @@ def sync_views(path: Path, service: MuxService, now: datetime, *, exports: bool 
         con.close()
 
 
+def list_calls(emu: EmulatorServer) -> int:
+    return int(emu.stats()["requests"].get("GET /data/v1/video-views", {}).get("count", 0))
+
+
 def views_in(emu: EmulatorServer, start: datetime, end: datetime) -> int:
     return int(overall(emu, "views", start.timestamp(), end.timestamp())["total_views"])
 
@@ -189,3 +193,56 @@ def test_accounts_without_exports_and_refused_files_fall_back_to_list_and_get(
         events = [r.getMessage() for r in caplog.records]
         assert "views.export_unusable" in events and events.count("views.exports_unavailable") == 1
         service.close()
+
+
+def test_a_day_read_by_list_and_get_and_then_from_its_export_is_stored_once(
+    world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
+) -> None:
+    end = quiet_end()
+    simulate(emu, world, days=3, views=3000, seed=11, end=end.timestamp())
+    now = end + timedelta(minutes=30)
+    today = now.replace(hour=0, minute=0, second=0)
+    path = tmp_path / "warehouse.duckdb"
+
+    calls = detail_calls(emu)
+    first = sync_views(path, service, now)  # `today` is not over: list+get, one GET per view
+    assert detail_calls(emu) - calls == views_in(emu, today, now) > 100
+
+    # A day later (Mux's clock and the job's): the same day is now an export file.
+    emu.advance_clock(86_400)
+    later = now + timedelta(days=1)
+    calls = detail_calls(emu)
+    second = sync_views(path, service, later)
+    assert second.details["exports_loaded"] >= 1
+    assert detail_calls(emu) == calls  # nothing ended since: no view needed a GET
+    con = duckdb.connect(str(path), read_only=True)
+    loaded = con.execute("SELECT export_date FROM sync_view_exports").fetchall()
+    assert (today.date(),) in loaded
+    stored = con.execute(
+        "SELECT count(*), count(DISTINCT view_id), count(*) FILTER (view_end >= ? AND view_end < ?), "
+        "count(mux_view_id) FILTER (view_end >= ?), count(*) FILTER (loaded_at = ? AND view_end >= ?) FROM mux_views",
+        [today, now, today, later, today],
+    ).fetchall()[0]
+    total = views_in(emu, first.details["start"], later)
+    # Each view once, the total the emulator counts; today's views came again from the file (loaded_at)
+    # and kept the opaque ids the list gave them.
+    assert stored[:3] == (total, total, views_in(emu, today, now))
+    assert stored[3] == stored[4] == stored[2]
+    assert con.execute("SELECT sum(views) FROM lesson_daily").fetchall()[0][0] == total
+    con.close()
+
+    # The next incremental run, and a forced list+get re-read of that day: no GET for a view already stored.
+    calls = detail_calls(emu)
+    third = sync_views(path, service, later + timedelta(minutes=5))
+    assert third.new_rows == 0 and detail_calls(emu) == calls
+    lists = list_calls(emu)
+    con = duckdb.connect(str(path))
+    source = MuxSources(service, view_exports=False)
+    try:
+        again = run_views(con, source, now=later + timedelta(minutes=6), cfg=CFG, since=today)
+    finally:
+        source.close()
+    # Every view of the day was listed, and each was known by its list id: none fetched, none loaded.
+    assert list_calls(emu) > lists and (again.rows, again.new_rows) == (0, 0) and detail_calls(emu) == calls
+    assert con.execute("SELECT count(*), count(DISTINCT view_id) FROM mux_views").fetchall()[0] == (total, total)
+    con.close()

@@ -107,7 +107,7 @@ def run_views(
     # A re-read day's stored rows are not its file's: download the file in full, whatever was loaded before.
     exports = [replace(e, loaded=None) if e.day in rereads else e for e in plan_exports(con, source, now=now)]
     exported = {e.day for e in exports}
-    segments = [reread_segment(d) for d in sorted(rereads - exported)] + plan_segments(
+    segments = [reread_segment(d, end) for d in sorted(rereads - exported)] + plan_segments(
         start, end, exports, cfg.window_s
     )
     result = JobResult(
@@ -168,9 +168,10 @@ def run_views(
     return result
 
 
-def reread_segment(day: date) -> Segment:
+def reread_segment(day: date, end: datetime) -> Segment:
+    """The whole UTC day, up to the run's end (today's views that have not ended are not Mux's yet)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return Segment(start, start + timedelta(days=1), reread=True)
+    return Segment(start, max(start, min(start + timedelta(days=1), end)), reread=True)
 
 
 def _fetcher(

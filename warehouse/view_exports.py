@@ -175,10 +175,15 @@ def load_export_file(con: duckdb.DuckDBPyConnection, path: Path, *, loaded_at: d
         rows = int(scalar(con, f"SELECT count(DISTINCT view_id) FROM {STAGE}") or 0)
         # Keep Mux's opaque id of views already stored by list+get (the file has none): the next list of
         # their window finds them among the known ids and spares their get-video-view calls.
-        con.execute(
-            f"""UPDATE {STAGE} SET mux_view_id = v.mux_view_id FROM mux_views v
-            WHERE v.view_key = hash({STAGE}.view_id) AND v.view_id = {STAGE}.view_id AND v.mux_view_id IS NOT NULL"""
-        )
+        # Only stored rows in the file's view_end range can match (DuckDB skips the rest by zone maps), and a
+        # day no list+get run touched (the usual backfill) has none: then the join is not run at all.
+        span = f"v.view_end BETWEEN (SELECT min(view_end) FROM {STAGE}) AND (SELECT max(view_end) FROM {STAGE})"
+        if scalar(con, f"SELECT count(*) FROM mux_views v WHERE v.mux_view_id IS NOT NULL AND {span}"):
+            con.execute(
+                f"""UPDATE {STAGE} SET mux_view_id = v.mux_view_id FROM mux_views v
+                WHERE v.view_key = hash({STAGE}.view_id) AND v.view_id = {STAGE}.view_id
+                  AND v.mux_view_id IS NOT NULL AND {span}"""
+            )
         days = affected_days(con, STAGE)
         new_rows = upsert_from(con, "mux_views", STAGE, ["view_id"], order="rowid")
     finally:

@@ -120,7 +120,7 @@ def run_views(
             "exports_loaded": 0,
             "exports_unchanged": 0,
             "reread_days": len(rereads),
-            "legacy_replaced": 0,
+            "legacy_matched_in_files": 0,
         },
     )
     if progress:
@@ -207,7 +207,7 @@ def _export_segment(
                     # unmatched (if any) by list+get, which knows both ids.
                     replaced, touched = legacy_views.drop_replaced_by_content(con, export.day)
                     days, new_rows = legacy_views.merge(days, touched), new_rows - replaced
-                    result.details["legacy_replaced"] += replaced
+                    result.details["legacy_matched_in_files"] += replaced
                     if legacy_views.remaining(con, export.day):
                         _, new = load_window(con, source, export.start, export.end, now=now, batch_rows=cfg.batch_rows)
                         new_rows += new

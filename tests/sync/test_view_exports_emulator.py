@@ -304,7 +304,7 @@ def test_a_v6_warehouse_keyed_by_opaque_ids_is_upgraded_and_its_views_replaced(
 
     later = now + timedelta(minutes=10)
     first = sync_views(path, service, later)
-    assert first.details["reread_days"] == len(days) and first.details["legacy_replaced"] > 0
+    assert first.details["reread_days"] == len(days) and first.details["legacy_matched_in_files"] > 0
     con = duckdb.connect(str(path))
     stored = con.execute(
         "SELECT count(*), count(DISTINCT view_id), count(*) FILTER (legacy_key), count(mux_view_id), "

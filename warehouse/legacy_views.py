@@ -63,8 +63,9 @@ def drop_replaced_by_content(con: duckdb.DuckDBPyConnection, day: date) -> tuple
               ON n.view_end = l.view_end AND n.view_start IS NOT DISTINCT FROM l.view_start
              AND n.viewer_user_id IS NOT DISTINCT FROM l.viewer_user_id AND n.video_id IS NOT DISTINCT FROM l.video_id
             WHERE l.legacy_key AND n.legacy_key IS NOT TRUE AND l.view_end >= ? AND l.view_end < ?
+              AND n.view_end >= ? AND n.view_end < ?
         ) RETURNING view_day""",
-        [start, end, start, end],
+        [start, end, start, end, start, end],
     ).fetchall()
     return len(rows), _days(rows)
 

@@ -6,9 +6,10 @@ the SDK's list model (`AbridgedVideoView`) keeps only 14 fields and silently dro
 (viewer_user_id, video_id, asset_id, playhead, startup time ...), and building ~190-attribute SDK objects
 per view would cap a backfill at a few thousand views per second. Mux's list endpoint answers with
 abridged views, so the adapter fetches each new view in full with get-video-view (several at a time, on
-the SDK's connection pool) — but not the views the caller says it already holds (`known`): a Mux view
-does not change once it is listed, so the overlap window of an incremental run costs one list call per
-page, not one call per view.
+the SDK's connection pool) — but not the views the caller says it already holds (`known`, by the list's `id`,
+Mux's opaque view id, which is not the `view_id` UUID the full view and the export files carry): a Mux
+view does not change once it is listed, so the overlap window of an incremental run costs one list call
+per page, not one call per view.
 
 Whole days are cheaper from Mux Data's daily view exports (`ViewExportsSource`): one gzipped CSV file
 per completed UTC day with every view in full. Accounts whose plan has no exports answer the listing
@@ -37,8 +38,9 @@ class ViewsSource(Protocol):
     def iter_view_pages(self, start: datetime, end: datetime, *, known: Container[str] | None = None) -> Iterator[Page]:
         """Pages of full Mux Data views whose view_end falls in [start, end), oldest first.
 
-        A source that pays per view for the full record may leave out the ids in `known` (views the
-        caller already stored); one that gets full records for free may ignore it.
+        A source that pays per view for the full record may leave out the views whose list `id` (Mux's
+        opaque id) is in `known` (views the caller already stored); one that gets full records for free
+        may ignore it.
         """
         ...
 
@@ -118,20 +120,23 @@ class MuxSources:
     def download_view_export(self, url: str, dest: Path, *, if_none_match: str | None = None) -> ExportDownload:
         return self.service.download_view_export(url, dest, if_none_match=if_none_match, gunzip=True)
 
-    def _full_view(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _full_view(self, item: dict[str, Any]) -> dict[str, Any] | None:
         try:
             data = self.service.video_view(str(item.get("id")))
         except MuxNotFound:
-            # Listed a moment ago, gone now (deleted by a data-retention run): keep what the list said.
-            return item
+            # Listed a moment ago, gone now (deleted by a data-retention run): the list item has no
+            # `view_id` to key it on, and Mux no longer serves the view, so there is nothing to store.
+            return None
         return {**item, **data}
 
     def _full_views(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.detail_workers <= 1 or len(items) == 1:
-            return [self._full_view(i) for i in items]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.detail_workers, thread_name_prefix="mux-view-detail")
-        return list(self._pool.map(self._full_view, items))
+            views = [self._full_view(i) for i in items]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.detail_workers, thread_name_prefix="mux-view-detail")
+            views = list(self._pool.map(self._full_view, items))
+        return [v for v in views if v is not None]
 
     def iter_view_pages(self, start: datetime, end: datetime, *, known: Container[str] | None = None) -> Iterator[Page]:
         seen = 0

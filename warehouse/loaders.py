@@ -26,6 +26,7 @@ _DIGITS = r"^\d{1,18}$"
 VIEW_SCHEMA = pa.schema(
     [
         ("view_id", pa.string()),
+        ("mux_view_id", pa.string()),
         ("viewer_user_id", pa.string()),
         ("user_id", pa.int64()),
         ("video_id", pa.string()),
@@ -41,6 +42,7 @@ VIEW_SCHEMA = pa.schema(
         ("max_playhead_ms", pa.int64()),
         ("video_duration_ms", pa.int64()),
         ("startup_time_ms", pa.int64()),
+        ("player_startup_time_ms", pa.int64()),
         ("rebuffer_count", pa.int64()),
         ("rebuffer_duration_ms", pa.int64()),
         ("rebuffer_percentage", pa.float64()),
@@ -61,8 +63,11 @@ VIEW_SCHEMA = pa.schema(
 )
 
 # Warehouse column <- Mux Data video-view field(s), first non-null wins (see README for units).
+# A view has two ids (mux-python's VideoView): `view_id`, a UUID and the export files' key, keys the row on
+# every path; `id`, the opaque id the list returns and get-video-view takes, is kept beside it.
 VIEW_FIELDS: dict[str, tuple[str, ...]] = {
-    "view_id": ("id", "view_id"),
+    "view_id": ("view_id",),
+    "mux_view_id": ("id",),
     "viewer_user_id": ("viewer_user_id",),
     "video_id": ("video_id",),
     "video_title": ("video_title",),
@@ -74,7 +79,9 @@ VIEW_FIELDS: dict[str, tuple[str, ...]] = {
     "playing_time_ms": ("view_playing_time", "view_total_content_playback_time"),
     "max_playhead_ms": ("view_max_playhead_position",),
     "video_duration_ms": ("video_duration", "player_source_duration"),
-    "startup_time_ms": ("video_startup_time",),
+    # A view has no `video_startup_time` (that is a metric id): time to first frame, else the content's.
+    "startup_time_ms": ("time_to_first_frame", "view_content_startup_time"),
+    "player_startup_time_ms": ("player_startup_time",),
     "rebuffer_count": ("buffering_count", "rebuffer_count"),
     "rebuffer_duration_ms": ("buffering_duration", "rebuffer_duration"),
     "rebuffer_percentage": ("rebuffer_percentage",),
@@ -269,7 +276,14 @@ _CONVERT: dict[pa.DataType, Callable[[list[Any]], pa.Array]] = {
 
 
 def views_to_arrow(rows: Sequence[Row], *, loaded_at: datetime) -> pa.Table:
-    """Mux Data video views (list or get shape) -> a table with exactly `VIEW_SCHEMA`."""
+    """Full Mux Data video views (get-video-view's shape) -> a table with exactly `VIEW_SCHEMA`.
+
+    A row without `view_id` (an abridged list item whose view Mux no longer serves in full) has no key
+    every path agrees on, and is left out.
+    """
+    ids = _column(rows, "view_id")
+    if not all(ids):
+        rows = [row for row, view_id in zip(rows, ids, strict=True) if view_id]
     n = len(rows)
     columns = _Columns(rows)
     cols: dict[str, pa.Array] = {

@@ -320,6 +320,33 @@ _V5_VIEW_KEY = (
 # DuckDB cannot add the constraint in the transaction that filled the column.
 _V6_VIEW_KEY_NOT_NULL = ("ALTER TABLE mux_views ALTER COLUMN view_key SET NOT NULL",)
 
+# Mux gives a view two ids: `id` (opaque; what the views list returns and get-video-view takes) and
+# `view_id` (a UUID; the full view's and the export files' key). Before v7 the list+get path stored `id`
+# as view_id and exports stored the UUID, so a view read both ways was stored twice. From v7 every path
+# keys on the UUID and keeps `id` in mux_view_id. Rows stored before v7 by list+get hold Mux's `id` in
+# view_id and no UUID: SQL cannot re-key them, so this step marks them (legacy_key) and lists their days
+# (view_end's UTC date) in sync_view_rereads; the views job re-reads those days and replaces them
+# (sync/views.py, warehouse/legacy_views.py). A row counts as export-loaded, and is left alone, when its
+# view_end falls on a day an export file was loaded for and it carries that load's loaded_at.
+_V7_VIEW_IDENTITY = (
+    "ALTER TABLE mux_views ADD COLUMN mux_view_id VARCHAR",
+    "ALTER TABLE mux_views ADD COLUMN player_startup_time_ms BIGINT",
+    "ALTER TABLE mux_views ADD COLUMN legacy_key BOOLEAN DEFAULT FALSE",
+    """UPDATE mux_views SET legacy_key = TRUE, mux_view_id = view_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM sync_view_exports e
+        WHERE e.export_date = timezone('UTC', mux_views.view_end)::DATE AND e.loaded_at = mux_views.loaded_at
+    )""",
+    """CREATE TABLE sync_view_rereads (
+        view_day DATE PRIMARY KEY,
+        legacy_rows BIGINT NOT NULL,
+        marked_at TIMESTAMPTZ NOT NULL
+    )""",
+    """INSERT INTO sync_view_rereads
+    SELECT timezone('UTC', view_end)::DATE, count(*), now() FROM mux_views
+    WHERE legacy_key AND view_end IS NOT NULL GROUP BY 1""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw Mux tables, platform snapshot, sync_state", _V1_RAW + _V1_PLATFORM),
     Migration(2, "daily rollups for dashboards (backfilled from mux_views)", _V2_ROLLUPS),
@@ -327,6 +354,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "view export days loaded by the views job", _V4_VIEW_EXPORTS),
     Migration(5, "mux_views.view_key (hash of view_id) for upserts; warehouse_settings", _V5_VIEW_KEY),
     Migration(6, "mux_views.view_key NOT NULL", _V6_VIEW_KEY_NOT_NULL),
+    Migration(
+        7,
+        "mux_views keyed on Mux's view_id UUID: mux_view_id, player_startup_time_ms, legacy_key; sync_view_rereads",
+        _V7_VIEW_IDENTITY,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -342,6 +374,7 @@ TABLES = (
     "lesson_progress",
     "sync_state",
     "sync_view_exports",
+    "sync_view_rereads",
     "warehouse_settings",
     "lesson_daily",
     "viewer_lesson_daily",

@@ -32,7 +32,8 @@ STAGE = "_view_export_stage"
 
 # Warehouse column <- export column(s), first present wins (compare loaders.VIEW_FIELDS for the Data API).
 EXPORT_FIELDS: dict[str, tuple[str, ...]] = {
-    "view_id": ("view_id",),
+    "view_id": ("view_id",),  # the UUID, as get-video-view's `view_id`
+    "mux_view_id": (),  # the files have no opaque `id`: kept from the stored row when there is one
     "viewer_user_id": ("viewer_user_id",),
     "video_id": ("video_id",),
     "video_title": ("video_title",),
@@ -44,7 +45,10 @@ EXPORT_FIELDS: dict[str, tuple[str, ...]] = {
     "playing_time_ms": ("view_playing_time", "view_total_content_playback_time"),
     "max_playhead_ms": ("view_max_playhead_position",),
     "video_duration_ms": ("video_duration", "player_source_duration"),
-    "startup_time_ms": ("video_startup_time",),
+    # The files' `video_startup_time` is the view's `time_to_first_frame` (Mux's field table: "time from
+    # play instruction to first frame", v2+); `view_content_startup_time` (v10+) as in the JSON path.
+    "startup_time_ms": ("video_startup_time", "view_content_startup_time"),
+    "player_startup_time_ms": ("player_startup_time",),
     "rebuffer_count": ("rebuffer_count", "buffering_count"),
     "rebuffer_duration_ms": ("rebuffer_duration", "buffering_duration"),
     "rebuffer_percentage": ("rebuffer_percentage",),
@@ -62,11 +66,14 @@ EXPORT_FIELDS: dict[str, tuple[str, ...]] = {
     "player": ("player_name", "player_software"),
     "viewer_experience_score": ("viewer_experience_score",),
 }
+# Columns a file may lack without falling back to list+get: they load as NULL.
+OPTIONAL = frozenset({"mux_view_id", "player_startup_time_ms"})
 # The export version from which Mux's field table lists a source for every column above (version 9 added
 # playback_failure_error_type_id; 7 video_startup_failure; 4 asset_id/playback_id; 3 playing time/playhead).
 MIN_VERSION = 9
 
 _DIGITS = r"^\d{1,18}$"  # the same pattern loaders.digits_to_int uses
+_SQL_TYPE = {"mux_view_id": "VARCHAR", "player_startup_time_ms": "BIGINT"}
 
 
 class MissingColumns(Exception):
@@ -120,10 +127,15 @@ def _typed(column: str, sources: list[str]) -> str:
 def staging_sql(header: list[str]) -> str:
     """The SELECT that types a file with `header` into VIEW_SCHEMA's columns (raises MissingColumns)."""
     present = set(header)
-    missing = [c for c, sources in EXPORT_FIELDS.items() if not any(s in present for s in sources)]
+    missing = [
+        c for c, sources in EXPORT_FIELDS.items() if c not in OPTIONAL and not any(s in present for s in sources)
+    ]
     if missing:
         raise MissingColumns(missing)
-    typed = ",\n       ".join(_typed(c, [s for s in sources if s in present]) for c, sources in EXPORT_FIELDS.items())
+    typed = ",\n       ".join(
+        _typed(c, found) if (found := [s for s in sources if s in present]) else f"NULL::{_SQL_TYPE[c]} AS {c}"
+        for c, sources in EXPORT_FIELDS.items()
+    )
     derived = {
         "user_id": f"CASE WHEN regexp_matches(viewer_user_id, '{_DIGITS}') THEN viewer_user_id::BIGINT END",
         "lesson_id": f"CASE WHEN regexp_matches(video_id, '{_DIGITS}') THEN video_id::BIGINT END",
@@ -161,6 +173,17 @@ def load_export_file(con: duckdb.DuckDBPyConnection, path: Path, *, loaded_at: d
         con.execute(f"SET TimeZone = '{restore}'")
     try:
         rows = int(scalar(con, f"SELECT count(DISTINCT view_id) FROM {STAGE}") or 0)
+        # Keep Mux's opaque id of views already stored by list+get (the file has none): the next list of
+        # their window finds them among the known ids and spares their get-video-view calls.
+        # Only stored rows in the file's view_end range can match (DuckDB skips the rest by zone maps), and a
+        # day no list+get run touched (the usual backfill) has none: then the join is not run at all.
+        span = f"v.view_end BETWEEN (SELECT min(view_end) FROM {STAGE}) AND (SELECT max(view_end) FROM {STAGE})"
+        if scalar(con, f"SELECT count(*) FROM mux_views v WHERE v.mux_view_id IS NOT NULL AND {span}"):
+            con.execute(
+                f"""UPDATE {STAGE} SET mux_view_id = v.mux_view_id FROM mux_views v
+                WHERE v.view_key = hash({STAGE}.view_id) AND v.view_id = {STAGE}.view_id
+                  AND v.mux_view_id IS NOT NULL AND {span}"""
+            )
         days = affected_days(con, STAGE)
         new_rows = upsert_from(con, "mux_views", STAGE, ["view_id"], order="rowid")
     finally:

@@ -47,12 +47,12 @@ from emulator.data.store import (
     ViewStore,
     mix64_many,
 )
-from emulator.data.views import TIER_BITRATE
+from emulator.data.views import TIER_BITRATE, player_startup_many
 
 DAY_S = 86_400
 LATEST_VERSION = 14  # the newest export version Mux's field table describes (video_cdn_trace)
 OLDEST_VERSION = 2  # version 1 used other column names (viewer_application_name ...); not emulated
-FILE_FORMAT = 2  # bump when the bytes of a file change for the same rows, so cached files are rebuilt
+FILE_FORMAT = 3  # bump when the bytes of a file change for the same rows, so cached files are rebuilt
 
 # Export columns the emulator fills, with the export version that introduced each (Mux's field table).
 # Columns it never has a value for (asn, city, cdn, ad metrics, request metrics ...) are left out rather
@@ -88,6 +88,7 @@ SINCE: dict[str, int] = {
     "player_source_duration": 1,
     "player_source_stream_type": 1,
     "player_source_url": 1,
+    "player_startup_time": 1,
     "player_version": 1,
     "player_view_count": 1,
     "property_id": 1,
@@ -108,6 +109,7 @@ SINCE: dict[str, int] = {
     "video_startup_time": 2,
     "video_title": 1,
     "view_dropped": 11,
+    "view_content_startup_time": 10,
     "view_end": 1,
     "view_has_ad": 6,
     "view_id": 1,
@@ -243,7 +245,7 @@ def _dashed(high: np.ndarray, low: np.ndarray, *, uuid4: bool) -> pa.Array:
     """Two 64-bit words as `8-4-4-4-12` text: the same strings as views.py / store.py format one by one."""
     n = len(high)
     text = np.concatenate([_hex64(high), _hex64(low)], axis=1)
-    if uuid4:  # views._uuid stamps the version and variant nibbles
+    if uuid4:  # store.uuid4_text stamps the version and variant nibbles
         text[:, 12] = ord("4")
         text[:, 16] = ord("a")
     out = np.full((n, 36), ord("-"), dtype=np.uint8)
@@ -396,10 +398,14 @@ class _Day:
             "video_duration": self._duration_ms,
             "video_id": lambda: self._lesson(lambda lesson: lesson.video_id, pa.string()),
             "video_startup_failure": lambda: self._bool((self.flags & FLAG_STARTUP_FAILURE) > 0),
+            # The export's name for the view's time_to_first_frame (Mux's field table: "video_startup_time").
             "video_startup_time": lambda: pa.array(c["startup_ms"], type=pa.int64(), mask=~self.started),
+            "view_content_startup_time": lambda: pa.array(c["startup_ms"], type=pa.int64(), mask=~self.started),
+            "player_startup_time": lambda: pa.array(player_startup_many(store, c["serial"]), type=pa.int64()),
             "video_title": lambda: self._lesson(lambda lesson: lesson.title, pa.string()),
             "view_end": lambda: _iso(c["end_ms"] // 1000),
-            "view_id": lambda: _dashed(*store.view_id_words(self.rows), uuid4=False),
+            # The UUID view_id (get-video-view's `view_id`); the files carry no opaque `id`.
+            "view_id": lambda: _dashed(*store.view_id_words(self.rows), uuid4=True),
             "view_max_playhead_position": lambda: pa.array(c["playhead_ms"], type=pa.int64()),
             "view_playing_time": lambda: pa.array(c["playing_ms"], type=pa.int64()),
             "view_seek_count": lambda: pa.array(c["seeks"], type=pa.int64()),

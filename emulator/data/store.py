@@ -3,8 +3,11 @@
 One numpy array per field in the narrowest dtype that holds it; strings are codes into small tables
 (lessons, viewers, and the fixed vocabularies in `catalog`). A store is immutable once built: a new
 simulation builds a new store and the service swaps the reference, so readers never lock and never see
-a half-built store. View ids are not stored: each id is a keyed, reversible scramble of the row's
-serial number plus a check word, so ids look opaque, survive merges and cost no memory.
+a half-built store. View ids are not stored. A view has two, as on Mux: `id`, the opaque id the views
+list returns and get-video-view takes, is a keyed, reversible scramble of the row's serial number plus
+check words, written in base 62 (so a GET finds the row without an index); `view_id`, the UUID the full
+view and the export files carry, is a keyed hash of the serial number. Both survive merges (a row keeps
+its serial) and cost no memory.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ COLUMNS: dict[str, type[np.generic]] = {
     "playing_ms": np.uint32,  # view_playing_time
     "watch_ms": np.uint32,  # watch_time
     "playhead_ms": np.uint32,  # view_max_playhead_position
-    "startup_ms": np.uint16,  # video_startup_time; 0 when the video never started
+    "startup_ms": np.uint16,  # time_to_first_frame (export: video_startup_time); 0 when it never started
     "rebuf_count": np.uint16,
     "rebuf_ms": np.uint32,
     "seeks": np.uint8,
@@ -101,6 +104,35 @@ def _unfeistel(block: int, key: int, rounds: range) -> int:
 
 _ROUNDS = range(4)
 _tokens = itertools.count(1)
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_INDEX = {c: i for i, c in enumerate(_BASE62)}
+OPAQUE_ID_LENGTH = 34  # the length of the view ids in Mux's own examples ("k8n4aklUyrRDekILDWta1qSJqNFpYB7N50")
+_VIEW_UUID_TAG = 0x76_69_65_77_5F_69_64_00  # keys the view_id hash apart from session ids and viewer ids
+_VIEW_UUID_TAG2 = 0x55_55_49_44_5F_6C_6F_77
+
+
+def _base62(value: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        value, digit = divmod(value, 62)
+        out.append(_BASE62[digit])
+    return "".join(reversed(out))
+
+
+def _unbase62(text: str) -> int | None:
+    value = 0
+    for c in text:
+        digit = _BASE62_INDEX.get(c)
+        if digit is None:
+            return None
+        value = value * 62 + digit
+    return value
+
+
+def uuid4_text(high: int, low: int) -> str:
+    """Two 64-bit words as a version-4 UUID string (version and variant nibbles stamped)."""
+    text = f"{high & MASK64:016x}{low & MASK64:016x}"
+    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-a{text[17:20]}-{text[20:]}"
 
 
 class ViewStore:
@@ -155,34 +187,44 @@ class ViewStore:
 
     # -- ids -----------------------------------------------------------------------------------
 
-    def view_id(self, row: int) -> str:
+    def _block(self, row: int) -> int:
         serial = int(self.columns["serial"][row])
-        block = _feistel(((self.salt & 0xFFFFFFFF) << 32) | serial, self.salt, _ROUNDS)
+        return _feistel(((self.salt & 0xFFFFFFFF) << 32) | serial, self.salt, _ROUNDS)
+
+    def opaque_id(self, row: int) -> str:
+        """Mux's `id` of the view: what the list returns and `GET /data/v1/video-views/{id}` takes.
+
+        Base 62 of the scrambled serial (64 bits) and two check words (64 + 72 bits), 34 characters like
+        the ids in Mux's examples; `row_of_id` reverses it and rejects any other string.
+        """
+        block = self._block(row)
         check = mix64(block ^ self.salt)
-        text = f"{block:016x}{check:016x}"
-        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+        tail = mix64(check ^ block ^ _VIEW_UUID_TAG2) & ((1 << 72) - 1)
+        return _base62((block << 136) | (check << 72) | tail, OPAQUE_ID_LENGTH)
+
+    def view_id(self, row: int) -> str:
+        """The view's `view_id`: a UUID (version 4 shape), keyed hash of the serial; not a GET key."""
+        serial = int(self.columns["serial"][row])
+        high = mix64(self.salt ^ serial ^ _VIEW_UUID_TAG)
+        return uuid4_text(high, mix64(high ^ serial ^ _VIEW_UUID_TAG2))
 
     def view_id_words(self, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The two 64-bit halves of `view_id` for many rows at once (bulk exports format them)."""
-        salt = np.uint64(self.salt)
-        block = (np.uint64(self.salt & 0xFFFFFFFF) << np.uint64(32)) | self.columns["serial"][rows].astype(np.uint64)
-        low = np.uint64(0xFFFFFFFF)
-        left, right = block >> np.uint64(32), block & low
-        for r in _ROUNDS:
-            key = np.uint64((self.salt + r) & MASK64)
-            left, right = right, left ^ (mix64_many(right ^ key) & low)
-        block = (left << np.uint64(32)) | right
-        return block, mix64_many(block ^ salt)
+        """The two 64-bit words of `view_id` for many rows at once (bulk exports format them as a UUID)."""
+        serial = self.columns["serial"][rows].astype(np.uint64)
+        high = mix64_many(np.uint64(self.salt) ^ serial ^ np.uint64(_VIEW_UUID_TAG))
+        return high, mix64_many(high ^ serial ^ np.uint64(_VIEW_UUID_TAG2))
 
-    def row_of_id(self, view_id: str) -> int | None:
-        text = view_id.replace("-", "")
-        if len(text) != 32:
+    def row_of_id(self, opaque_id: str) -> int | None:
+        """The row of an opaque `id`, or None for anything else (a view_id UUID included: Mux GETs by `id`)."""
+        if len(opaque_id) != OPAQUE_ID_LENGTH:
             return None
-        try:
-            block, check = int(text[:16], 16), int(text[16:], 16)
-        except ValueError:
+        value = _unbase62(opaque_id)
+        if value is None or value >> 200:
             return None
-        if mix64(block ^ self.salt) != check:
+        block, check, tail = value >> 136, (value >> 72) & MASK64, value & ((1 << 72) - 1)
+        if block > MASK64 or mix64(block ^ self.salt) != check:
+            return None
+        if mix64(check ^ block ^ _VIEW_UUID_TAG2) & ((1 << 72) - 1) != tail:
             return None
         plain = _unfeistel(block, self.salt, _ROUNDS)
         if plain >> 32 != self.salt & 0xFFFFFFFF:

@@ -4,6 +4,14 @@ Types follow mux-python 5.x models: several numeric-looking VideoView fields are
 (`view_playing_time`, `view_max_playhead_position`, `rebuffer_percentage`, `viewer_experience_score`,
 the `*_score` fields), while `watch_time`, `video_duration`, `time_to_first_frame`, `buffering_*` are ints.
 Only the rows of a page are materialised.
+
+Identity as on Mux (mux-python's `VideoView`/`AbridgedVideoView`): a list item carries only `id` (opaque);
+the full view carries `id` and `view_id` (a UUID, the export files' key), and get-video-view takes `id`.
+Startup times as on Mux: `time_to_first_frame` (play requested -> first frame; the export files call it
+`video_startup_time`), `view_content_startup_time` (the same up to the first *content* frame, so equal
+here: no emulated view has a preroll ad) and `player_startup_time` (player init -> ready, a few hundred
+ms, for every view, also those that never started). A view has no `video_startup_time` key: that name
+is a metric id in the metrics API.
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ from emulator.data.store import (
     FLAG_RESUMED,
     FLAG_SECOND_DEVICE,
     FLAG_STARTUP_FAILURE,
-    MASK64,
     VES_SCALE,
     ViewStore,
     mix64,
+    mix64_many,
+    uuid4_text,
 )
 
 # Typical delivered bitrates per tier (bits/s), for weighted_average_bitrate.
@@ -34,9 +43,25 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000.0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# player_startup_time (player init -> ready): PLAYER_STARTUP_MIN_MS plus a keyed hash of the view's serial
+# modulo PLAYER_STARTUP_SPREAD_MS, i.e. 180-599 ms, independent of the video's own startup.
+PLAYER_STARTUP_MIN_MS = 180
+PLAYER_STARTUP_SPREAD_MS = 420
+_PLAYER_TAG = 0x70_6C_61_79_65_72_75_70
+
+
 def _uuid(value: int, other: int) -> str:
-    text = f"{value & MASK64:016x}{other & MASK64:016x}"
-    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-a{text[17:20]}-{text[20:]}"
+    return uuid4_text(value, other)
+
+
+def player_startup_ms(store: ViewStore, serial: int) -> int:
+    return PLAYER_STARTUP_MIN_MS + mix64(store.salt ^ serial ^ _PLAYER_TAG) % PLAYER_STARTUP_SPREAD_MS
+
+
+def player_startup_many(store: ViewStore, serials: np.ndarray) -> np.ndarray:
+    """`player_startup_ms` for many serials at once (export files)."""
+    mixed = mix64_many(np.uint64(store.salt) ^ serials.astype(np.uint64) ^ np.uint64(_PLAYER_TAG))
+    return (mixed % np.uint64(PLAYER_STARTUP_SPREAD_MS)).astype(np.int64) + PLAYER_STARTUP_MIN_MS
 
 
 def mux_viewer_id(store: ViewStore, viewer: int, second_device: bool) -> str:
@@ -73,7 +98,7 @@ def abridged_page(store: ViewStore, rows: np.ndarray, total: int) -> list[dict[s
         err = catalog.ERRORS[error[i] - 1] if error[i] else None
         items.append(
             {
-                "id": store.view_id(row),
+                "id": store.opaque_id(row),
                 "viewer_os_family": setup.os,
                 "viewer_application_name": setup.browser,
                 "video_title": store.lessons[lesson[i]].title,
@@ -147,7 +172,6 @@ def full(store: ViewStore, row: int, *, environment_id: str) -> dict[str, Any]:
     profile = catalog.PROFILES[r["profile"]]
     country = catalog.COUNTRIES[r["country"]]
     error = catalog.ERRORS[r["error"] - 1] if r["error"] else None
-    view_id = store.view_id(row)
     start_ms = r["end_ms"] - r["wall_ms"]
     duration_ms = round(lesson.duration_s * 1000)
     started = r["startup_ms"] > 0
@@ -156,8 +180,8 @@ def full(store: ViewStore, row: int, *, environment_id: str) -> dict[str, Any]:
     tier = lesson.resolution_tier if profile.device != "phone" or lesson.resolution_tier == "audio-only" else "720p"
     secondary = bool(r["flags"] & FLAG_SECOND_DEVICE)
     view: dict[str, Any] = {
-        "id": view_id,
-        "view_id": view_id,
+        "id": store.opaque_id(row),
+        "view_id": store.view_id(row),
         "view_session_id": None,
         "session_id": _uuid(mix64(store.salt ^ r["serial"] ^ 0x5E55), mix64(r["serial"])),
         "mux_viewer_id": mux_viewer_id(store, r["viewer"], secondary),
@@ -219,11 +243,9 @@ def full(store: ViewStore, row: int, *, environment_id: str) -> dict[str, Any]:
         "view_playing_time": str(r["playing_ms"]),
         "view_total_content_playback_time": r["playing_ms"],
         "view_max_playhead_position": str(r["playhead_ms"]),
-        # Mux calls video startup time `time_to_first_frame` in a view; `video_startup_time` is the metric
-        # name, added for readers that look for it (the SDK ignores unknown keys).
         "time_to_first_frame": r["startup_ms"] if started else None,
-        "video_startup_time": r["startup_ms"] if started else None,
-        "player_startup_time": None,
+        "view_content_startup_time": r["startup_ms"] if started else None,
+        "player_startup_time": player_startup_ms(store, r["serial"]),
         "page_load_time": None,
         "buffering_count": r["rebuf_count"],
         "buffering_duration": r["rebuf_ms"],

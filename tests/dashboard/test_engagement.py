@@ -133,6 +133,13 @@ def test_funnel_students_quality_and_providers(app: AppFactory, world: World, co
     qoe = queries.qoe_breakdown(con, **window(), by="browser", course_id=world.courses["a"], teacher_id=teacher)  # type: ignore[arg-type]
     shown_qoe = frame_with(at, "browser")
     assert shown_qoe.set_index("browser")["views"].to_dict() == qoe.set_index("browser")["views"].to_dict()
+    # Startup times (from the views' time_to_first_frame) are filled in and shown, chart and table.
+    startup = shown_qoe.set_index("browser")["startup_time_ms_p50"]
+    assert startup.notna().all() and (startup > 0).all()
+    assert startup.to_dict() == pytest.approx(qoe.set_index("browser")["startup_time_ms_p50"].to_dict())
+    figures = [pio.from_json(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = next(t for f in figures for t in f.data if t.name == "startup time p50 (ms)")
+    assert values(bars.y) == pytest.approx(qoe["startup_time_ms_p50"].tolist())
 
 
 def test_analysts_see_aggregates_but_no_students(app: AppFactory, con) -> None:  # type: ignore[no-untyped-def]

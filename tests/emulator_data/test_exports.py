@@ -17,7 +17,7 @@ import pytest
 from mux_python.exceptions import ForbiddenException, ServiceException, UnauthorizedException
 
 from emulator.data.exports import LATEST_VERSION, SINCE, columns_for, listed_days
-from emulator.data.store import COLUMNS, ViewStore
+from emulator.data.store import COLUMNS, ViewStore, uuid4_text
 from emulator.testing import EmulatorServer
 from tests.emulator_data.helpers import Catalogue, make_client, simulate
 
@@ -38,6 +38,7 @@ API_NAME = {
     "max_upscale_percentage": "view_max_upscale_percentage",
     "player_captions_enabled": "used_captions",
     "player_pip_enabled": "used_pip",
+    "video_startup_time": "time_to_first_frame",  # Mux's export name for the view's time to first frame
 }
 
 
@@ -99,12 +100,17 @@ def test_file_holds_every_view_of_the_day_as_get_video_view_reports_it(emu: Emul
     ends = [r["view_end"] for r in rows]
     assert ends == sorted(ends) and ends[0] >= f"{item.export_date}T00:00:00Z" and ends[-1] < f"{item.export_date}T24"
 
-    failed = [r for r in rows if r["playback_failure_error_type_id"]][:5]
-    sample = rows[:: max(1, len(rows) // 25)] + failed
+    failed = [i for i, r in enumerate(rows) if r["playback_failure_error_type_id"]][:5]
+    sample = list(range(0, len(rows), max(1, len(rows) // 25))) + failed
     assert failed, "the day should hold some playback failures"
-    for row in sample:
-        raw = views_api.get_video_view(row["view_id"], _preload_content=False)
+    window = [str(day_start), str(day_start + 86_400)]
+    for index in sample:
+        row = rows[index]
+        # The file has the UUID `view_id` only; get-video-view takes the opaque `id` the list gives.
+        (item,) = views_api.list_video_views(limit=1, page=index + 1, order_direction="asc", timeframe=window).data
+        raw = views_api.get_video_view(item.id, _preload_content=False)
         view = json.loads(raw.data)["data"]
+        assert view["id"] == item.id != view["view_id"] == row["view_id"]
         for column, value in row.items():
             if column in ("player_view_count", "video_cdn_trace"):
                 continue  # export-only: 1 per line, and the (empty) CDN trace
@@ -216,5 +222,4 @@ def test_bulk_ids_equal_the_ones_views_get() -> None:
     store = ViewStore(columns, [], [], salt=0xFEEDFACE12345678)
     high, low = store.view_id_words(slice(0, n))
     for row in range(0, n, 97):
-        text = f"{int(high[row]):016x}{int(low[row]):016x}"
-        assert store.view_id(row) == f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+        assert store.view_id(row) == uuid4_text(int(high[row]), int(low[row]))

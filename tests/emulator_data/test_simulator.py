@@ -63,8 +63,9 @@ def test_same_seed_gives_identical_views() -> None:
     for name in a.columns:
         assert np.array_equal(a[name], b[name]), name
     assert [a.view_id(i) for i in range(0, 20_000, 997)] == [b.view_id(i) for i in range(0, 20_000, 997)]
+    assert [a.opaque_id(i) for i in range(0, 20_000, 997)] == [b.opaque_id(i) for i in range(0, 20_000, 997)]
     assert not np.array_equal(a["end_ms"], c["end_ms"])
-    assert a.view_id(0) != c.view_id(0)
+    assert a.view_id(0) != c.view_id(0) and a.opaque_id(0) != c.opaque_id(0)
 
 
 def test_invariants(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +42,21 @@ def test_bounds_are_half_open_and_stop_at_now() -> None:
 def test_ids_round_trip_and_reject_forgeries() -> None:
     store = _store()
     for row in (0, 1, 4_321, store.n - 1):
+        opaque = store.opaque_id(row)
+        assert len(opaque) == 34 and opaque.isalnum()  # the shape of the view ids in Mux's examples
+        assert store.row_of_id(opaque) == row
         view_id = store.view_id(row)
-        assert len(view_id) == 36 and view_id.count("-") == 4
-        assert store.row_of_id(view_id) == row
-    forged = store.view_id(5)
-    forged = forged[:-1] + ("0" if forged[-1] != "0" else "1")
-    assert store.row_of_id(forged) is None
+        assert str(uuid.UUID(view_id)) == view_id and uuid.UUID(view_id).version == 4
+        assert store.row_of_id(view_id) is None  # Mux GETs a view by its opaque id, not by the UUID
+    forged = store.opaque_id(5)
+    for i in (0, 20, 33):
+        other = "0" if forged[i] != "0" else "1"
+        assert store.row_of_id(forged[:i] + other + forged[i + 1 :]) is None
     assert store.row_of_id("hello") is None
-    assert _store(seed=2).row_of_id(store.view_id(5)) is None  # another store's ids mean nothing here
+    assert store.row_of_id("z" * 34) is None
+    assert _store(seed=2).row_of_id(store.opaque_id(5)) is None  # another store's ids mean nothing here
+    ids = {store.view_id(r) for r in range(0, store.n, 11)} | {store.opaque_id(r) for r in range(0, store.n, 11)}
+    assert len(ids) == 2 * len(range(0, store.n, 11))
 
 
 def test_merge_keeps_ids_and_order() -> None:
@@ -58,9 +66,9 @@ def test_merge_keeps_ids_and_order() -> None:
     assert merged.n == 15_000
     assert np.all(np.diff(merged["end_ms"]) >= 0)
     for row in (0, 777, 9_999):
-        view_id = old.view_id(row)
-        again = merged.row_of_id(view_id)
-        assert again is not None and merged.view_id(again) == view_id
+        again = merged.row_of_id(old.opaque_id(row))
+        assert again is not None and merged.opaque_id(again) == old.opaque_id(row)
+        assert merged.view_id(again) == old.view_id(row)
         assert merged["end_ms"][again] == old["end_ms"][row] and merged["playing_ms"][again] == old["playing_ms"][row]
     assert len({merged.view_id(r) for r in range(0, merged.n, 7)}) == len(range(0, merged.n, 7))
 
@@ -73,7 +81,7 @@ def test_save_and_load(tmp_path: Path) -> None:
     assert loaded is not None and loaded.n == store.n
     assert all(np.array_equal(loaded[name], store[name]) for name in store.columns)
     assert loaded.lessons == store.lessons and loaded.viewers == store.viewers
-    assert loaded.view_id(10) == store.view_id(10)
+    assert loaded.view_id(10) == store.view_id(10) and loaded.opaque_id(10) == store.opaque_id(10)
     assert ViewStore.load(tmp_path / "missing.npz") is None
 
 

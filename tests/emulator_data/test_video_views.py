@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -79,7 +81,11 @@ def test_get_view_has_sdk_types(
     listed = views_api.list_video_views(limit=100, timeframe=["7:days"]).data
     item = next(v for v in listed if not v.playback_failure)
     view = views_api.get_video_view(item.id).data
-    assert view.id == view.view_id == item.id
+    # Two identifiers, as on Mux: the opaque id (list item, GET key) and the UUID view_id (exports).
+    assert view.id == item.id != view.view_id
+    assert str(uuid.UUID(view.view_id)) == view.view_id
+    with pytest.raises(NotFoundException):
+        views_api.get_video_view(view.view_id)
     assert view.video_id in catalogue.lessons
     spec = catalogue.lessons[view.video_id]
     assert view.asset_id == spec["asset_id"]
@@ -98,6 +104,11 @@ def test_get_view_has_sdk_types(
     assert view.events[0].name == "playerready" and view.events[-1].name == "viewend"
     if not view.exit_before_video_start:
         assert view.time_to_first_frame and view.time_to_first_frame > 0
+        assert view.view_content_startup_time == view.time_to_first_frame  # no preroll ads here
+    assert isinstance(view.player_startup_time, int) and 100 <= view.player_startup_time < 1_000
+    raw = json.loads(views_api.get_video_view(item.id, _preload_content=False).data)["data"]
+    assert "video_startup_time" not in raw  # a metric id, not a field of a view
+    assert set(raw) <= set(mux_python.VideoView.attribute_map)  # every key is one mux-python knows
 
 
 def test_unknown_view_is_404(views_api: mux_python.VideoViewsApi) -> None:

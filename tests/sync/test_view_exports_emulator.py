@@ -17,12 +17,16 @@ from core.settings import load_settings
 from emulator.testing import EmulatorServer
 from lectern.sample_data import SamplePlatform
 from sync.sources import MuxSources
-from sync.state import JobResult
+from sync.state import JobResult, write_state
 from sync.views import ViewsConfig, run_views
 from tests.sync.emulator_world import World, build_world, detail_calls, overall, quiet_end, simulate
-from warehouse.schema import migrate
+from tests.warehouse.factories import iso
+from warehouse.loaders import upsert, views_to_arrow
+from warehouse.rollups import refresh_rollups
+from warehouse.schema import duplicate_keys, migrate
 
 CFG = ViewsConfig(backfill_days=6)
+UUID4 = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 
 @pytest.fixture
@@ -59,6 +63,10 @@ def sync_views(path: Path, service: MuxService, now: datetime, *, exports: bool 
         con.close()
 
 
+def list_calls(emu: EmulatorServer) -> int:
+    return int(emu.stats()["requests"].get("GET /data/v1/video-views", {}).get("count", 0))
+
+
 def views_in(emu: EmulatorServer, start: datetime, end: datetime) -> int:
     return int(overall(emu, "views", start.timestamp(), end.timestamp())["total_views"])
 
@@ -86,13 +94,29 @@ def test_a_day_from_its_export_equals_the_same_day_from_list_and_get(
     con = duckdb.connect()
     con.execute(f"ATTACH '{tmp_path / 'exports.duckdb'}' AS e (READ_ONLY)")
     con.execute(f"ATTACH '{tmp_path / 'api.duckdb'}' AS a (READ_ONLY)")
-    # Row for row, every typed column (loaded_at says when, nothing about the view).
+    # Row for row, every typed column (loaded_at says when, nothing about the view; the files carry no
+    # opaque `id`, checked below).
     for left, right in (("e", "a"), ("a", "e")):
         extra = con.execute(
-            f"SELECT count(*) FROM (SELECT * EXCLUDE (loaded_at) FROM {left}.mux_views "
-            f"EXCEPT ALL SELECT * EXCLUDE (loaded_at) FROM {right}.mux_views)"
+            f"SELECT count(*) FROM (SELECT * EXCLUDE (loaded_at, mux_view_id) FROM {left}.mux_views "
+            f"EXCEPT ALL SELECT * EXCLUDE (loaded_at, mux_view_id) FROM {right}.mux_views)"
         ).fetchall()[0][0]
         assert extra == 0, f"{extra} rows of {left} are not in {right}"
+    # Keyed on the UUID view_id on both paths; Mux's opaque id beside it wherever a list gave it.
+    for db, with_id in (("a", total), ("e", export_calls)):
+        ids = con.execute(
+            f"SELECT count(*), count(DISTINCT view_id), count(mux_view_id), count(*) FILTER (mux_view_id = view_id), "
+            f"count(*) FILTER (NOT regexp_matches(view_id, '{UUID4}')) "
+            f"FROM {db}.mux_views"
+        ).fetchall()[0]
+        assert ids == (total, total, with_id, 0, 0), db
+    # Startup times filled on both paths (rows are equal above): from time_to_first_frame / the files'
+    # video_startup_time, null exactly for views that never started; player startup for every view.
+    startup = con.execute(
+        "SELECT count(startup_time_ms), count(*) FILTER (exit_before_video_start OR video_startup_failure), "
+        "count(player_startup_time_ms), min(player_startup_time_ms) FROM e.mux_views"
+    ).fetchall()[0]
+    assert startup[0] == total - startup[1] and startup[1] > 0 and startup[2] == total and startup[3] >= 100
     exported = con.execute(
         "SELECT count(*) FROM e.mux_views WHERE timezone('UTC', view_end)::DATE IN "
         "(SELECT export_date FROM e.sync_view_exports)"
@@ -172,3 +196,132 @@ def test_accounts_without_exports_and_refused_files_fall_back_to_list_and_get(
         events = [r.getMessage() for r in caplog.records]
         assert "views.export_unusable" in events and events.count("views.exports_unavailable") == 1
         service.close()
+
+
+def test_a_day_read_by_list_and_get_and_then_from_its_export_is_stored_once(
+    world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
+) -> None:
+    end = quiet_end()
+    simulate(emu, world, days=3, views=3000, seed=11, end=end.timestamp())
+    now = end + timedelta(minutes=30)
+    today = now.replace(hour=0, minute=0, second=0)
+    path = tmp_path / "warehouse.duckdb"
+
+    calls = detail_calls(emu)
+    first = sync_views(path, service, now)  # `today` is not over: list+get, one GET per view
+    assert detail_calls(emu) - calls == views_in(emu, today, now) > 100
+
+    # A day later (Mux's clock and the job's): the same day is now an export file.
+    emu.advance_clock(86_400)
+    later = now + timedelta(days=1)
+    calls = detail_calls(emu)
+    second = sync_views(path, service, later)
+    assert second.details["exports_loaded"] >= 1
+    assert detail_calls(emu) == calls  # nothing ended since: no view needed a GET
+    con = duckdb.connect(str(path), read_only=True)
+    loaded = con.execute("SELECT export_date FROM sync_view_exports").fetchall()
+    assert (today.date(),) in loaded
+    stored = con.execute(
+        "SELECT count(*), count(DISTINCT view_id), count(*) FILTER (view_end >= ? AND view_end < ?), "
+        "count(mux_view_id) FILTER (view_end >= ?), count(*) FILTER (loaded_at = ? AND view_end >= ?) FROM mux_views",
+        [today, now, today, later, today],
+    ).fetchall()[0]
+    total = views_in(emu, first.details["start"], later)
+    # Each view once, the total the emulator counts; today's views came again from the file (loaded_at)
+    # and kept the opaque ids the list gave them.
+    assert stored[:3] == (total, total, views_in(emu, today, now))
+    assert stored[3] == stored[4] == stored[2]
+    assert con.execute("SELECT sum(views) FROM lesson_daily").fetchall()[0][0] == total
+    con.close()
+
+    # The next incremental run, and a forced list+get re-read of that day: no GET for a view already stored.
+    calls = detail_calls(emu)
+    third = sync_views(path, service, later + timedelta(minutes=5))
+    assert third.new_rows == 0 and detail_calls(emu) == calls
+    lists = list_calls(emu)
+    con = duckdb.connect(str(path))
+    source = MuxSources(service, view_exports=False)
+    try:
+        again = run_views(con, source, now=later + timedelta(minutes=6), cfg=CFG, since=today)
+    finally:
+        source.close()
+    # Every view of the day was listed, and each was known by its list id: none fetched, none loaded.
+    assert list_calls(emu) > lists and (again.rows, again.new_rows) == (0, 0) and detail_calls(emu) == calls
+    assert con.execute("SELECT count(*), count(DISTINCT view_id) FROM mux_views").fetchall()[0] == (total, total)
+    con.close()
+
+
+def test_a_v6_warehouse_keyed_by_opaque_ids_is_upgraded_and_its_views_replaced(
+    world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
+) -> None:
+    end = quiet_end()
+    simulate(emu, world, days=3, views=2000, seed=12, end=end.timestamp())
+    now = end + timedelta(minutes=30)
+    today = now.replace(hour=0, minute=0, second=0)
+    yesterday = (today - timedelta(days=1)).date()
+    start = now - timedelta(days=CFG.backfill_days)
+    path = tmp_path / "old.duckdb"
+
+    # What Lectern before schema v7 stored: every view by list+get under Mux's opaque `id` ...
+    con = duckdb.connect(str(path))
+    assert migrate(con, target=6)[-1] == 6
+    source = MuxSources(service, view_exports=False)
+    try:
+        full = [view for page in source.iter_view_pages(start, now) for view in page]
+    finally:
+        source.close()
+    columns = {r[0] for r in con.execute("DESCRIBE mux_views").fetchall()}
+
+    def store_v6(views: list[dict[str, Any]], loaded_at: datetime) -> None:
+        batch = views_to_arrow(views, loaded_at=loaded_at)
+        upsert(con, "mux_views", batch.select([c for c in batch.column_names if c in columns]), ["view_id"])
+
+    listed_at, exported_at = now - timedelta(days=1, hours=1), now - timedelta(hours=20)
+    store_v6([{**v, "view_id": v["id"], "time_to_first_frame": None} for v in full], listed_at)
+    # ... yesterday once more from its export file, under the UUIDs: each of its views twice (issue 14) ...
+    from_file = [v for v in full if v["view_end"].startswith(str(yesterday))]
+    store_v6(from_file, exported_at)
+    con.execute(
+        "INSERT INTO sync_view_exports VALUES (?, 14, '\"old\"', ?, 1, ?)", [yesterday, len(from_file), exported_at]
+    )
+    # ... and a view Mux no longer serves (past its retention), read back then by list+get.
+    gone = {**full[0], "id": "k" + "0" * 33, "view_start": iso(start), "view_end": iso(start + timedelta(minutes=9))}
+    store_v6([{**gone, "view_id": gone["id"]}], listed_at - timedelta(days=5))
+    refresh_rollups(con, None)
+    write_state(con, "views", now=now, status="ok", rows=len(full), watermark=now, duration_s=1.0)
+    total = views_in(emu, start, now)
+    assert len(full) == total > 1000
+    assert con.execute("SELECT count(*) FROM mux_views").fetchall()[0][0] == total + len(from_file) + 1
+
+    assert migrate(con) == [7]
+    marked = con.execute(
+        "SELECT count(*) FILTER (legacy_key), count(*) FILTER (legacy_key AND mux_view_id = view_id) FROM mux_views"
+    ).fetchall()[0]
+    assert marked == (total + 1, total + 1)  # every list+get row; the export's rows are keyed right
+    days = {r[0] for r in con.execute("SELECT view_day FROM sync_view_rereads").fetchall()}
+    assert days == {datetime.fromisoformat(v["view_end"].replace("Z", "+00:00")).date() for v in [*full, gone]}
+    con.close()
+
+    later = now + timedelta(minutes=10)
+    first = sync_views(path, service, later)
+    assert first.details["reread_days"] == len(days) and first.details["legacy_matched_in_files"] > 0
+    con = duckdb.connect(str(path))
+    stored = con.execute(
+        "SELECT count(*), count(DISTINCT view_id), count(*) FILTER (legacy_key), count(mux_view_id), "
+        "count(*) FILTER (startup_time_ms IS NULL AND NOT (exit_before_video_start OR video_startup_failure)) "
+        "FROM mux_views"
+    ).fetchall()[0]
+    # Each view Mux serves once, under its UUID, with its startup time; the vanished one kept as it was.
+    assert stored == (total + 1, total + 1, 1, stored[3], 0) and stored[3] > views_in(emu, today, now)
+    assert con.execute("SELECT view_id FROM mux_views WHERE legacy_key").fetchall() == [(gone["id"],)]
+    uuids = [v["view_id"] for v in full]
+    served = con.execute("SELECT count(*) FROM mux_views WHERE list_contains(?, view_id)", [uuids]).fetchall()
+    assert served == [(total,)]
+    assert con.execute("SELECT count(*) FROM sync_view_rereads").fetchall() == [(0,)]
+    assert con.execute("SELECT sum(views) FROM lesson_daily").fetchall()[0][0] == total + 1
+    assert set(duplicate_keys(con).values()) == {0}
+    con.close()
+
+    calls = detail_calls(emu)
+    again = sync_views(path, service, later + timedelta(minutes=5))
+    assert (again.new_rows, again.details["reread_days"], detail_calls(emu) - calls) == (0, 0, 0)

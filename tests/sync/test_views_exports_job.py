@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from core.mux.models import ExportDownload
-from sync.state import read_state
+from sync.state import read_state, write_state
 from sync.view_exports import ExportDay
 from sync.views import ViewsConfig, plan_segments, run_views
 from tests.warehouse.factories import T0, FakeViewExports, FakeViews, iso, make_view, random_views
+from warehouse.loaders import upsert, views_to_arrow
 from warehouse.schema import duplicate_keys, migrate
 
 CFG = ViewsConfig(overlap_s=6 * 3600, window_s=7 * 86_400, batch_rows=300, backfill_days=12)
@@ -29,10 +30,10 @@ def totals(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
     )
 
 
-def clean_totals(tmp_path: Path, views: list[dict[str, object]]) -> tuple[object, ...]:
+def clean_totals(tmp_path: Path, views: list[dict[str, object]], *, now: datetime = NOW) -> tuple[object, ...]:
     reference = duckdb.connect(str(tmp_path / "reference.duckdb"))
     migrate(reference)
-    run_views(reference, FakeViews(views), now=NOW, cfg=CFG)
+    run_views(reference, FakeViews(views), now=now, cfg=CFG)
     return totals(reference)
 
 
@@ -198,3 +199,37 @@ def test_exports_of_days_not_over_by_the_jobs_clock_are_ignored(con: duckdb.Duck
     assert day(11) not in [d for d, _ in source.downloads]
     assert result.details["exports_loaded"] == 6  # 03-06 .. 03-11; 03-12 comes from list+get
     assert con.execute("SELECT max(export_date) FROM sync_view_exports").fetchall() == [(day(10),)]
+
+
+def test_an_upgraded_warehouse_reads_its_legacy_days_again_by_file_or_by_list(tmp_path: Path) -> None:
+    views = random_views(1500, days=12)
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    migrate(con, target=6)
+    # Lectern before v7, list+get only: every view keyed on Mux's opaque `id`.
+    batch = views_to_arrow([{**v, "view_id": v["id"]} for v in views if v["view_end"] < iso(NOW)], loaded_at=T0)
+    names = {r[0] for r in con.execute("DESCRIBE mux_views").fetchall()}
+    upsert(con, "mux_views", batch.select([n for n in batch.column_names if n in names]), ["view_id"])
+    write_state(con, "views", now=NOW, status="ok", rows=batch.num_rows, watermark=NOW)
+    assert migrate(con) == [7]
+    legacy_days = {r[0] for r in con.execute("SELECT view_day FROM sync_view_rereads").fetchall()}
+    assert len(legacy_days) == 12
+
+    later = NOW + timedelta(minutes=10)
+    source = FakeViewExports(views, clock=later, refuse={day(6)})  # one exported day's file is refused
+    result = run_views(con, source, now=later, cfg=CFG)
+    # Exported days from their files (matched by content), day 6 and the older days by list+get (by id),
+    # each in full and without moving the watermark back.
+    assert result.details["reread_days"] == 12 and result.details["exports_loaded"] == 6
+    assert (T0 + timedelta(days=6), T0 + timedelta(days=7)) in source.calls
+    assert all((T0 + timedelta(days=d), T0 + timedelta(days=d + 1)) in source.calls for d in range(4))
+    assert read_state(con, "views").watermark == later  # type: ignore[union-attr]
+    assert con.execute("SELECT count(*) FROM mux_views WHERE legacy_key").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM sync_view_rereads").fetchall() == [(0,)]
+    assert totals(con) == clean_totals(tmp_path, views, now=later)
+    assert set(duplicate_keys(con).values()) == {0}
+
+    # Nothing left to read again: the next run is an ordinary incremental one.
+    source.calls.clear()
+    again = run_views(con, source, now=later + timedelta(minutes=5), cfg=CFG)
+    assert (again.details["reread_days"], again.new_rows) == (0, 0)
+    assert all(start >= NOW - timedelta(hours=7) for start, _ in source.calls)

@@ -10,7 +10,7 @@ import pytest
 
 from sync.state import read_state, windows
 from sync.views import ViewsConfig, plan_range, run_views
-from tests.warehouse.factories import T0, FakeViews, make_view, random_views
+from tests.warehouse.factories import T0, FakeViews, make_view, random_views, view_uuid
 from warehouse.schema import duplicate_keys, migrate
 
 CFG = ViewsConfig(overlap_s=6 * 3600, window_s=86_400, batch_rows=300, backfill_days=12)
@@ -73,7 +73,7 @@ def test_late_view_inside_the_overlap_is_caught(con: duckdb.DuckDBPyConnection) 
     source.views.append(make_view(99_999, end=NOW - timedelta(hours=2), viewer=1))
     result = run_views(con, source, now=NOW + timedelta(minutes=15), cfg=CFG)
     assert result.new_rows == 1
-    assert con.execute("SELECT count(*) FROM mux_views WHERE view_id = 'view-00099999'").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM mux_views WHERE view_id = ?", [view_uuid(99_999)]).fetchall() == [(1,)]
 
 
 def test_a_failure_keeps_committed_windows_and_the_next_run_converges(tmp_path: Path) -> None:

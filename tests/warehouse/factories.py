@@ -20,6 +20,16 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def view_uuid(n: int) -> str:
+    """The `view_id` of `make_view(n)`: a UUID, as Mux's (the export files' key)."""
+    return f"{n:08x}-0000-4000-8000-{n:012x}"
+
+
+def mux_id(n: int) -> str:
+    """The `id` of `make_view(n)`: Mux's opaque view id (the list's, the one get-video-view takes)."""
+    return f"k{n:08d}Mx"
+
+
 def make_view(
     n: int,
     *,
@@ -34,10 +44,11 @@ def make_view(
     os: str = "macOS",
     **extra: Any,
 ) -> dict[str, Any]:
-    """A full Mux VideoView as the emulator / Mux send it (several numbers as strings)."""
+    """A full Mux VideoView as the emulator / Mux send it (several numbers as strings, two ids)."""
     start = end - timedelta(milliseconds=watch_ms + 5_000)
     view: dict[str, Any] = {
-        "id": f"view-{n:08d}",
+        "id": mux_id(n),
+        "view_id": view_uuid(n),
         "viewer_user_id": str(viewer),
         "video_id": str(lesson_id),
         "video_title": f"Lesson {lesson_id}",
@@ -49,7 +60,9 @@ def make_view(
         "view_playing_time": str(watch_ms - startup_ms),
         "view_max_playhead_position": str(playhead_ms),
         "video_duration": duration_ms,
-        "video_startup_time": startup_ms,
+        "time_to_first_frame": startup_ms,
+        "view_content_startup_time": startup_ms,
+        "player_startup_time": 250 + n % 300,
         "buffering_count": 1,
         "buffering_duration": 1200,
         "rebuffer_percentage": "0.00375",
@@ -117,9 +130,10 @@ class FakeViews:
             yield [dict(v) for v in matching[i : i + self.page_size]]
 
 
-# Data API field -> export column (Mux's export files use other names for some fields).
+# Data API field -> export column (Mux's export files use other names for some fields; the field table
+# of Mux's "Export raw video view data" guide).
 EXPORT_NAMES = {
-    "id": "view_id",
+    "time_to_first_frame": "video_startup_time",
     "viewer_application_name": "browser",
     "viewer_os_family": "operating_system",
     "country_code": "country",
@@ -130,8 +144,8 @@ EXPORT_NAMES = {
 
 
 def export_row(view: dict[str, Any]) -> dict[str, Any]:
-    """A full view as a row of Mux's export file: export names, no `playback_failure` flag."""
-    row = {EXPORT_NAMES.get(k, k): v for k, v in view.items() if k != "playback_failure"}
+    """A full view as a row of Mux's export file: export names, no opaque `id`, no `playback_failure` flag."""
+    row = {EXPORT_NAMES.get(k, k): v for k, v in view.items() if k not in ("id", "playback_failure")}
     row["playback_failure_error_type_id"] = view.get("error_type_id") if view.get("playback_failure") else None
     return row
 

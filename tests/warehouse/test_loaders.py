@@ -8,7 +8,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from tests.warehouse.factories import make_view, random_views
+from tests.warehouse.factories import make_view, mux_id, random_views, view_uuid
 from warehouse.loaders import (
     ASSET_SCHEMA,
     TS,
@@ -42,9 +42,12 @@ def con() -> duckdb.DuckDBPyConnection:
 
 def test_views_to_arrow_maps_mux_fields_to_typed_columns() -> None:
     full = make_view(1, end=ts("2025-03-01T10:10:05"), lesson_id=7, viewer=42, startup_ms=900)
-    # The abridged list shape, with ids Lectern cannot map and numbers as Mux sometimes sends them.
+    # A sparse view, with ids Lectern cannot map and numbers as Mux sometimes sends them; startup time
+    # only as view_content_startup_time.
     abridged = {
-        "id": "view-00000002",
+        "id": "opaque-2",
+        "view_id": "0b7f2c1e-5d4a-4c3b-9a2e-1f0e9d8c7b6a",
+        "view_content_startup_time": "1500",
         "view_start": "2025-02-28T23:59:30.500Z",
         "view_end": "2025-03-01T00:03:00+00:00",
         "watch_time": "210000",
@@ -54,10 +57,13 @@ def test_views_to_arrow_maps_mux_fields_to_typed_columns() -> None:
         "viewer_application_name": "Safari",
         "viewer_experience_score": 0.5,
     }
-    table = views_to_arrow([full, abridged], loaded_at=LOADED)
+    # A list item whose view Mux no longer serves in full has no view_id to key it on: left out.
+    listed_only = {"id": "opaque-3", "view_end": "2025-03-01T00:04:00Z", "watch_time": 10}
+    table = views_to_arrow([full, listed_only, abridged], loaded_at=LOADED)
     expected = pa.table(
         {
-            "view_id": ["view-00000001", "view-00000002"],
+            "view_id": [view_uuid(1), "0b7f2c1e-5d4a-4c3b-9a2e-1f0e9d8c7b6a"],
+            "mux_view_id": [mux_id(1), "opaque-2"],
             "viewer_user_id": ["42", "anon-7f3a"],
             "user_id": [42, None],
             "video_id": ["7", "intro-video"],
@@ -72,7 +78,8 @@ def test_views_to_arrow_maps_mux_fields_to_typed_columns() -> None:
             "playing_time_ms": [319_100, None],
             "max_playhead_ms": [300_000, None],
             "video_duration_ms": [600_000, None],
-            "startup_time_ms": [900, None],
+            "startup_time_ms": [900, 1500],
+            "player_startup_time_ms": [251, None],
             "rebuffer_count": [1, None],
             "rebuffer_duration_ms": [1200, None],
             "rebuffer_percentage": [0.00375, None],
@@ -214,7 +221,8 @@ def test_upsert_is_idempotent_and_replaces_by_key(con: duckdb.DuckDBPyConnection
     assert _snapshot(con) == first
     changed = dict(views[0], viewer_application_name="Edge")
     assert upsert(con, "mux_views", views_to_arrow([changed], loaded_at=LOADED), ["view_id"]) == 0
-    assert con.execute("SELECT browser FROM mux_views WHERE view_id = ?", [views[0]["id"]]).fetchall() == [("Edge",)]
+    browser = con.execute("SELECT browser FROM mux_views WHERE view_id = ?", [views[0]["view_id"]]).fetchall()
+    assert browser == [("Edge",)]
     assert con.execute("SELECT count(*) FROM mux_views").fetchall() == [(500,)]
 
 
@@ -231,10 +239,10 @@ def test_upsert_compares_view_ids_where_their_hashes_collide(con: duckdb.DuckDBP
     # view_key only narrows the search: a row whose key equals a batch id's hash but whose id differs stays.
     a, b, c = (make_view(i, end=ts("2025-03-01T10:00:00")) for i in (1, 2, 3))
     upsert(con, "mux_views", views_to_arrow([a, b], loaded_at=LOADED), ["view_id"])
-    con.execute("UPDATE mux_views SET view_key = hash(?) WHERE view_id = ?", [c["id"], b["id"]])
+    con.execute("UPDATE mux_views SET view_key = hash(?) WHERE view_id = ?", [c["view_id"], b["view_id"]])
     assert upsert(con, "mux_views", views_to_arrow([c, a], loaded_at=LOADED), ["view_id"]) == 1
     ids = [r[0] for r in con.execute("SELECT view_id FROM mux_views ORDER BY view_id").fetchall()]
-    assert ids == sorted([a["id"], b["id"], c["id"]])
+    assert ids == sorted([a["view_id"], b["view_id"], c["view_id"]])
     assert duplicate_keys(con)["mux_views"] == 0
 
 

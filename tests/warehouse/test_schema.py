@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from tests.warehouse.factories import random_views
@@ -48,17 +49,24 @@ def test_users_snapshot_has_no_password_column() -> None:
     assert "password_hash" not in columns and {"id", "email", "name", "role"} <= columns
 
 
+def old_views(con: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Table:
+    """A views batch cut to the columns an older warehouse's mux_views has (as its Lectern wrote them)."""
+    names = {r[0] for r in con.execute("DESCRIBE mux_views").fetchall()}
+    return table.select([n for n in table.column_names if n in names])
+
+
 def test_migrates_forward_from_version_1_keeping_data(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
     assert migrate(con, target=1) == [1]
     views = random_views(300, days=3)
-    upsert(con, "mux_views", views_to_arrow(views, loaded_at=datetime(2025, 3, 5, tzinfo=UTC)), ["view_id"])
+    batch = views_to_arrow(views, loaded_at=datetime(2025, 3, 5, tzinfo=UTC))
+    upsert(con, "mux_views", old_views(con, batch), ["view_id"])
     con.close()
 
     con = duckdb.connect(str(path))
     assert current_version(con) == 1
-    assert migrate(con) == [2, 3, 4, 5, 6]
+    assert migrate(con) == [2, 3, 4, 5, 6, 7]
     assert con.execute("SELECT count(*) FROM mux_views").fetchall() == [(300,)]
     # Steps 5-6 keyed the old rows: a later upsert of the same views replaces them.
     assert con.execute("SELECT count(*) FROM mux_views WHERE view_key = hash(view_id)").fetchall() == [(300,)]
@@ -100,3 +108,42 @@ def test_newer_warehouse_is_refused() -> None:
     con.execute("INSERT INTO schema_version VALUES (?, 'from the future', now())", [LATEST + 1])
     with pytest.raises(SchemaError, match="upgrade Lectern"):
         migrate(con)
+
+
+def test_step_7_marks_the_rows_list_and_get_stored_under_muxs_opaque_id(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "v6.duckdb"))
+    assert migrate(con, target=6)[-1] == 6
+    listed_at, exported_at = datetime(2025, 3, 2, 1, tzinfo=UTC), datetime(2025, 3, 3, 2, tzinfo=UTC)
+    views = random_views(400, days=3)  # 2025-03-01 .. 03-03
+    # The old list+get path keyed views on `id`; the old export path (03-02's file) on the UUID.
+    by_list = [{**v, "view_id": v["id"]} for v in views]
+    by_file = [v for v in views if v["view_end"].startswith("2025-03-02")]
+    upsert(con, "mux_views", old_views(con, views_to_arrow(by_list, loaded_at=listed_at)), ["view_id"])
+    upsert(con, "mux_views", old_views(con, views_to_arrow(by_file, loaded_at=exported_at)), ["view_id"])
+    con.execute("INSERT INTO sync_view_exports VALUES ('2025-03-02', 14, NULL, ?, 1, ?)", [len(by_file), exported_at])
+    # A list+get row loaded in the same run as that file, on another day: still a list+get row.
+    late = dict(views[0], view_id="opaque-late", view_end="2025-03-03T05:00:00Z")
+    upsert(con, "mux_views", old_views(con, views_to_arrow([late], loaded_at=exported_at)), ["view_id"])
+
+    assert migrate(con) == [7]
+    marked = con.execute(
+        "SELECT count(*) FILTER (legacy_key), count(*) FILTER (legacy_key AND mux_view_id = view_id), "
+        "count(*) FILTER (legacy_key IS NOT TRUE AND mux_view_id IS NULL), count(*) FROM mux_views"
+    ).fetchall()[0]
+    assert marked == (len(views) + 1, len(views) + 1, len(by_file), len(views) + len(by_file) + 1)
+    unmarked = {r[0] for r in con.execute("SELECT view_id FROM mux_views WHERE NOT legacy_key").fetchall()}
+    assert unmarked == {v["view_id"] for v in by_file}
+    rereads = con.execute("SELECT view_day, legacy_rows FROM sync_view_rereads ORDER BY 1").fetchall()
+    per_day = dict(
+        con.execute(
+            "SELECT timezone('UTC', view_end)::DATE, count(*) FROM mux_views WHERE legacy_key GROUP BY 1"
+        ).fetchall()
+    )
+    assert rereads == sorted(per_day.items()) and len(rereads) == 3
+    # New rows load unmarked, with both ids and the new columns.
+    upsert(con, "mux_views", views_to_arrow(views[:5], loaded_at=exported_at), ["view_id"])
+    fresh = con.execute(
+        "SELECT count(*) FROM mux_views WHERE legacy_key = FALSE AND mux_view_id IS NOT NULL "
+        "AND player_startup_time_ms IS NOT NULL"
+    ).fetchall()
+    assert fresh == [(5,)]

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.warehouse.factories import T0, make_view, random_views, write_export_csv
+from tests.warehouse.factories import T0, make_view, mux_id, random_views, view_uuid, write_export_csv
 from warehouse.loaders import upsert, views_to_arrow
 from warehouse.schema import migrate
 from warehouse.view_exports import MissingColumns, load_export_file
@@ -36,7 +36,14 @@ def tricky_views() -> list[dict[str, Any]]:
             player_error_code="2",
             player_error_message='MEDIA_ERR_NETWORK: "quoted", with a comma',
         ),
-        make_view(900_002, end=end, video_startup_time=None, exit_before_video_start=True, watch_time=0),
+        make_view(
+            900_002,
+            end=end,
+            time_to_first_frame=None,
+            view_content_startup_time=None,
+            exit_before_video_start=True,
+            watch_time=0,
+        ),
         make_view(900_003, end=end, view_playing_time="1234.5", view_max_playhead_position="1235.5"),
         make_view(900_004, end=end, viewer_user_id="viewer-abc", video_id="1234567890123456789"),
         make_view(900_005, end=end, rebuffer_percentage="0.1", viewer_experience_score="0.333"),
@@ -45,7 +52,8 @@ def tricky_views() -> list[dict[str, Any]]:
 
 
 def rows(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    return con.execute("SELECT * EXCLUDE (loaded_at) FROM mux_views ORDER BY view_id").fetchall()
+    """Every column but loaded_at and mux_view_id (the files carry no opaque `id`; see the test below)."""
+    return con.execute("SELECT * EXCLUDE (loaded_at, mux_view_id) FROM mux_views ORDER BY view_id").fetchall()
 
 
 def test_an_export_file_loads_exactly_as_the_api_json_does(tmp_path: Path) -> None:
@@ -64,12 +72,37 @@ def test_an_export_file_loads_exactly_as_the_api_json_does(tmp_path: Path) -> No
     assert via_export.execute("SELECT DISTINCT loaded_at FROM mux_views").fetchall() == [(LOADED,)]
     # The conversions did happen (a comparison of two empty or all-null tables would prove nothing).
     checks = via_export.execute(
-        """SELECT count(*) FILTER (playback_failure), count(error_type_id), count(*) FILTER (startup_time_ms IS NULL),
-                  count(user_id), count(lesson_id), max(playing_time_ms) FILTER (view_id = 'view-00900003'),
-                  max(max_playhead_ms) FILTER (view_id = 'view-00900003')
+        f"""SELECT count(*) FILTER (playback_failure), count(error_type_id), count(*) FILTER (startup_time_ms IS NULL),
+                  count(user_id), count(lesson_id), max(playing_time_ms) FILTER (view_id = '{view_uuid(900_003)}'),
+                  max(max_playhead_ms) FILTER (view_id = '{view_uuid(900_003)}')
            FROM mux_views"""
     ).fetchall()[0]
     assert checks == (1, 1, 1, len(views) - 1, len(views) - 1, 1234, 1236)  # halves round to even, like Arrow
+
+
+def test_startup_times_come_from_the_files_names_and_list_ids_are_kept(tmp_path: Path) -> None:
+    # The file names the view's time_to_first_frame `video_startup_time`; older files without it fall back
+    # to view_content_startup_time (as the JSON path does), and player_startup_time loads as is.
+    views = [make_view(1, end=T0 + timedelta(hours=1), startup_ms=640), make_view(2, end=T0 + timedelta(hours=2))]
+    views[1].update(time_to_first_frame=None, view_content_startup_time=1_111)
+    path = tmp_path / "day.csv"
+    write_export_csv(path, views)
+    header = path.read_text().splitlines()[0].split(",")
+    assert "video_startup_time" in header and "time_to_first_frame" not in header and "id" not in header
+    con = warehouse()
+    # View 1 was stored earlier by list+get: its Mux id stays when the file replaces the row.
+    upsert(con, "mux_views", views_to_arrow(views[:1], loaded_at=LOADED), ["view_id"])
+    assert load_export_file(con, path, loaded_at=LOADED).new_rows == 1
+    stored = con.execute(
+        "SELECT view_id, mux_view_id, startup_time_ms, player_startup_time_ms FROM mux_views ORDER BY view_id"
+    ).fetchall()
+    assert stored == [(view_uuid(1), mux_id(1), 640, 251), (view_uuid(2), None, 1_111, 252)]
+    via_api = warehouse()
+    upsert(via_api, "mux_views", views_to_arrow(views, loaded_at=LOADED), ["view_id"])
+    assert via_api.execute("SELECT mux_view_id, startup_time_ms FROM mux_views ORDER BY view_id").fetchall() == [
+        (mux_id(1), 640),
+        (mux_id(2), 1_111),
+    ]
 
 
 def test_columns_are_found_by_name_and_other_columns_are_ignored(tmp_path: Path) -> None:
@@ -119,7 +152,7 @@ def test_a_repeated_view_id_keeps_the_last_row_and_reloading_changes_nothing(tmp
     write_export_csv(path, [first, make_view(2, end=T0 + timedelta(hours=2)), again])
     con = warehouse()
     assert load_export_file(con, path, loaded_at=LOADED).new_rows == 2
-    assert con.execute("SELECT watch_time_ms FROM mux_views WHERE view_id = 'view-00000001'").fetchall() == [(2000,)]
+    assert con.execute("SELECT watch_time_ms FROM mux_views WHERE view_id = ?", [view_uuid(1)]).fetchall() == [(2000,)]
     before = rows(con)
     assert load_export_file(con, path, loaded_at=LOADED).new_rows == 0
     assert rows(con) == before

@@ -212,6 +212,8 @@ class MuxBase:
 
 def json_body(response: Any) -> dict[str, Any]:
     """The body of an SDK call made with `_preload_content=False`, as a JSON object."""
+    if response is None:
+        raise ValueError("no response body")
     try:
         body = response.data
     finally:

@@ -139,5 +139,5 @@ def test_the_page_cap_is_a_setting_with_a_tested_default() -> None:
             return RawResponse({"data": [{"id": f"k{kwargs['page']}"}]})  # a server that never runs out
 
     service.signing_keys_api = Keys()  # type: ignore[assignment]
-    with pytest.raises(MuxPageLimitExceeded, match="list signing keys.*LECTERN_MUX_LIST_MAX_PAGES"):
+    with pytest.raises(MuxPageLimitExceeded, match=r"list signing keys.*LECTERN_MUX_LIST_MAX_PAGES"):
         list(service.iter_signing_keys())

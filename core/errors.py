@@ -11,6 +11,7 @@ LecternError                      base of everything Lectern raises on purpose
     ├── MuxAuthError              Mux answered 401/403: wrong token, or token lacks a permission
     ├── MuxNotFound               Mux answered 404: the asset/upload/key does not exist
     ├── MuxResponseInvalid        Mux answered 2xx but the SDK could not read the body
+    │   └── MuxPageLimitExceeded  a list walk passed its page cap (MUX_LIST_MAX_PAGES) or looped
     ├── StorageError              S3 refused the request (4xx other than not-found)
     ├── WebhookSignatureInvalid   a webhook's Mux-Signature did not verify (.reason)
     ├── WebhookPayloadInvalid     a verified webhook body is not a Mux event
@@ -84,6 +85,10 @@ class MuxNotFound(MuxError, PermanentError):
 
 class MuxResponseInvalid(MuxError, PermanentError):
     pass
+
+
+class MuxPageLimitExceeded(MuxResponseInvalid):
+    """A list walk went past its page cap, or Mux handed back a cursor it had given before."""
 
 
 class StorageUnavailable(TransientError):

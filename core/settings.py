@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     mux_image_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://image.mux.com"), alias="MUX_IMAGE_BASE_URL")
     mux_video_quality: Literal["basic", "plus", "premium"] = Field(default="basic", alias="MUX_VIDEO_QUALITY")
     mux_request_timeout_s: float = Field(default=30.0, gt=0, alias="MUX_REQUEST_TIMEOUT_S")
+    # Safety cap on the pages one list walk may request: a server that never says "last page" raises
+    # MuxPageLimitExceeded instead of looping forever (100k pages of Mux's 100-row cap = 10M rows).
+    mux_list_max_pages: int = Field(default=100_000, ge=1, alias="LECTERN_MUX_LIST_MAX_PAGES")
 
     # S3 (legacy lesson videos and non-video lesson files).
     s3_bucket: str = Field(default="lectern-lessons", alias="S3_BUCKET")

@@ -23,6 +23,7 @@ MUTABLE_FIELDS: frozenset[str] = frozenset(
         "view_exports",
         "view_export_version",
         "view_export_delay_s",
+        "max_page_limit",
     }
 )
 
@@ -68,6 +69,10 @@ class EmulatorConfig:
     view_export_days: int = 7  # Mux keeps a file downloadable for seven days after it is generated
     view_export_delay_s: float = 0.0  # how long after a UTC day ends its file appears (Mux does not say)
     view_export_url_ttl_s: float = 3600.0  # lifetime of the signed file URLs the listing hands out
+    # Largest `limit` a list endpoint honours; a bigger one is capped silently, as Mux does. Mux does not
+    # publish its maximum (100 is what third parties report for assets), so 100 is the default; tests
+    # lower it to check that clients never take a short page for the last one.
+    max_page_limit: int = 100
 
     @property
     def base_url(self) -> str:

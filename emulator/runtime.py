@@ -23,7 +23,7 @@ from emulator.faults import Faults
 from emulator.processing import Processor
 from emulator.state import Store
 from emulator.stats import Stats
-from emulator.validation import VIDEO_QUALITIES
+from emulator.validation import MAX_PAGE_LIMIT, VIDEO_QUALITIES
 from emulator.webhooks import WebhookDispatcher
 
 log = logging.getLogger("emulator")
@@ -169,6 +169,10 @@ def _check_config_value(key: str, value: Any) -> Any:
     if key == "view_exports":
         if not isinstance(value, bool):
             raise ValueError("view_exports must be true or false")
+        return value
+    if key == "max_page_limit":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_LIMIT:
+            raise ValueError(f"max_page_limit must be an integer from 1 to {MAX_PAGE_LIMIT}")
         return value
     if key == "view_export_version":
         if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 14:

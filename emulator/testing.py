@@ -140,6 +140,11 @@ class EmulatorServer:
     def reset(self) -> None:
         self._call("POST", "/_emulator/reset")
 
+    def set_asset_raw(self, asset_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """PATCH /_emulator/assets/{id}/raw: serve the asset with these fields as given (a status Mux may add)."""
+        data: dict[str, Any] = self._call("PATCH", f"/_emulator/assets/{asset_id}/raw", fields)["data"]
+        return data
+
     def webhook_log(self, **filters: str) -> list[dict[str, Any]]:
         response = self.http.get("/_emulator/webhooks", params=filters)
         response.raise_for_status()

@@ -212,11 +212,18 @@ def upload_request(body: Any, default_quality: str) -> dict[str, Any]:
     return {"timeout": timeout, "cors_origin": cors_origin, "settings": settings, "test": bool(test)}
 
 
-def page_params(limit: int | None, page: int | None, *, max_limit: int = 100) -> tuple[int, int]:
-    limit = 25 if limit is None else limit
+# The most any list route serves in one page, whatever `max_page_limit` says (Mux's own cap is unpublished).
+MAX_PAGE_LIMIT = 100
+
+
+def page_params(
+    limit: int | None, page: int | None, *, max_limit: int = MAX_PAGE_LIMIT, default_limit: int = 25
+) -> tuple[int, int]:
+    """`limit` and `page` of a list request; a `limit` above `max_limit` is capped silently, as Mux does."""
+    limit = default_limit if limit is None else limit
     page = 1 if page is None else page
     if limit < 1:
         raise invalid("limit must be a positive integer")
     if page < 1:
         raise invalid("page must be a positive integer")
-    return min(limit, max_limit), page
+    return min(limit, max_limit, MAX_PAGE_LIMIT), page

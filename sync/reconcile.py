@@ -89,6 +89,7 @@ def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], bu
     on_mux = {str(a["id"]) for a in assets}
     result = Plan()
     for asset in assets:
+        # Mux may add statuses: anything but ready/errored counts as still processing (heals nothing, no alert).
         asset_id, status = str(asset["id"]), asset.get("status")
         lesson = by_asset.get(asset_id)
         if lesson is None:

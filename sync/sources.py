@@ -1,7 +1,7 @@
 """Where sync jobs get Mux data: small protocols, and their adapter over core's MuxService.
 
 Jobs only see the protocols, so unit tests hand them a list-backed fake. The adapter reads video views
-as raw JSON pages (`MuxService.video_views_page` / `video_view`) rather than SDK models, for two reasons:
+as raw JSON pages (`MuxService.iter_video_view_pages` / `video_view`) rather than SDK models, for two reasons:
 the SDK's list model (`AbridgedVideoView`) keeps only 14 fields and silently drops the rest
 (viewer_user_id, video_id, asset_id, playhead, startup time ...), and building ~190-attribute SDK objects
 per view would cap a backfill at a few thousand views per second. Mux's list endpoint answers with
@@ -139,42 +139,22 @@ class MuxSources:
         return [v for v in views if v is not None]
 
     def iter_view_pages(self, start: datetime, end: datetime, *, known: Container[str] | None = None) -> Iterator[Page]:
-        seen = 0
-        for page in range(1, 1_000_000):
-            doc = self.service.video_views_page(page=page, limit=self.views_page_size, timeframe=(start, end))
-            items = [i for i in (doc.get("data") or []) if isinstance(i, dict)]
+        # The paginator stops on an empty page or the answer's total_row_count, never on a short page.
+        pages = self.service.iter_video_view_pages(timeframe=(start, end), page_size=self.views_page_size)
+        for items in pages:
             if items and not any(k in items[0] for k in _FULL_VIEW_FIELDS):
                 fresh = [i for i in items if known is None or i.get("id") not in known]
                 if fresh:
                     yield self._full_views(fresh)
             elif items:
                 yield items
-            seen += len(items)
-            total = doc.get("total_row_count")
-            # Stop on the total when Mux gives one; never on a short page alone, because a server may
-            # cap `limit` below what we asked for.
-            if not items or (isinstance(total, int) and seen >= total):
-                return
 
     def iter_usage_pages(self, start: datetime, end: datetime) -> Iterator[Page]:
-        page: Page = []
-        for row in self.service.iter_delivery_usage(timeframe=(start, end), page_size=self.usage_page_size):
-            page.append(row)
-            if len(page) >= self.usage_page_size:
-                yield page
-                page = []
-        if page:
-            yield page
+        yield from self.service.iter_delivery_usage_pages(timeframe=(start, end), page_size=self.usage_page_size)
 
     def iter_asset_pages(self) -> Iterator[Page]:
-        page: Page = []
-        for asset in self.service.iter_assets(page_size=self.asset_page_size):
-            page.append(asset_row(asset))
-            if len(page) >= self.asset_page_size:
-                yield page
-                page = []
-        if page:
-            yield page
+        for assets in self.service.iter_asset_pages(page_size=self.asset_page_size):
+            yield [asset_row(asset) for asset in assets]
 
 
 def asset_row(asset: Asset) -> dict[str, Any]:

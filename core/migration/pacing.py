@@ -74,12 +74,15 @@ class PacedMux:
         return self.mux.get_asset(asset_id)
 
     def iter_assets(self, *, page_size: int = 100) -> Iterator[Asset]:
-        # iter_assets fetches a page when the previous one is used up: one token per page.
-        self.reads.acquire()
-        for n, asset in enumerate(self.mux.iter_assets(page_size=page_size), start=1):
-            yield asset
-            if n % page_size == 0:
-                self.reads.acquire()
+        # One token per list request. Pages are counted as Mux answers them, not by `page_size`: Mux may
+        # cap `limit` below what was asked.
+        pages = self.mux.iter_asset_pages(page_size=page_size)
+        while True:
+            self.reads.acquire()
+            page = next(pages, None)
+            if page is None:
+                return
+            yield from page
 
     def create_asset_from_url(
         self, url: str, *, passthrough: str, playback_policy: str, title: str | None, external_id: str | None

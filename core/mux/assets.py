@@ -7,43 +7,27 @@ from collections.abc import Iterator
 import mux_python
 
 from core.mux.client import MuxBase, require
-from core.mux.models import Asset, PlaybackId, asset_from_sdk
+from core.mux.models import Asset, PlaybackId, asset_from_json, asset_from_sdk
+from core.mux.pagination import CursorPaginator
 
 
 class AssetsMixin(MuxBase):
     def get_asset(self, asset_id: str) -> Asset:
-        resp = self._call("get asset", self.assets_api.get_asset, asset_id)
-        return asset_from_sdk(require(resp, "get asset").data)
+        """The asset as Mux sends it (raw JSON, so a status or field Mux added since the SDK is kept)."""
+        return asset_from_json(self._raw_data("get asset", self.assets_api.get_asset, asset_id))
+
+    def iter_asset_pages(self, *, page_size: int = 100, upload_id: str | None = None) -> Iterator[list[Asset]]:
+        """Every asset, one list per request, walked by `next_cursor` (Mux's recommended way for assets)."""
+        kwargs: dict[str, object] = {"limit": page_size}
+        if upload_id:
+            kwargs["upload_id"] = upload_id
+        for rows in self._walk("list assets", self.assets_api.list_assets, CursorPaginator(), **kwargs):
+            yield [asset_from_json(row) for row in rows]
 
     def iter_assets(self, *, page_size: int = 100, upload_id: str | None = None) -> Iterator[Asset]:
-        """Every asset, walking pages: by `next_cursor` when Mux gives one, else by page number."""
-        page, cursor = 1, None
-        seen_cursors: set[str] = set()
-        while True:
-            kwargs: dict[str, object] = {"limit": page_size}
-            if cursor:
-                kwargs["cursor"] = cursor
-            else:
-                kwargs["page"] = page
-            if upload_id:
-                kwargs["upload_id"] = upload_id
-            resp = require(self._call("list assets", self.assets_api.list_assets, **kwargs), "list assets")
-            items = resp.data or []
-            for item in items:
-                yield asset_from_sdk(item)
-            next_cursor = resp.next_cursor
-            if not items:
-                return
-            if next_cursor:
-                # A server that repeats a cursor would loop forever; treat it as the end.
-                if next_cursor in seen_cursors:
-                    return
-                seen_cursors.add(next_cursor)
-                cursor = next_cursor
-            elif len(items) < page_size or cursor:
-                return
-            else:
-                page += 1
+        """Every asset in the environment, newest first."""
+        for page in self.iter_asset_pages(page_size=page_size, upload_id=upload_id):
+            yield from page
 
     def list_assets(self, *, page_size: int = 100) -> list[Asset]:
         return list(self.iter_assets(page_size=page_size))

@@ -4,13 +4,20 @@
 in configuration. `MuxBase._call` wraps every SDK call: it adds the request timeout, turns SDK and
 urllib3 exceptions into `core.errors` classes (keeping Mux's own messages), and retries transient ones
 under the policy from `core/retry.py`.
+
+Reads that sync jobs depend on (every list walk, get asset, get upload, video views) take Mux's raw JSON
+(`_raw_json`, the SDK call with `_preload_content=False`) rather than SDK models: the models raise
+`ValueError` on an enum value Mux added after mux-python 5.1.0 (a new asset status, say) and drop fields
+they do not know, while Lectern must keep both and carry on (core/mux/unknown.py logs them once). The SDK
+still builds the request: auth, query encoding and the host. `_walk` runs a list walk through the one
+paginator (core/mux/pagination.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -30,6 +37,7 @@ from core.errors import (
     TransientError,
 )
 from core.logging import get_logger
+from core.mux.pagination import ListPage, Paginator, paginate
 from core.retry import DEFAULT_POLICY, Retrier, RetryPolicy
 from core.settings import Settings
 
@@ -128,6 +136,7 @@ class MuxBase:
         self.api_client = api_client or build_api_client(settings)
         self.retrier = Retrier(policy=retry_policy, sleep=sleep, on_retry=self._log_retry)
         self.timeout_s = settings.mux_request_timeout_s
+        self.max_pages = settings.mux_list_max_pages
         self.assets_api = mux_python.AssetsApi(self.api_client)
         self.uploads_api = mux_python.DirectUploadsApi(self.api_client)
         self.playback_ids_api = mux_python.PlaybackIDApi(self.api_client)
@@ -167,6 +176,52 @@ class MuxBase:
                 raise MuxResponseInvalid(f"Mux {operation}: unreadable response: {exc}") from exc
 
         return self.retrier.call(attempt)
+
+    def _raw_json(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """An SDK call's answer as Mux's JSON object, without building (and validating) SDK models."""
+
+        def fetch(*call_args: Any, **call_kwargs: Any) -> dict[str, Any]:
+            # The body is read inside the retried call, so a connection dropped mid-body is retried too.
+            # A body that is not a JSON object raises ValueError, which `_call` reports as MuxResponseInvalid.
+            return json_body(fn(*call_args, _preload_content=False, **call_kwargs))
+
+        return self._call(operation, fetch, *args, **kwargs)
+
+    def _raw_data(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The `data` object of a single-object answer (`{"data": {...}}`)."""
+        data = self._raw_json(operation, fn, *args, **kwargs).get("data")
+        if not isinstance(data, dict):
+            raise MuxResponseInvalid(f"Mux {operation}: the answer has no data object")
+        return data
+
+    def _walk(
+        self, operation: str, fn: Callable[..., Any], paginator: Paginator, **kwargs: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a list endpoint as lists of JSON rows, walked by `paginator` (page numbers or cursors)."""
+
+        def fetch(params: dict[str, Any]) -> ListPage:
+            page = ListPage.from_json(self._raw_json(operation, fn, **kwargs, **params), operation)
+            return ListPage(
+                items=[item for item in page.items if isinstance(item, dict)],
+                total_row_count=page.total_row_count,
+                next_cursor=page.next_cursor,
+            )
+
+        return paginate(fetch, paginator, operation=operation, max_pages=self.max_pages)
+
+
+def json_body(response: Any) -> dict[str, Any]:
+    """The body of an SDK call made with `_preload_content=False`, as a JSON object."""
+    if response is None:
+        raise ValueError("no response body")
+    try:
+        body = response.data
+    finally:
+        response.release_conn()
+    doc = json.loads(body)
+    if not isinstance(doc, dict):
+        raise ValueError("Mux answered a non-object JSON body")
+    return doc
 
 
 def require(value: T | None, operation: str) -> T:

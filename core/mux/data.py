@@ -1,18 +1,18 @@
 """Mux Data video views, view exports and Video delivery usage.
 
-Rows are plain dicts (the SDK model's `to_dict()`), so sync jobs can load them without SDK types. Bulk
-readers get Mux's raw JSON instead (`video_views_page`, `video_view`): the SDK's list model keeps only
-14 fields of a view, and building SDK objects per view costs more than the HTTP call. View exports are
+Rows are Mux's raw JSON objects (plain dicts), so sync jobs load them without SDK types and keep every
+field Mux sends: the SDK's list model keeps only 14 fields of a view, rejects enum values Mux added later,
+and building SDK objects per view costs more than the HTTP call. Lists are walked by the one paginator
+(core/mux/pagination.py), by page number to the answer's `total_row_count`. View exports are
 listed through the SDK; their files are signed URLs fetched with a plain HTTP client
 (`download_view_export`), streamed to disk and retried like every other call.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,8 +20,10 @@ from typing import Any, BinaryIO
 import httpx
 
 from core.errors import MuxError, MuxInvalidRequest, MuxNotFound, MuxRateLimited, MuxResponseInvalid, MuxUnavailable
+from core.mux import unknown
 from core.mux.client import MuxBase, parse_retry_after, require
 from core.mux.models import ExportDownload, ViewExport, ViewExportFile
+from core.mux.pagination import PageNumberPaginator
 
 Timeframe = tuple[datetime | int | float, datetime | int | float] | Sequence[str]
 
@@ -39,32 +41,6 @@ def timeframe_param(timeframe: Timeframe | None) -> list[str] | None:
         else:
             out.append(str(value))
     return out
-
-
-def walk_pages(fetch: Callable[[int], Any], page_size: int, *, max_pages: int = 100_000) -> Iterator[dict[str, Any]]:
-    """Yield every row of a page-numbered list: stop on an empty or short page or at total_row_count."""
-    yielded = 0
-    for page in range(1, max_pages + 1):
-        resp = fetch(page)
-        items = resp.data or []
-        for item in items:
-            yield item.to_dict() if hasattr(item, "to_dict") else dict(item)
-        yielded += len(items)
-        total = getattr(resp, "total_row_count", None)
-        if not items or len(items) < page_size or (total is not None and yielded >= total):
-            return
-
-
-def _json_body(response: Any) -> dict[str, Any]:
-    """The body of an SDK call made with `_preload_content=False`, as a JSON object (read inside the retry)."""
-    try:
-        body = response.data
-    finally:
-        response.release_conn()
-    doc = json.loads(body)
-    if not isinstance(doc, dict):
-        raise ValueError("Mux answered a non-object JSON body")
-    return doc
 
 
 _S3_TEXT = re.compile(r"<(Code|Message)>([^<]*)</")
@@ -193,6 +169,28 @@ class DataMixin(MuxBase):
             kwargs["timeframe"] = tf
         return self._raw_json("list video views", self.views_api.list_video_views, **kwargs)
 
+    def iter_video_view_pages(
+        self,
+        *,
+        timeframe: Timeframe | None = None,
+        filters: Sequence[str] = (),
+        metric_filters: Sequence[str] = (),
+        viewer_id: str | None = None,
+        order_direction: str = "asc",
+        page_size: int = 100,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of list-video-views (Mux's JSON rows), walked by page number to the answer's total_row_count."""
+        kwargs: dict[str, Any] = {"limit": page_size, "order_direction": order_direction}
+        if (tf := timeframe_param(timeframe)) is not None:
+            kwargs["timeframe"] = tf
+        if filters:
+            kwargs["filters"] = list(filters)
+        if metric_filters:
+            kwargs["metric_filters"] = list(metric_filters)
+        if viewer_id:
+            kwargs["viewer_id"] = viewer_id
+        return self._walk("list video views", self.views_api.list_video_views, PageNumberPaginator(), **kwargs)
+
     def video_view(self, view_id: str) -> dict[str, Any]:
         """One full view (get-video-view's `data`, every field Mux sends) as JSON; MuxNotFound when gone."""
         doc = self._raw_json("get video view", self.views_api.get_video_view, view_id)
@@ -200,13 +198,6 @@ class DataMixin(MuxBase):
         if not isinstance(data, dict):
             raise MuxResponseInvalid("Mux get video view: the answer has no view object")
         return data
-
-    def _raw_json(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        def fetch(*call_args: Any, **call_kwargs: Any) -> dict[str, Any]:
-            # The body is read inside the retried call, so a connection dropped mid-body is retried too.
-            return _json_body(fn(*call_args, _preload_content=False, **call_kwargs))
-
-        return self._call(operation, fetch, *args, **kwargs)
 
     def iter_video_views(
         self,
@@ -218,33 +209,48 @@ class DataMixin(MuxBase):
         order_direction: str = "asc",
         page_size: int = 100,
     ) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {"limit": page_size, "order_direction": order_direction}
-        if (tf := timeframe_param(timeframe)) is not None:
-            kwargs["timeframe"] = tf
-        if filters:
-            kwargs["filters"] = list(filters)
-        if metric_filters:
-            kwargs["metric_filters"] = list(metric_filters)
-        if viewer_id:
-            kwargs["viewer_id"] = viewer_id
-
-        def fetch(page: int) -> Any:
-            resp = self._call("list video views", self.views_api.list_video_views, page=page, **kwargs)
-            return require(resp, "list video views")
-
-        yield from walk_pages(fetch, page_size)
+        """Every view of list-video-views (Mux's abridged JSON rows) for the timeframe and filters."""
+        pages = self.iter_video_view_pages(
+            timeframe=timeframe,
+            filters=filters,
+            metric_filters=metric_filters,
+            viewer_id=viewer_id,
+            order_direction=order_direction,
+            page_size=page_size,
+        )
+        for rows in pages:
+            yield from rows
 
     def iter_delivery_usage(
         self, *, timeframe: Timeframe | None = None, asset_id: str | None = None, page_size: int = 100
     ) -> Iterator[dict[str, Any]]:
+        """Every delivery-usage row (Mux's JSON) for the timeframe."""
+        for rows in self.iter_delivery_usage_pages(timeframe=timeframe, asset_id=asset_id, page_size=page_size):
+            yield from rows
+
+    def iter_delivery_usage_pages(
+        self, *, timeframe: Timeframe | None = None, asset_id: str | None = None, page_size: int = 100
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of delivery-usage rows (Mux's JSON), walked by page number to the answer's total_row_count.
+
+        An asset state, resolution tier or video quality Mux added since mux-python 5.1.0 is kept and logged once.
+        """
         kwargs: dict[str, Any] = {"limit": page_size}
         if (tf := timeframe_param(timeframe)) is not None:
             kwargs["timeframe"] = tf
         if asset_id:
             kwargs["asset_id"] = asset_id
-
-        def fetch(page: int) -> Any:
-            resp = self._call("list delivery usage", self.delivery_usage_api.list_delivery_usage, page=page, **kwargs)
-            return require(resp, "list delivery usage")
-
-        yield from walk_pages(fetch, page_size)
+        operation = "list delivery usage"
+        for rows in self._walk(operation, self.delivery_usage_api.list_delivery_usage, PageNumberPaginator(), **kwargs):
+            for row in rows:
+                unknown.note_fields("delivery_report", row, unknown.DELIVERY_REPORT_FIELDS)
+                unknown.note_value("delivery_report.asset_state", row.get("asset_state"), unknown.DELIVERY_ASSET_STATES)
+                unknown.note_value(
+                    "delivery_report.asset_resolution_tier",
+                    row.get("asset_resolution_tier"),
+                    unknown.ASSET_RESOLUTION_TIERS,
+                )
+                unknown.note_value(
+                    "delivery_report.asset_video_quality", row.get("asset_video_quality"), unknown.ASSET_VIDEO_QUALITIES
+                )
+            yield rows

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+
+from core.mux import unknown
+
+# Asset statuses Lectern branches on. Mux may add others: such an asset is kept with its raw status and
+# treated as neither ready nor errored (still processing) by every caller.
+ASSET_PREPARING = "preparing"
+ASSET_READY = "ready"
+ASSET_ERRORED = "errored"
 
 
 @dataclass(frozen=True)
@@ -16,7 +25,7 @@ class PlaybackId:
 @dataclass(frozen=True)
 class Asset:
     id: str
-    status: str | None
+    status: str | None  # Mux's raw value: one of ASSET_* or a status Mux added since
     duration_s: float | None = None
     playback_ids: tuple[PlaybackId, ...] = ()
     passthrough: str | None = None
@@ -59,36 +68,95 @@ def epoch_str_to_datetime(value: str | int | float | None) -> datetime | None:
         return None
 
 
-def asset_from_sdk(model: Any) -> Asset:
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def asset_from_json(doc: Mapping[str, Any]) -> Asset:
+    """An asset from Mux's JSON, every value kept as Mux sent it (`raw` holds the whole object).
+
+    A status, error type or field Lectern does not know is kept and logged once (core/mux/unknown.py);
+    callers branch on the known values (`status == ASSET_READY`) and treat anything else as not ready yet.
+    """
+    unknown.note_fields("asset", doc, unknown.ASSET_FIELDS)
+    status = _str(doc.get("status"))
+    unknown.note_value("asset.status", status, unknown.ASSET_STATUSES)
     playback_ids = tuple(
-        PlaybackId(id=p.id, policy=str(p.policy)) for p in (model.playback_ids or []) if p is not None and p.id
+        PlaybackId(id=str(p["id"]), policy=str(p.get("policy")))
+        for p in (doc.get("playback_ids") or [])
+        if isinstance(p, Mapping) and p.get("id")
     )
-    errors = model.errors
+    for p in playback_ids:
+        unknown.note_value("asset.playback_ids.policy", p.policy, unknown.PLAYBACK_POLICIES)
+    errors = doc.get("errors")
+    error_type: str | None = None
+    error_messages: tuple[str, ...] = ()
+    if isinstance(errors, Mapping):
+        error_type = _str(errors.get("type"))
+        unknown.note_value("asset.errors.type", error_type, unknown.ASSET_ERROR_TYPES)
+        messages = errors.get("messages")
+        if isinstance(messages, list):
+            error_messages = tuple(str(m) for m in messages)
     return Asset(
-        id=model.id,
-        status=model.status,
-        duration_s=model.duration,
+        id=str(doc.get("id") or ""),
+        status=status,
+        duration_s=_float(doc.get("duration")),
         playback_ids=playback_ids,
-        passthrough=model.passthrough,
-        upload_id=model.upload_id,
-        created_at=epoch_str_to_datetime(model.created_at),
-        error_type=errors.type if errors else None,
-        error_messages=tuple(errors.messages or ()) if errors else (),
-        raw=model.to_dict(),
+        passthrough=_str(doc.get("passthrough")),
+        upload_id=_str(doc.get("upload_id")),
+        created_at=epoch_str_to_datetime(doc.get("created_at")),
+        error_type=error_type,
+        error_messages=error_messages,
+        raw=dict(doc),
+    )
+
+
+def asset_from_sdk(model: Any) -> Asset:
+    """An asset from an SDK model (create calls); the SDK has already dropped fields it does not know."""
+    return asset_from_json({k: v for k, v in model.to_dict().items() if v is not None})
+
+
+def upload_from_json(doc: Mapping[str, Any]) -> Upload:
+    """A direct upload from Mux's JSON; an unknown status or error type is kept and logged once."""
+    unknown.note_fields("upload", doc, unknown.UPLOAD_FIELDS)
+    status = _str(doc.get("status"))
+    unknown.note_value("upload.status", status, unknown.UPLOAD_STATUSES)
+    error = doc.get("error")
+    error_type = error_message = None
+    if isinstance(error, Mapping):
+        error_type, error_message = _str(error.get("type")), _str(error.get("message"))
+        unknown.note_value("upload.error.type", error_type, unknown.UPLOAD_ERROR_TYPES)
+    timeout = doc.get("timeout")
+    return Upload(
+        id=str(doc.get("id") or ""),
+        url=_str(doc.get("url")),
+        status=status,
+        timeout_s=timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,
+        asset_id=_str(doc.get("asset_id")),
+        error_type=error_type,
+        error_message=error_message,
+        cors_origin=_str(doc.get("cors_origin")),
     )
 
 
 def upload_from_sdk(model: Any) -> Upload:
-    error = model.error
-    return Upload(
-        id=model.id,
-        url=model.url,
-        status=model.status,
-        timeout_s=model.timeout,
-        asset_id=model.asset_id,
-        error_type=error.type if error else None,
-        error_message=error.message if error else None,
-        cors_origin=model.cors_origin,
+    return upload_from_json({k: v for k, v in model.to_dict().items() if v is not None})
+
+
+def signing_key_from_json(doc: Mapping[str, Any]) -> SigningKey:
+    return SigningKey(
+        id=str(doc.get("id") or ""),
+        created_at=epoch_str_to_datetime(doc.get("created_at")),
+        private_key=_str(doc.get("private_key")),
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.mux.client import MuxBase, require
-from core.mux.models import SigningKey, signing_key_from_sdk
+from core.mux.models import SigningKey, signing_key_from_json, signing_key_from_sdk
+from core.mux.pagination import PageNumberPaginator
 
 
 class SigningKeysMixin(MuxBase):
@@ -19,15 +20,10 @@ class SigningKeysMixin(MuxBase):
         return signing_key_from_sdk(require(resp, "get signing key").data)
 
     def iter_signing_keys(self, *, page_size: int = 100) -> Iterator[SigningKey]:
-        page = 1
-        while True:
-            resp = self._call("list signing keys", self.signing_keys_api.list_signing_keys, limit=page_size, page=page)
-            items = require(resp, "list signing keys").data or []
-            for item in items:
-                yield signing_key_from_sdk(item)
-            if len(items) < page_size:
-                return
-            page += 1
+        """Every key, walked by page number to the first empty page (the list carries no total)."""
+        api = self.signing_keys_api
+        for rows in self._walk("list signing keys", api.list_signing_keys, PageNumberPaginator(), limit=page_size):
+            yield from (signing_key_from_json(row) for row in rows)
 
     def delete_signing_key(self, key_id: str) -> None:
         self._call("delete signing key", self.signing_keys_api.delete_signing_key, key_id)

@@ -56,6 +56,12 @@ MetricFilters = Annotated[list[str] | None, Query(alias="metric_filters[]")]
 Timeframe = Annotated[list[str] | None, Query(alias="timeframe[]")]
 
 
+def _page_params(data: DataService, limit: int | None, page: int | None, default_limit: int = 25) -> tuple[int, int]:
+    """Mux's page parameters, `limit` also capped by the emulator's `max_page_limit` (silently, as Mux does)."""
+    limit, page = page_params(limit, page, default_limit)
+    return min(limit, data.emu.config.max_page_limit), page
+
+
 def _direction(value: str | None) -> str | None:
     if value is not None and value not in ("asc", "desc"):
         raise invalid("order_direction must be asc or desc")
@@ -98,7 +104,7 @@ def list_video_views(
     metric_filters: MetricFilters = None,
     timeframe: Timeframe = None,
 ) -> JSONResponse:
-    limit, page = page_params(limit, page)
+    limit, page = _page_params(data, limit, page)
     descending = (_direction(order_direction) or "desc") == "desc"
     store = data.current()
     sel, window = _selection(store, data.now(), timeframe, filters, metric_filters, viewer_id, error_id)
@@ -225,7 +231,7 @@ def breakdown_values(
     metric, measurement = metrics.resolve(metric_id, measurement)
     if not group_by:
         raise invalid("group_by is required")
-    limit, page = page_params(limit, page)
+    limit, page = _page_params(data, limit, page)
     store = data.current()
     dim = dimension(store, group_by)
     sel, window = _selection(store, data.now(), timeframe, filters, metric_filters)
@@ -276,7 +282,7 @@ def delivery_usage(
 ) -> JSONResponse:
     if asset_id and live_stream_id:
         raise invalid("Cannot specify both asset_id and live_stream_id")
-    limit, page = page_params(limit, page, default_limit=100)
+    limit, page = _page_params(data, limit, page, default_limit=100)
     now = data.now()
     start, end = usage.usage_window(timeframe, now)
     store = data.current()

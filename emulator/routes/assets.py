@@ -45,7 +45,7 @@ def list_assets(
     upload_id: str | None = None,
     live_stream_id: str | None = None,
 ) -> dict[str, Any]:
-    limit, page = validation.page_params(limit, page)
+    limit, page = validation.page_params(limit, page, max_limit=emu.config.max_page_limit)
     records = emu.store.assets_newest_first()
     if upload_id is not None:
         records = [r for r in records if r.data.get("upload_id") == upload_id]

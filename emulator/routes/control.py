@@ -176,3 +176,27 @@ def fail_upload(emu: Emu, upload_id: str, body: JsonBody = None) -> dict[str, An
     if upload is None:
         raise MuxError(409, "conflict", "Only a waiting upload can be failed")
     return {"data": upload}
+
+
+@router.patch("/assets/{asset_id}/raw")
+def set_asset_raw(emu: Emu, asset_id: str, body: JsonBody = None) -> dict[str, Any]:
+    """Set fields of a stored asset exactly as given, unvalidated, with no webhook (`null` removes a field).
+
+    Stands in for values Mux may add after a client's SDK was built: a new status or error type, a new
+    field. The REST API then serves the asset with them, as Mux would.
+    """
+    fields = _object_body(body)
+    if "id" in fields:
+        raise invalid("id cannot be changed")
+    with emu.store.lock:
+        record = emu.store.assets.get(asset_id)
+        if record is None:
+            raise not_found()
+        for key, value in fields.items():
+            if value is None:
+                record.data.pop(key, None)
+            else:
+                record.data[key] = value
+        emu.store.commit()
+        view = dict(record.data)
+    return {"data": view}

@@ -47,7 +47,7 @@ def create_signing_key(emu: Emu) -> dict[str, Any]:
 
 
 def list_signing_keys(emu: Emu, limit: int | None = None, page: int | None = None) -> dict[str, Any]:
-    limit, page = validation.page_params(limit, page)
+    limit, page = validation.page_params(limit, page, max_limit=emu.config.max_page_limit)
     records = emu.store.signing_keys_oldest_first()
     start = (page - 1) * limit
     return {"data": [r.data for r in records[start : start + limit]]}

@@ -36,7 +36,7 @@ def create_upload(emu: Emu, body: JsonBody = None) -> dict[str, Any]:
 
 @router.get("")
 def list_uploads(emu: Emu, limit: int | None = None, page: int | None = None) -> dict[str, Any]:
-    limit, page = validation.page_params(limit, page)
+    limit, page = validation.page_params(limit, page, max_limit=emu.config.max_page_limit)
     records = emu.store.uploads_newest_first()
     start = (page - 1) * limit
     return {"data": [r.data for r in records[start : start + limit]]}

@@ -40,6 +40,7 @@ def build_config(
     seed: int,
     rate_limits: bool,
     log_level: str,
+    max_page_limit: int = 100,
 ) -> EmulatorConfig:
     if data_dir is None and state is not None:
         # Media must outlive the process whenever state does, or restored assets would not play.
@@ -59,6 +60,7 @@ def build_config(
         seed=seed,
         rate_limits=rate_limits,
         log_level=log_level,
+        max_page_limit=max_page_limit,
     )
 
 
@@ -113,6 +115,15 @@ def run(
         bool, typer.Option(help="Start with Mux-like rate limits on.", envvar="LECTERN_EMULATOR_RATE_LIMITS")
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    max_page_limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100,
+            help="Largest list `limit` served; larger ones are capped silently, as Mux does.",
+            envvar="LECTERN_EMULATOR_MAX_PAGE_LIMIT",
+        ),
+    ] = 100,
 ) -> None:
     """Serve the emulator until interrupted."""
     if ctx.invoked_subcommand is not None:
@@ -132,6 +143,7 @@ def run(
         seed=seed,
         rate_limits=rate_limits,
         log_level=log_level,
+        max_page_limit=max_page_limit,
     )
     console.print(f"[bold]Mux emulator[/bold] on {config.base_url}  (token id: {config.token_id})")
     console.print(f"  MUX_API_URL={config.base_url}")

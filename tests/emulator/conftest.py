@@ -61,7 +61,7 @@ def emu_server() -> Iterator[EmulatorServer]:
 @pytest.fixture
 def emu(emu_server: EmulatorServer) -> EmulatorServer:
     """The shared emulator with all state, faults and runtime config put back to a clean start."""
-    emu_server.configure(webhook_urls=[], webhook_secret="whsec-test", processing_delay=0.0)
+    emu_server.configure(webhook_urls=[], webhook_secret="whsec-test", processing_delay=0.0, max_page_limit=100)
     emu_server.reset()
     return emu_server
 

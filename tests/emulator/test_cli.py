@@ -47,3 +47,15 @@ def test_environment(served: list[EmulatorConfig], tmp_path: Path) -> None:
     assert (config.token_id, config.token_secret, config.webhook_secret) == ("env-id", "env-secret", "env-whsec")
     assert config.webhook_urls == ["http://a/h", "http://b/h"]
     assert config.processing_delay == 1.5 and config.state_file == tmp_path / "s.json"
+
+
+def test_max_page_limit_option(served: list[EmulatorConfig]) -> None:
+    assert CliRunner().invoke(command.app, []).exit_code == 0
+    assert served[-1].max_page_limit == 100  # the default: the most any list answers with
+    result = CliRunner().invoke(command.app, ["--max-page-limit", "7"])
+    assert result.exit_code == 0, result.output
+    assert served[-1].max_page_limit == 7
+    result = CliRunner().invoke(command.app, [], env={"LECTERN_EMULATOR_MAX_PAGE_LIMIT": "9"})
+    assert result.exit_code == 0 and served[-1].max_page_limit == 9
+    assert CliRunner().invoke(command.app, ["--max-page-limit", "101"]).exit_code != 0
+    assert CliRunner().invoke(command.app, ["--max-page-limit", "0"]).exit_code != 0

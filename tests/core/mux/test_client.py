@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from core.mux import MuxService, build_api_client
 from core.mux.client import parse_error_body, parse_retry_after, translate_api_exception
 from core.retry import RetryPolicy
 from core.settings import load_settings
+from tests.core.mux.fakes import RawResponse
 
 
 def api_exception(status: int, body: Any = None, headers: dict[str, str] | None = None) -> ApiException:
@@ -97,19 +97,21 @@ class FakeAssetsApi:
         return outcome
 
 
-def asset_response(asset_id: str = "a1") -> Any:
-    asset = SimpleNamespace(
-        id=asset_id,
-        status="ready",
-        duration=3.0,
-        playback_ids=[SimpleNamespace(id="p1", policy="signed")],
-        passthrough="7",
-        upload_id="u1",
-        created_at="1700000000",
-        errors=None,
-        to_dict=lambda: {"id": asset_id},
-    )
-    return SimpleNamespace(data=asset)
+def asset_json(asset_id: str = "a1", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": asset_id,
+        "status": "ready",
+        "duration": 3.0,
+        "playback_ids": [{"id": "p1", "policy": "signed"}],
+        "passthrough": "7",
+        "upload_id": "u1",
+        "created_at": "1700000000",
+        **extra,
+    }
+
+
+def asset_response(asset_id: str = "a1", **extra: Any) -> RawResponse:
+    return RawResponse({"data": asset_json(asset_id, **extra)})
 
 
 def service(outcomes: list[Any], attempts: int = 4) -> tuple[MuxService, FakeAssetsApi, list[float]]:
@@ -160,25 +162,28 @@ def test_enum_drift_in_a_response_is_a_typed_error() -> None:
 
 
 class PagedAssetsApi:
-    def __init__(self, total: int, cursor: bool) -> None:
-        self.items = [SimpleNamespace(**asset_response(f"a{i}").data.__dict__) for i in range(total)]
-        self.cursor = cursor
+    """list_assets by cursor, serving at most `cap` rows whatever `limit` asks (as Mux may)."""
+
+    def __init__(self, total: int, cap: int) -> None:
+        self.items = [asset_json(f"a{i}") for i in range(total)]
+        self.cap = cap
         self.calls: list[dict[str, Any]] = []
 
     def list_assets(self, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
-        limit = kwargs["limit"]
-        start = int(kwargs["cursor"]) if "cursor" in kwargs else (kwargs["page"] - 1) * limit
+        limit = min(kwargs["limit"], self.cap)
+        start = int(kwargs["cursor"]) if "cursor" in kwargs else 0
         chunk = self.items[start : start + limit]
-        next_cursor = str(start + limit) if self.cursor and start + limit < len(self.items) else None
-        return SimpleNamespace(data=chunk, next_cursor=next_cursor)
+        next_cursor = str(start + limit) if start + limit < len(self.items) else None
+        return RawResponse({"data": chunk, "next_cursor": next_cursor})
 
 
-@pytest.mark.parametrize("cursor", [True, False])
-def test_iter_assets_walks_every_page(cursor: bool) -> None:
+@pytest.mark.parametrize(("cap", "requests"), [(5, 5), (3, 8)])
+def test_iter_assets_walks_every_page_by_cursor_even_when_mux_caps_the_limit(cap: int, requests: int) -> None:
     svc, _, _ = service([])
-    fake = PagedAssetsApi(total=23, cursor=cursor)
+    fake = PagedAssetsApi(total=23, cap=cap)
     svc.assets_api = fake  # type: ignore[assignment]
     ids = [a.id for a in svc.iter_assets(page_size=5)]
     assert ids == [f"a{i}" for i in range(23)]
-    assert len(fake.calls) == 5
+    assert len(fake.calls) == requests
+    assert "cursor" not in fake.calls[0] and all(c["_preload_content"] is False for c in fake.calls)

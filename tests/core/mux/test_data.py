@@ -1,33 +1,28 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from core.mux import MuxService
 from core.mux.data import timeframe_param
 from core.settings import load_settings
-
-
-class Row:
-    def __init__(self, i: int) -> None:
-        self.i = i
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": f"v{self.i}"}
+from tests.core.mux.fakes import RawResponse
 
 
 class FakePaged:
-    def __init__(self, total: int, report_total: bool) -> None:
+    """A page-numbered list of `total` rows that serves at most `cap` rows a page, whatever `limit` asks."""
+
+    def __init__(self, total: int, report_total: bool, cap: int = 1000) -> None:
         self.total = total
         self.report_total = report_total
+        self.cap = cap
         self.calls: list[dict[str, Any]] = []
 
     def _page(self, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
-        limit, page = kwargs["limit"], kwargs["page"]
-        rows = [Row(i) for i in range((page - 1) * limit, min(page * limit, self.total))]
-        return SimpleNamespace(data=rows, total_row_count=self.total if self.report_total else None)
+        limit, page = min(kwargs["limit"], self.cap), kwargs["page"]
+        rows = [{"id": f"v{i}"} for i in range((page - 1) * limit, min(page * limit, self.total))]
+        return RawResponse({"data": rows, "total_row_count": self.total if self.report_total else None})
 
     list_video_views = _page
     list_delivery_usage = _page
@@ -64,3 +59,14 @@ def test_timeframe_param_accepts_durations_and_epochs() -> None:
     assert timeframe_param(["7:days"]) == ["7:days"]
     assert timeframe_param((1700000000, 1700003600.5)) == ["1700000000", "1700003600"]
     assert timeframe_param(None) is None
+
+
+def test_a_capped_limit_never_ends_a_walk_early() -> None:
+    """Mux may serve fewer rows than `limit` asked: a short page is not the last one."""
+    for report_total, expected_calls in ((True, 4), (False, 5)):
+        service = svc()
+        fake = FakePaged(total=10, report_total=report_total, cap=3)
+        service.views_api = fake  # type: ignore[assignment]
+        rows = list(service.iter_video_views(page_size=100))
+        assert [r["id"] for r in rows] == [f"v{i}" for i in range(10)]
+        assert len(fake.calls) == expected_calls

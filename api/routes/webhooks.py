@@ -70,7 +70,7 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
             settings.mux_webhook_secret.get_secret_value(),
             tolerance_s=settings.webhook_tolerance_s,
         )
-        event = parse_event(body)
+        event = parse_event(body, max_future_s=settings.webhook_tolerance_s)
     except WebhookSignatureInvalid as exc:
         metrics.webhooks.labels("unknown", "bad_signature").inc()
         log.warning("webhook.rejected", reason=exc.reason, bytes=len(body))

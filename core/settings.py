@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     migration_auto_stream_fallback: bool = Field(default=True, alias="LECTERN_MIGRATION_AUTO_STREAM_FALLBACK")
     migration_playback_check_s: float = Field(default=60.0, gt=0, alias="LECTERN_MIGRATION_PLAYBACK_CHECK_S")
 
+    # Lesson event streams (sec-hooks, issue 15 item 10): re-authorised while open, capped per user and
+    # per API process (counted in each process; with N processes a user may hold N x the per-user cap).
+    lesson_events_recheck_s: float = Field(default=15.0, gt=0, le=300, alias="LECTERN_LESSON_EVENTS_RECHECK_S")
+    lesson_events_max_per_user: int = Field(default=10, ge=1, le=1000, alias="LECTERN_LESSON_EVENTS_MAX_PER_USER")
+    lesson_events_max_streams: int = Field(default=1000, ge=1, alias="LECTERN_LESSON_EVENTS_MAX_STREAMS")
+    lesson_events_max_ids: int = Field(default=50, ge=1, le=500, alias="LECTERN_LESSON_EVENTS_MAX_IDS")
+
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: str) -> str:

@@ -29,10 +29,25 @@ MIGRATION_EXTERNAL_ID_PREFIX) belongs to the migration until it switches the les
 the asset first, and the lesson keeps playing from S3 meanwhile. Its events are `ignored` while the lesson
 is on another asset; once switched, they apply like any other (a later `video.asset.deleted` counts).
 
-Order safety: an event whose `created_at` is older than the lesson's `video_status_at` is `stale`; a
-lesson never moves from ready back to processing for the same asset; events about an asset from a
-superseded upload are `stale`. Outcomes: applied | stale | unmatched (no lesson) | ignored (type we do
-not act on) | failed; `duplicate` is answered but never stored.
+Ownership: the lesson is found by the event's asset id, then its upload id, and only then by
+`passthrough` (free text to Mux: only ASCII digits naming a lesson id count). A lesson that already has
+a Mux asset or upload accepts only events about that asset or upload, so a passthrough naming another
+lesson never re-points it (`unmatched`); a lesson with neither may be claimed by passthrough.
+
+Order safety: an event whose `created_at` is older than the lesson's `video_status_at` is `stale`; an
+event without `created_at` is older than anything known (it may fill a lesson with no `video_status_at`,
+and never sets one); a lesson never moves from ready back to processing for the same asset; events about
+an asset from a superseded upload are `stale`.
+
+Poison: bodies are parsed as strict JSON (no NaN/Infinity, no number beyond a double, at most
+MAX_JSON_DEPTH levels); a body that is not an event raises `WebhookPayloadInvalid` (HTTP 400, nothing
+stored; Mux never sends one). A signed event with an unusable field (a `created_at` that is no time or lies
+in the future, an id Lectern cannot store) is stored as `ignored` with the reason and answered 200, so Mux
+stops redelivering it. Values Mux may add (statuses, error types, fields) are kept in the stored event
+and logged once per process (`webhook.unknown_value`).
+
+Outcomes (`Outcome`): applied | stale | unmatched (no lesson owns it) | ignored (a type we do not act on,
+or unusable) | failed; `duplicate` is answered but never stored.
 """
 
 from __future__ import annotations

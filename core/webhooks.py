@@ -66,7 +66,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, select, update
+from sqlalchemy import Engine, Integer, String, bindparam, case, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -641,10 +641,20 @@ class _Statements:
         self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
         state = [LESSONS.c[f.name] for f in fields(LessonState)]  # what planning reads, not the whole row
         # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution cost more than the query.
-        self.lesson_by = {
-            column: FastRead(select(*state).where(LESSONS.c[column] == bindparam("value")).limit(1).with_for_update())
-            for column in ("id", "mux_asset_id", "mux_upload_id")
-        }
+        # The lesson owning the event's asset, else its upload, else the passthrough lesson: one statement,
+        # and only the row returned is locked (LIMIT under FOR UPDATE), so an event never holds two locks.
+        asset_id, upload_id = bindparam("asset_id", type_=String), bindparam("upload_id", type_=String)
+        lesson_id = bindparam("lesson_id", type_=Integer)
+        rank = case((LESSONS.c.mux_asset_id == asset_id, 0), (LESSONS.c.mux_upload_id == upload_id, 1), else_=2)
+        self.lesson_for_event = FastRead(
+            select(*state)
+            .where(
+                or_(LESSONS.c.mux_asset_id == asset_id, LESSONS.c.mux_upload_id == upload_id, LESSONS.c.id == lesson_id)
+            )
+            .order_by(rank)
+            .limit(1)
+            .with_for_update()
+        )
         self._store_and_update: dict[frozenset[str], Any] = {}
 
     def store_and_update(self, changed: frozenset[str]) -> Any:
@@ -773,18 +783,13 @@ class WebhookProcessor:
         """The lesson, locked: the one owning the event's asset, else its upload, else the passthrough lesson.
 
         Ownership first: a passthrough naming another lesson must not win over the lesson whose asset or
-        upload this is (plan_transition then refuses a passthrough lesson that owns something else). At
-        most one row is locked, so two events never take two locks in opposite orders.
+        upload this is (plan_transition then refuses a passthrough lesson that owns something else).
         """
-        candidates = (
-            ("mux_asset_id", event.asset_id),
-            ("mux_upload_id", event.upload_id),
-            ("id", event.passthrough_lesson_id),
-        )
-        for column, value in candidates:
-            if value is not None and (row := self._sql.lesson_by[column].one_or_none(conn, {"value": value})):
-                return LessonState(*row)
-        return None
+        if event.asset_id is None and event.upload_id is None and event.passthrough_lesson_id is None:
+            return None
+        params = {"asset_id": event.asset_id, "upload_id": event.upload_id, "lesson_id": event.passthrough_lesson_id}
+        row = self._sql.lesson_for_event.one_or_none(conn, params)
+        return LessonState(*row) if row is not None else None
 
     @staticmethod
     def _wants_lesson(event: MuxEvent) -> bool:

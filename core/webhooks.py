@@ -161,7 +161,7 @@ MAX_LESSON_ID = 2**31 - 1  # lessons.id is INTEGER
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)  # before Mux existed: not a real event time
 MAX_DURATION_S = 30 * 24 * 3600.0  # longer than any asset Mux accepts
 MAX_ERROR_CHARS = 2000
-_BRACKET_OR_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -189,17 +189,29 @@ def _finite_float(text: str) -> float:
 
 
 def json_depth_exceeds(body: bytes, limit: int) -> bool:
-    """Whether arrays/objects in `body` nest deeper than `limit` (brackets inside strings do not count)."""
+    """Whether arrays/objects in `body` nest deeper than `limit` (brackets inside strings do not count).
+
+    One pass over the structural characters, linear in the body's size whatever it holds.
+    """
     if body.count(b"[") + body.count(b"{") <= limit:  # the usual case: too few brackets to go that deep
         return False
-    depth = 0
-    for match in _BRACKET_OR_STRING.finditer(body):
-        token = match.group()
-        if token in (b"[", b"{"):
+    depth, in_string, escaped_at = 0, False, -1
+    for match in _STRUCTURAL.finditer(body):
+        char, at = match.group(), match.start()
+        if in_string:
+            if at == escaped_at:
+                continue
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
             depth += 1
             if depth > limit:
                 return True
-        elif token in (b"]", b"}"):
+        elif char in (b"]", b"}"):
             depth -= 1
     return False
 
@@ -372,6 +384,7 @@ KNOWN_VALUES: dict[str, frozenset[str]] = {
     "asset.errors.type": frozenset({"invalid_input"}),
 }
 _unknown_seen: set[tuple[str, str]] = set()
+MAX_UNKNOWN_LOGGED = 1000  # distinct values remembered (and logged) per process: signed events only, but bounded
 _unknown_lock = threading.Lock()
 
 
@@ -393,7 +406,7 @@ def note_unknown_values(event: MuxEvent) -> None:
             continue
         key = (name, value[:100])
         with _unknown_lock:
-            if key in _unknown_seen:
+            if key in _unknown_seen or len(_unknown_seen) >= MAX_UNKNOWN_LOGGED:
                 continue
             _unknown_seen.add(key)
         log.warning("webhook.unknown_value", field=name, value=key[1], event_id=event.id, type=event.type)

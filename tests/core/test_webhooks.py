@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -575,12 +576,23 @@ def test_strict_json_rejects_what_is_not_an_event(raw: bytes, match: str) -> Non
         (b"[[[]]]", False),
         (b'{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # brackets inside strings do not count
         (b'{"a":"\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # nor after an escaped quote
+        (b'["\\\\",' + b"[" * 32 + b"]" * 32 + b"]", True),  # an escaped backslash ends before the quote
+        (b'["\\"' + b"[" * 40 + b'"]', False),  # an escaped quote does not end the string
         (b"[" * 33 + b"]" * 33, True),
         (b"[]" * 1000, False),
     ],
 )
 def test_json_depth_is_measured_outside_strings(text: bytes, too_deep: bool) -> None:
     assert json_depth_exceeds(text, 32) is too_deep
+
+
+def test_the_depth_check_is_linear_on_hostile_bodies() -> None:
+    # An unterminated string of escaped quotes made a regex for whole strings rescan to the end at each quote.
+    hostile = b"[" * 40 + b'"' + b'\\"' * 300_000
+    started = time.perf_counter()
+    assert json_depth_exceeds(hostile, 32) is True
+    assert json_depth_exceeds(b'"' + b'\\"' * 300_000 + b"[" * 40, 32) is False  # all inside one string
+    assert time.perf_counter() - started < 2
 
 
 @pytest.mark.parametrize(

@@ -175,10 +175,6 @@ class LessonVideoService:
         require_view(access)
         return lesson_status(access.lesson)
 
-    def read_status(self, lesson_id: int) -> LessonStatus | None:
-        """The status without access checks (for a stream whose access was checked when it opened)."""
-        return self.read_statuses([lesson_id]).get(lesson_id)
-
     def read_statuses(self, lesson_ids: list[int]) -> dict[int, LessonStatus]:
         """Several lessons' statuses in one query, without access checks (a stream re-checks access itself)."""
         if not lesson_ids:

@@ -51,7 +51,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
     summary="Receive a signed Mux webhook event",
     description="Verifies `Mux-Signature` against the raw body, stores the event once by id and applies "
     "it to its lesson. Duplicates answer 200 with outcome `duplicate`; events for unknown lessons answer "
-    "200 with outcome `unmatched` (so Mux stops retrying).",
+    "200 with outcome `unmatched` (so Mux stops retrying), as do signed events Lectern cannot use (a `created_at` "
+    "that is no time or in the future, an id it cannot store: outcome `ignored` with the reason). A body that is not "
+    "a strict-JSON event (NaN/Infinity, deeper than 32 levels, no usable id or type) is 400.",
 )
 async def receive_webhook(request: Request, services: ServicesDep) -> JSONResponse:
     settings, metrics = services.settings, services.metrics

@@ -131,3 +131,18 @@ class Conflict(PermanentError):
 
 class NotConfigured(PermanentError):
     pass
+
+
+# --- event streams (sec-hooks) ---------------------------------------------------------------------
+
+
+class TooManyStreams(TransientError):
+    """A user (or this API process) holds as many event streams as allowed; try again after `retry_after` s."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LessonIdsInvalid(PermanentError):
+    """A list of lesson ids (`?ids=1,2,3`) is malformed or longer than allowed (HTTP 400)."""

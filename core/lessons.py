@@ -6,12 +6,13 @@ query, checks access (`core.auth`) and then does its work, so API routes only tr
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import load_lesson_access, read_lesson_access, require_manage, require_view
@@ -67,6 +68,11 @@ class LessonStatus:
         }
 
 
+def _finite(value: float | None) -> float | None:
+    # A row written before webhooks were parsed strictly may hold Infinity/NaN, which is not JSON.
+    return value if value is not None and math.isfinite(value) else None
+
+
 def lesson_status(lesson: LessonLike) -> LessonStatus:
     return LessonStatus(
         lesson_id=lesson.id,
@@ -76,7 +82,7 @@ def lesson_status(lesson: LessonLike) -> LessonStatus:
         asset_id=lesson.mux_asset_id,
         playback_id=lesson.mux_playback_id,
         upload_id=lesson.mux_upload_id,
-        duration_s=lesson.video_duration_s if lesson.video_duration_s is not None else lesson.duration_s,
+        duration_s=_finite(lesson.video_duration_s if lesson.video_duration_s is not None else lesson.duration_s),
         error=lesson.video_error,
         updated_at=lesson.video_status_at,
     )
@@ -169,11 +175,13 @@ class LessonVideoService:
         require_view(access)
         return lesson_status(access.lesson)
 
-    def read_status(self, lesson_id: int) -> LessonStatus | None:
-        """The status without access checks (for a stream whose access was checked when it opened)."""
+    def read_statuses(self, lesson_ids: list[int]) -> dict[int, LessonStatus]:
+        """Several lessons' statuses in one query, without access checks (a stream re-checks access itself)."""
+        if not lesson_ids:
+            return {}
         with self.session_factory() as session:
-            lesson = session.get(Lesson, lesson_id)
-            return lesson_status(lesson) if lesson is not None else None
+            lessons = session.scalars(select(Lesson).where(Lesson.id.in_(lesson_ids)))
+            return {lesson.id: lesson_status(lesson) for lesson in lessons}
 
     def playback(self, user_id: int, lesson_id: int) -> PlaybackInfo:
         with self.engine.connect() as conn:

@@ -167,6 +167,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)") from None
         return networks
 
+    # Lesson event streams (issue 15 item 10): re-authorised while open, capped per user and
+    # per API process (counted in each process; with N processes a user may hold N x the per-user cap).
+    lesson_events_recheck_s: float = Field(default=15.0, gt=0, le=300, alias="LECTERN_LESSON_EVENTS_RECHECK_S")
+    lesson_events_max_per_user: int = Field(default=10, ge=1, le=1000, alias="LECTERN_LESSON_EVENTS_MAX_PER_USER")
+    lesson_events_max_streams: int = Field(default=1000, ge=1, alias="LECTERN_LESSON_EVENTS_MAX_STREAMS")
+    lesson_events_max_ids: int = Field(default=50, ge=1, le=500, alias="LECTERN_LESSON_EVENTS_MAX_IDS")
+
     @field_validator("database_url")
     @classmethod
     def _database_url_parses(cls, value: str) -> str:

@@ -29,10 +29,25 @@ MIGRATION_EXTERNAL_ID_PREFIX) belongs to the migration until it switches the les
 the asset first, and the lesson keeps playing from S3 meanwhile. Its events are `ignored` while the lesson
 is on another asset; once switched, they apply like any other (a later `video.asset.deleted` counts).
 
-Order safety: an event whose `created_at` is older than the lesson's `video_status_at` is `stale`; a
-lesson never moves from ready back to processing for the same asset; events about an asset from a
-superseded upload are `stale`. Outcomes: applied | stale | unmatched (no lesson) | ignored (type we do
-not act on) | failed; `duplicate` is answered but never stored.
+Ownership: the lesson is found by the event's asset id, then its upload id, and only then by
+`passthrough` (free text to Mux: only ASCII digits naming a lesson id count). A lesson that already has
+a Mux asset or upload accepts only events about that asset or upload, so a passthrough naming another
+lesson never re-points it (`unmatched`); a lesson with neither may be claimed by passthrough.
+
+Order safety: an event whose `created_at` is older than the lesson's `video_status_at` is `stale`; an
+event without `created_at` is older than anything known (it may fill a lesson with no `video_status_at`,
+and never sets one); a lesson never moves from ready back to processing for the same asset; events about
+an asset from a superseded upload are `stale`.
+
+Poison: bodies are parsed as strict JSON (no NaN/Infinity, no number beyond a double, at most
+MAX_JSON_DEPTH levels); a body that is not an event raises `WebhookPayloadInvalid` (HTTP 400, nothing
+stored; Mux never sends one). A signed event with an unusable field (a `created_at` that is no time or lies
+in the future, an id Lectern cannot store) is stored as `ignored` with the reason and answered 200, so Mux
+stops redelivering it. Values Mux may add (statuses, error types, fields) are kept in the stored event
+and logged once per process (`webhook.unknown_value`).
+
+Outcomes (`Outcome`): applied | stale | unmatched (no lesson owns it) | ignored (a type we do not act on,
+or unusable) | failed; `duplicate` is answered but never stored.
 """
 
 from __future__ import annotations
@@ -40,15 +55,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, select, update
+from sqlalchemy import Engine, Integer, String, bindparam, case, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -131,16 +149,98 @@ def verify_signature(
 
 # --- events ----------------------------------------------------------------------------------------
 
+# How deep a Mux event nests (envelope -> data -> new_asset_settings -> meta: 4); beyond this a body is
+# not an event, and json.loads would recurse until RecursionError.
+MAX_JSON_DEPTH = 32
+# What Lectern's columns hold (lessons.mux_*_id and webhook_events.id are String(64)); Mux's ids are
+# shorter. Printable ASCII only: a NUL or a lone surrogate would fail inside PostgreSQL instead.
+_ID = re.compile(r"[\x21-\x7e]{1,64}")
+_TYPE = re.compile(r"[\x21-\x7e]{1,100}")
+_LESSON_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() also takes "²" and other Unicode digits
+MAX_LESSON_ID = 2**31 - 1  # lessons.id is INTEGER
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)  # before Mux existed: not a real event time
+MAX_DURATION_S = 30 * 24 * 3600.0  # longer than any asset Mux accepts
+MAX_ERROR_CHARS = 2000
+_STRUCTURAL = re.compile(rb'[\[\]{}"\\]')
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class Outcome(StrEnum):
+    """What happened to an event; stored in webhook_events.outcome (all but `duplicate`)."""
+
+    received = "received"
+    applied = "applied"
+    stale = "stale"
+    unmatched = "unmatched"
+    ignored = "ignored"
+    failed = "failed"
+    duplicate = "duplicate"
+
+
+def _reject_constant(name: str) -> Any:
+    raise WebhookPayloadInvalid(f"body is not strict JSON: {name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # "1e999" parses to inf
+        raise WebhookPayloadInvalid(f"body is not strict JSON: number {text[:40]} is out of range")
+    return value
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether arrays/objects in `body` nest deeper than `limit` (brackets inside strings do not count).
+
+    One pass over the structural characters, linear in the body's size whatever it holds.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:  # the usual case: too few brackets to go that deep
+        return False
+    depth, in_string, escaped_at = 0, False, -1
+    for match in _STRUCTURAL.finditer(body):
+        char, at = match.group(), match.start()
+        if in_string:
+            if at == escaped_at:
+                continue
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Strict JSON (RFC 8259): no NaN/Infinity, no numbers beyond a float, bounded nesting.
+
+    Python's json accepts NaN and Infinity and turns 1e999 into inf; a stored Infinity later broke pages.
+    """
+    if json_depth_exceeds(body, max_depth):
+        raise WebhookPayloadInvalid(f"body nests deeper than {max_depth} levels")
+    try:
+        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise WebhookPayloadInvalid(f"body is not JSON: {str(exc)[:200]}") from None
+
 
 @dataclass(frozen=True)
 class MuxEvent:
+    """A signed Mux event. `problem` says why a well-formed event cannot be used (it is stored, not applied)."""
+
     id: str
     type: str
-    created_at: datetime
+    created_at: datetime | None  # None: the event carried no time (older than anything known)
     object_type: str | None
     object_id: str | None
     data: dict[str, Any]
     payload: dict[str, Any] = field(repr=False)
+    problem: str | None = None
 
     @property
     def is_upload_event(self) -> bool:
@@ -171,6 +271,15 @@ class MuxEvent:
         return _str(self._asset_fields.get("passthrough"))
 
     @property
+    def passthrough_lesson_id(self) -> int | None:
+        """The lesson id in `passthrough`, when it is one (passthrough is free text to Mux)."""
+        text = self.passthrough
+        if text is None or not _LESSON_ID.fullmatch(text):
+            return None
+        value = int(text)
+        return value if 0 < value <= MAX_LESSON_ID else None
+
+    @property
     def external_id(self) -> str | None:
         meta = self._asset_fields.get("meta")
         return _str(meta.get("external_id")) if isinstance(meta, dict) else None
@@ -185,47 +294,122 @@ def _str(value: Any) -> str | None:
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+    """An aware UTC datetime from ISO-8601 text or unix seconds; None when it is not a usable time."""
+    try:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int | float):
+            parsed = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, str) and value:
             try:
-                return datetime.fromtimestamp(float(value), UTC)
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
-                return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                seconds = float(value)
+                if not math.isfinite(seconds):
+                    return None
+                parsed = datetime.fromtimestamp(seconds, UTC)
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):  # out of range, non-finite, not a time
+        return None
+    return parsed
+
+
+def _event_time(doc: dict[str, Any], received_at: datetime, max_future_s: float) -> tuple[datetime | None, str | None]:
+    """(created_at, problem): a missing time is None (allowed); an unusable one is a problem."""
+    raw = doc.get("created_at")
+    if raw is None or raw == "":
+        return None, None
+    at = parse_timestamp(raw)
+    if at is None or at < EARLIEST_EVENT:
+        return None, f"created_at {str(raw)[:40]!r} is not a usable time"
+    if at > received_at + timedelta(seconds=max_future_s):
+        # Later than the signed send time allows: applying it would make every real event look stale.
+        return None, f"created_at {at.isoformat()} is in the future"
+    return at, None
+
+
+def _id_problems(doc_data: dict[str, Any], event: MuxEvent) -> str | None:
+    for name, value in (("asset id", event.asset_id), ("upload id", event.upload_id)):
+        if value is not None and not _ID.fullmatch(value):
+            return f"{name} {value[:70]!r} is not an id Lectern can store"
+    ids = doc_data.get("playback_ids")
+    if ids is not None and not isinstance(ids, list):
+        return "playback_ids is not a list"
     return None
 
 
-def parse_event(body: bytes, *, received_at: datetime | None = None) -> MuxEvent:
-    """A Mux event from a verified raw body; `WebhookPayloadInvalid` when it is not one."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookPayloadInvalid(f"body is not JSON: {exc}") from None
+def parse_event(body: bytes, *, received_at: datetime | None = None, max_future_s: float = 300) -> MuxEvent:
+    """A Mux event from a verified raw body; `WebhookPayloadInvalid` when it is not one.
+
+    Bodies that are not a JSON event (not strict JSON, too deep, no usable id or type) raise: the route
+    answers 400. An event whose fields are unusable (a bad created_at or id) is returned with `problem`
+    set: it is stored and answered 200, so Mux does not redeliver it for a day.
+    """
+    doc = load_json(body)
     if not isinstance(doc, dict):
         raise WebhookPayloadInvalid("body is not a JSON object")
     event_id, event_type = doc.get("id"), doc.get("type")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
-        raise WebhookPayloadInvalid("event has no usable id")
-    if not isinstance(event_type, str) or not event_type:
-        raise WebhookPayloadInvalid("event has no type")
+    if not isinstance(event_id, str) or not _ID.fullmatch(event_id):
+        raise WebhookPayloadInvalid("event has no usable id (1-64 printable ASCII characters)")
+    if not isinstance(event_type, str) or not _TYPE.fullmatch(event_type):
+        raise WebhookPayloadInvalid("event has no type (1-100 printable ASCII characters)")
     data = doc.get("data")
     if data is not None and not isinstance(data, dict):
         raise WebhookPayloadInvalid("event data is not an object")
     obj = doc.get("object") if isinstance(doc.get("object"), dict) else {}
-    created = parse_timestamp(doc.get("created_at")) or received_at or datetime.now(UTC)
-    return MuxEvent(
+    object_type, object_id = _str(obj.get("type")), _str(obj.get("id"))
+    received = received_at or datetime.now(UTC)
+    created, problem = _event_time(doc, received, max_future_s)
+    event = MuxEvent(
         id=event_id,
         type=event_type,
         created_at=created,
-        object_type=_str(obj.get("type")),
-        object_id=_str(obj.get("id")),
+        object_type=object_type if object_type and _ID.fullmatch(object_type) and len(object_type) <= 32 else None,
+        object_id=object_id if object_id and _ID.fullmatch(object_id) else None,
         data=data or {},
         payload=doc,
     )
+    problem = problem or _id_problems(event.data, event)
+    if problem is None:
+        note_unknown_values(event)
+    return replace(event, problem=problem) if problem else event
+
+
+# Values Mux documents today; a new one is kept (the raw event is stored) and logged once per process.
+KNOWN_VALUES: dict[str, frozenset[str]] = {
+    "asset.status": frozenset({"preparing", "ready", "errored"}),
+    "upload.status": frozenset({"waiting", "asset_created", "errored", "cancelled", "timed_out"}),
+    "asset.errors.type": frozenset({"invalid_input"}),
+}
+_unknown_seen: set[tuple[str, str]] = set()
+MAX_UNKNOWN_LOGGED = 1000  # distinct values remembered (and logged) per process: signed events only, but bounded
+_unknown_lock = threading.Lock()
+
+
+def note_unknown_values(event: MuxEvent) -> None:
+    """Log each value Mux sends that Lectern does not know, once per process per (field, value).
+
+    The event's type, not `data.status`, drives the lesson's state, so an unknown status changes nothing
+    by itself; it is logged so someone can teach Lectern what it means.
+    """
+    if not event.type.startswith(("video.asset.", "video.upload.")) or event.type.count(".") != 2:
+        return  # sub-objects (tracks, renditions) have statuses of their own
+    kind = "upload" if event.is_upload_event else "asset"
+    errors = event.data.get("errors")
+    found = [(f"{kind}.status", event.data.get("status"))]
+    if isinstance(errors, dict):
+        found.append(("asset.errors.type", errors.get("type")))
+    for name, value in found:
+        if not isinstance(value, str) or value in KNOWN_VALUES[name]:
+            continue
+        key = (name, value[:100])
+        with _unknown_lock:
+            if key in _unknown_seen or len(_unknown_seen) >= MAX_UNKNOWN_LOGGED:
+                continue
+            _unknown_seen.add(key)
+        log.warning("webhook.unknown_value", field=name, value=key[1], event_id=event.id, type=event.type)
 
 
 # --- planning (pure) -------------------------------------------------------------------------------
@@ -259,59 +443,110 @@ class LessonState:
 
 @dataclass(frozen=True)
 class Plan:
-    outcome: str
+    outcome: Outcome
     changes: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
 
 
+def _text(value: Any) -> str:
+    """Mux's text made safe for a Text column (PostgreSQL refuses NUL and lone surrogates), bounded."""
+    text = _CONTROL.sub("", str(value))[:MAX_ERROR_CHARS]
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _asset_error(data: dict[str, Any]) -> str:
     errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
-    messages = [str(m) for m in (errors.get("messages") or [])]
-    return "; ".join(messages) or str(errors.get("type") or "Mux could not process the video")
+    raw = errors.get("messages")
+    messages = [str(m) for m in raw] if isinstance(raw, list) else []
+    return _text("; ".join(messages) or str(errors.get("type") or "Mux could not process the video"))
 
 
 def _upload_error(data: dict[str, Any]) -> str:
     error = data.get("error") if isinstance(data.get("error"), dict) else {}
-    return str(error.get("message") or error.get("type") or "the upload failed")
+    return _text(error.get("message") or error.get("type") or "the upload failed")
+
+
+def _duration(value: Any) -> float | None:
+    """Mux's duration in seconds, or None when it is not a plausible one (a huge int overflows a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION_S else None
+
+
+def _playback_id(data: dict[str, Any], policy: str) -> str | None:
+    ids = data.get("playback_ids")
+    for item in ids if isinstance(ids, list) else []:
+        playback_id = item.get("id") if isinstance(item, dict) and item.get("policy") == policy else None
+        if isinstance(playback_id, str) and _ID.fullmatch(playback_id):
+            return playback_id
+    return None
+
+
+def ownership_problem(event: MuxEvent, lesson: LessonState) -> str | None:
+    """Why `lesson` does not own `event`, or None when it does.
+
+    A lesson that already has a Mux asset or upload owns only events about that asset or upload;
+    `passthrough` (free text anyone with access to the Mux environment can set) never re-points it.
+    A lesson with neither may be claimed by passthrough (an asset made outside Lectern for it).
+    """
+    if not (lesson.mux_asset_id or lesson.mux_upload_id):
+        return None
+    asset_id, upload_id = event.asset_id, event.upload_id
+    if (asset_id and asset_id == lesson.mux_asset_id) or (upload_id and upload_id == lesson.mux_upload_id):
+        return None
+    return (
+        f"passthrough names lesson {lesson.id}, but the event's asset {asset_id} / upload {upload_id} "
+        f"is not the lesson's (asset {lesson.mux_asset_id} / upload {lesson.mux_upload_id})"
+    )
 
 
 def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
     """What `event` does to `lesson`: the column changes, or why it does nothing."""
     if event.type not in HANDLED_TYPES:
-        return Plan("ignored", reason=f"{event.type} does not change a lesson")
+        return Plan(Outcome.ignored, reason=f"{event.type} does not change a lesson")
     asset_id, upload_id, at = event.asset_id, event.upload_id, event.created_at
     same_asset = bool(asset_id) and asset_id == lesson.mux_asset_id
     same_upload = bool(upload_id) and upload_id == lesson.mux_upload_id
     if event.is_migration_asset and not same_asset:
-        return Plan("ignored", reason="a migration asset: the migration verifies it, then switches the lesson")
+        return Plan(Outcome.ignored, reason="a migration asset: the migration verifies it, then switches the lesson")
     if not same_asset and upload_id and lesson.mux_upload_id and not same_upload:
-        return Plan("stale", reason=f"upload {upload_id} was superseded by {lesson.mux_upload_id}")
-    # While waiting for an upload, video_status_at is our own clock (when the URL was handed out), so
-    # events of that very upload are never "older" than it, whatever the clocks say.
-    own_pending_upload = lesson.video_status == VideoStatus.waiting_upload and same_upload
-    if lesson.video_status_at is not None and at < lesson.video_status_at and not own_pending_upload:
-        return Plan("stale", reason=f"event from {at.isoformat()} is older than the lesson's state")
-    base: dict[str, Any] = {"video_status_at": at}
+        return Plan(Outcome.stale, reason=f"upload {upload_id} was superseded by {lesson.mux_upload_id}")
+    if (problem := ownership_problem(event, lesson)) is not None:
+        return Plan(Outcome.unmatched, reason=problem)
+    if at is None:
+        # No time: older than anything known. It may fill a lesson with no state yet, and never sets
+        # video_status_at, so the next dated event still decides.
+        if lesson.video_status_at is not None:
+            return Plan(Outcome.stale, reason="event has no created_at, so it cannot be newer than the lesson's state")
+        base: dict[str, Any] = {}
+    else:
+        # While waiting for an upload, video_status_at is our own clock (when the URL was handed out), so
+        # events of that very upload are never "older" than it, whatever the clocks say.
+        own_pending_upload = lesson.video_status == VideoStatus.waiting_upload and same_upload
+        if lesson.video_status_at is not None and at < lesson.video_status_at and not own_pending_upload:
+            return Plan(Outcome.stale, reason=f"event from {at.isoformat()} is older than the lesson's state")
+        base = {"video_status_at": at}
 
     if event.type in (UPLOAD_ASSET_CREATED, ASSET_CREATED):
         if same_asset and lesson.video_status in (VideoStatus.ready, VideoStatus.errored):
-            return Plan("stale", reason=f"asset {asset_id} is already {lesson.video_status}")
+            return Plan(Outcome.stale, reason=f"asset {asset_id} is already {lesson.video_status}")
         changes = {**base, "video_status": VideoStatus.processing.value, "video_error": None}
         if asset_id:
             changes["mux_asset_id"] = asset_id
         if upload_id and not lesson.mux_upload_id:
             changes["mux_upload_id"] = upload_id
-        return Plan("applied", changes)
+        return Plan(Outcome.applied, changes)
 
     if event.type == ASSET_READY:
         policy = lesson.playback_policy or PlaybackPolicy.public.value
-        ids = event.data.get("playback_ids") or []
-        playback_id = next(
-            (str(p["id"]) for p in ids if isinstance(p, dict) and p.get("policy") == policy and p.get("id")), None
-        )
+        playback_id = _playback_id(event.data, policy)
         if playback_id is None:
             return Plan(
-                "applied",
+                Outcome.applied,
                 {
                     **base,
                     "mux_asset_id": asset_id,
@@ -319,14 +554,13 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
                     "video_error": f"asset {asset_id} has no {policy} playback ID; add one in Mux",
                 },
             )
-        duration = event.data.get("duration")
         return Plan(
-            "applied",
+            Outcome.applied,
             {
                 **base,
                 "mux_asset_id": asset_id,
                 "mux_playback_id": playback_id,
-                "video_duration_s": float(duration) if isinstance(duration, int | float) else None,
+                "video_duration_s": _duration(event.data.get("duration")),
                 "video_status": VideoStatus.ready.value,
                 "video_provider": VideoProvider.mux.value,
                 "video_error": None,
@@ -335,7 +569,7 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
 
     if event.type == ASSET_ERRORED:
         return Plan(
-            "applied",
+            Outcome.applied,
             {
                 **base,
                 "mux_asset_id": asset_id,
@@ -346,7 +580,7 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
 
     if event.type == ASSET_DELETED:
         if not same_asset:
-            return Plan("ignored", reason=f"asset {asset_id} is not the lesson's current asset")
+            return Plan(Outcome.ignored, reason=f"asset {asset_id} is not the lesson's current asset")
         changes = {**base, "mux_asset_id": None, "mux_playback_id": None, "video_duration_s": None}
         pending_other_upload = (
             lesson.mux_upload_id
@@ -360,14 +594,14 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
                 video_status=(VideoStatus.ready if lesson.video_url else VideoStatus.none).value,
                 video_error=None,
             )
-        return Plan("applied", changes)
+        return Plan(Outcome.applied, changes)
 
     if event.type == UPLOAD_CANCELLED:
         if not same_upload:
-            return Plan("ignored", reason=f"upload {upload_id} is not the lesson's pending upload")
+            return Plan(Outcome.ignored, reason=f"upload {upload_id} is not the lesson's pending upload")
         playable = bool(lesson.mux_playback_id or lesson.video_url)
         return Plan(
-            "applied",
+            Outcome.applied,
             {
                 **base,
                 "video_status": (VideoStatus.ready if playable else VideoStatus.none).value,
@@ -377,7 +611,7 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
 
     # UPLOAD_ERRORED
     if not same_upload:
-        return Plan("ignored", reason=f"upload {upload_id} is not the lesson's pending upload")
+        return Plan(Outcome.ignored, reason=f"upload {upload_id} is not the lesson's pending upload")
     return Plan(
         "applied",
         {**base, "video_status": VideoStatus.errored.value, "video_error": _upload_error(event.data)},
@@ -408,22 +642,32 @@ class _Statements:
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self.store = insert(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id)
-        failed_event = update(EVENTS).where(EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome == "failed")
-        self.claim_failed = failed_event.values(outcome="received", error=None).returning(EVENTS.c.id)
+        failed_event = update(EVENTS).where(EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome == Outcome.failed)
+        self.claim_failed = failed_event.values(outcome=Outcome.received, error=None).returning(EVENTS.c.id)
         self.claim_failed_as = failed_event.values(
             outcome=bindparam("outcome"), error=bindparam("error"), lesson_id=bindparam("lesson_id")
         ).returning(EVENTS.c.id)
         self.outcome = update(EVENTS).where(EVENTS.c.id == bindparam("b_id"))
         self.mark_failed = update(EVENTS).where(
-            EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome.in_(("received", "failed"))
+            EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome.in_((Outcome.received, Outcome.failed))
         )
         self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
         state = [LESSONS.c[f.name] for f in fields(LessonState)]  # what planning reads, not the whole row
         # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution cost more than the query.
-        self.lesson_by = {
-            column: FastRead(select(*state).where(LESSONS.c[column] == bindparam("value")).limit(1).with_for_update())
-            for column in ("id", "mux_asset_id", "mux_upload_id")
-        }
+        # The lesson owning the event's asset, else its upload, else the passthrough lesson: one statement,
+        # and only the row returned is locked (LIMIT under FOR UPDATE), so an event never holds two locks.
+        asset_id, upload_id = bindparam("asset_id", type_=String), bindparam("upload_id", type_=String)
+        lesson_id = bindparam("lesson_id", type_=Integer)
+        rank = case((LESSONS.c.mux_asset_id == asset_id, 0), (LESSONS.c.mux_upload_id == upload_id, 1), else_=2)
+        self.lesson_for_event = FastRead(
+            select(*state)
+            .where(
+                or_(LESSONS.c.mux_asset_id == asset_id, LESSONS.c.mux_upload_id == upload_id, LESSONS.c.id == lesson_id)
+            )
+            .order_by(rank)
+            .limit(1)
+            .with_for_update()
+        )
         self._store_and_update: dict[frozenset[str], Any] = {}
 
     def store_and_update(self, changed: frozenset[str]) -> Any:
@@ -495,7 +739,7 @@ class WebhookProcessor:
 
     def _lock_then_store(self, conn: Connection, event: MuxEvent) -> HandleResult:
         sql = self._sql
-        lesson = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
+        lesson = self._find_lesson(conn, event) if self._wants_lesson(event) else None
         plan, result = self._plan(event, lesson)
         values = self._row(event, result.outcome, result.reason) | {"lesson_id": result.lesson_id}
         changes = plan.changes if lesson is not None and plan is not None else {}
@@ -506,11 +750,11 @@ class WebhookProcessor:
                 return result
             # Already stored: a duplicate, unless an earlier delivery of it failed (then it may apply now).
             if not self._claim_failed(conn, event, result):
-                return HandleResult(event.id, event.type, "duplicate")
+                return HandleResult(event.id, event.type, Outcome.duplicate)
             conn.execute(sql.update_lesson, {"b_lesson_id": lesson.id, **changes})
             return result
         if conn.execute(sql.store, values).scalar_one_or_none() is None and not self._claim_failed(conn, event, result):
-            return HandleResult(event.id, event.type, "duplicate")
+            return HandleResult(event.id, event.type, Outcome.duplicate)
         return result
 
     def _claim_failed(self, conn: Connection, event: MuxEvent, result: HandleResult) -> bool:
@@ -519,10 +763,10 @@ class WebhookProcessor:
 
     def _store_then_apply(self, conn: Connection, event: MuxEvent) -> HandleResult:
         sql = self._sql
-        stored = conn.execute(sql.store, self._row(event, "received")).scalar_one_or_none() is not None
+        stored = conn.execute(sql.store, self._row(event, Outcome.received)).scalar_one_or_none() is not None
         if not stored and conn.execute(sql.claim_failed, {"b_id": event.id}).scalar_one_or_none() is None:
-            return HandleResult(event.id, event.type, "duplicate")
-        lesson = self._find_lesson(conn, event) if event.type in HANDLED_TYPES else None
+            return HandleResult(event.id, event.type, Outcome.duplicate)
+        lesson = self._find_lesson(conn, event) if self._wants_lesson(event) else None
         plan, result = self._plan(event, lesson)
         if lesson is not None and plan is not None and plan.changes:
             conn.execute(sql.update_lesson, {"b_lesson_id": lesson.id, **plan.changes})
@@ -531,10 +775,11 @@ class WebhookProcessor:
         return result
 
     def _row(self, event: MuxEvent, outcome: str, error: str | None = None) -> dict[str, Any]:
+        received_at = self.clock()  # an undated event's row records when it arrived (the column is required)
         return {
-            "id": event.id, "type": event.type[:100], "object_type": (event.object_type or "")[:32] or None,
-            "object_id": (event.object_id or "")[:64] or None, "occurred_at": event.created_at,
-            "received_at": self.clock(), "outcome": outcome, "error": error, "payload": event.payload,
+            "id": event.id, "type": event.type[:100], "object_type": event.object_type,
+            "object_id": event.object_id, "occurred_at": event.created_at or received_at,
+            "received_at": received_at, "outcome": outcome, "error": error, "payload": event.payload,
             "lesson_id": None,
         }  # fmt: skip
 
@@ -542,28 +787,36 @@ class WebhookProcessor:
         error = str(exc)[:2000]
         try:
             with self.engine.begin() as conn:
-                conn.execute(self._sql.store, self._row(event, "failed", error))
-                conn.execute(self._sql.mark_failed, {"b_id": event.id, "outcome": "failed", "error": error})
+                conn.execute(self._sql.store, self._row(event, Outcome.failed, error))
+                conn.execute(self._sql.mark_failed, {"b_id": event.id, "outcome": Outcome.failed, "error": error})
         except Exception as record_exc:  # the original error matters more; keep it
             log.error("webhook.failure_not_recorded", event_id=event.id, error=str(record_exc))
 
     def _find_lesson(self, conn: Connection, event: MuxEvent) -> LessonState | None:
-        """The lesson, locked: by passthrough (lesson id), else by asset id, else by upload id."""
-        candidates = (
-            ("id", int(event.passthrough) if event.passthrough and event.passthrough.isdigit() else None),
-            ("mux_asset_id", event.asset_id),
-            ("mux_upload_id", event.upload_id),
-        )
-        for column, value in candidates:
-            if value is not None and (row := self._sql.lesson_by[column].one_or_none(conn, {"value": value})):
-                return LessonState(*row)
-        return None
+        """The lesson, locked: the one owning the event's asset, else its upload, else the passthrough lesson.
+
+        Ownership first: a passthrough naming another lesson must not win over the lesson whose asset or
+        upload this is (plan_transition then refuses a passthrough lesson that owns something else).
+        """
+        if event.asset_id is None and event.upload_id is None and event.passthrough_lesson_id is None:
+            return None
+        params = {"asset_id": event.asset_id, "upload_id": event.upload_id, "lesson_id": event.passthrough_lesson_id}
+        row = self._sql.lesson_for_event.one_or_none(conn, params)
+        return LessonState(*row) if row is not None else None
+
+    @staticmethod
+    def _wants_lesson(event: MuxEvent) -> bool:
+        return event.type in HANDLED_TYPES and event.problem is None
 
     @staticmethod
     def _plan(event: MuxEvent, lesson: LessonState | None) -> tuple[Plan | None, HandleResult]:
+        if event.problem is not None:
+            return None, HandleResult(event.id, event.type, Outcome.ignored, reason=event.problem)
         if event.type not in HANDLED_TYPES:
-            return None, HandleResult(event.id, event.type, "ignored", reason=f"{event.type} does not change a lesson")
+            reason = f"{event.type} does not change a lesson"
+            return None, HandleResult(event.id, event.type, Outcome.ignored, reason=reason)
         if lesson is None:
-            return None, HandleResult(event.id, event.type, "unmatched", reason="no lesson for this event")
+            return None, HandleResult(event.id, event.type, Outcome.unmatched, reason="no lesson for this event")
         plan = plan_transition(event, lesson)
-        return plan, HandleResult(event.id, event.type, plan.outcome, lesson.id, plan.reason)
+        lesson_id = None if plan.outcome == Outcome.unmatched else lesson.id
+        return plan, HandleResult(event.id, event.type, plan.outcome, lesson_id, plan.reason)

@@ -9,10 +9,13 @@ import pandas as pd
 from dashboard.platform_db import PROVIDER_LABELS, LessonRow
 
 LESSON_COLUMNS = ["thumbnail", "#", "lesson", "provider", "status", "duration", "policy", "lesson_id"]
+# Longer than any video; a stored duration beyond it (or Infinity, NaN, negative: rows written before the
+# webhook receiver parsed strictly) is shown as unknown rather than breaking the page (round(inf) raises).
+MAX_SHOWN_DURATION_S = 10_000_000
 
 
 def duration_text(seconds: float | None) -> str:
-    if seconds is None or math.isnan(seconds):
+    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= MAX_SHOWN_DURATION_S:
         return "–"
     total = round(seconds)
     hours, rest = divmod(total, 3600)

@@ -69,6 +69,7 @@ def _lessons(conn: Any) -> list[reconcile.LessonState]:
             Lesson.mux_playback_id,
             Lesson.playback_policy,
             Lesson.video_duration_s,
+            Lesson.mux_upload_id,
         )
     ).all()
     return [reconcile.LessonState(*row) for row in rows]

@@ -17,6 +17,7 @@ Flags (platform `alerts`, unique key per condition, resolved when the condition 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class LessonState:
     mux_playback_id: str | None
     playback_policy: str
     video_duration_s: float | None
+    mux_upload_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,23 @@ class Plan:
 
 def _lesson_id(passthrough: Any) -> int | None:
     text = str(passthrough or "").strip()
-    return int(text) if text.isdigit() else None
+    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses (the whole job failed).
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 
 def _playback_id(asset: Mapping[str, Any], policy: str) -> str | None:
     ids = [p for p in asset.get("playback_ids") or [] if isinstance(p, Mapping) and p.get("id")]
     chosen = next((p for p in ids if p.get("policy") == policy), ids[0] if ids else None)
     return str(chosen["id"]) if chosen else None
+
+
+def _duration(value: Any) -> float | None:
+    # Infinity/NaN or a number beyond a float (the SDK's JSON parser accepts them) would break pages later.
+    try:
+        seconds = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    except OverflowError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _error(asset: Mapping[str, Any]) -> str:
@@ -97,6 +109,9 @@ def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], bu
             if (
                 candidate is not None
                 and candidate.mux_asset_id is None
+                # A lesson waiting for its own upload is healed only with that upload's asset: passthrough
+                # alone never attaches another asset to it (see core/webhooks.py, ownership).
+                and (candidate.mux_upload_id is None or asset.get("upload_id") == candidate.mux_upload_id)
                 and candidate.video_status in WAITING
                 and candidate.id not in busy_lessons
                 and status in ("ready", "errored")
@@ -167,7 +182,7 @@ def _heal(asset: Mapping[str, Any], lesson: LessonState) -> Heal | None:
         asset_id,
         "ready",
         playback_id,
-        float(duration) if duration is not None else None,
+        _duration(duration),
         None,
         lesson.mux_asset_id,
     )

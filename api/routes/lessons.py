@@ -1,24 +1,40 @@
-"""Lesson video status, as a snapshot and as a server-sent-events stream of changes."""
+"""Lesson video status, as a snapshot and as server-sent-events streams of changes (one lesson or many).
+
+A stream is re-authorised while it is open (every LECTERN_LESSON_EVENTS_RECHECK_S: a removed enrolment or
+a deleted user ends it with a final `end` event), never outlives its token (it ends at the token's `exp`),
+and each user and each process may hold only so many at once (429 with Retry-After beyond that).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
-from api.deps import ServicesDep, StreamUserIdDep, UserIdDep
-from api.errors import responses
+from api.deps import ServicesDep, UserIdDep, bearer_scheme
+from api.errors import error_response, responses
 from api.schemas import LessonStatusResponse
+from api.services import Services
+from core.auth import verify_token
+from core.errors import Forbidden, LessonIdsInvalid, NotFound, TooManyStreams, Unauthenticated
 from core.lessons import LessonStatus
+from core.settings import Settings
+from core.streams import StreamSlot, StreamSlots
 
 router = APIRouter(prefix="/api/lessons", tags=["lessons"])
 KEEPALIVE_S = 15.0
+_IDS = re.compile(r"[0-9]{1,10}(,[0-9]{1,10})*")
+MAX_LESSON_ID = 2**31 - 1  # lessons.id is INTEGER
 
 
 def _out(status: LessonStatus) -> LessonStatusResponse:
@@ -36,62 +52,231 @@ async def get_status(lesson_id: int, user_id: UserIdDep, services: ServicesDep) 
     return _out(services.lessons.status(user_id, lesson_id))
 
 
-def sse(event: str, data: str) -> bytes:
-    return f"event: {event}\ndata: {data}\n\n".encode()
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+@dataclass(frozen=True)
+class StreamAuth:
+    user_id: int
+    expires_at: float  # the token's exp (unix seconds): the stream ends then
+
+
+async def get_stream_auth(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    access_token: Annotated[
+        str | None, Query(description="For EventSource, which cannot send headers: the bearer token.")
+    ] = None,
+) -> StreamAuth:
+    token = credentials.credentials if credentials is not None else access_token
+    if not token:
+        raise Unauthenticated("missing token (Authorization: Bearer <token>, or ?access_token=)")
+    user_id = services.tokens.user_id(token)  # the usual check (and its cache)
+    _, expires_at = verify_token(
+        services.settings.platform_jwt_secret.get_secret_value(), token, now=services.tokens.clock()
+    )
+    return StreamAuth(user_id, expires_at)
+
+
+StreamAuthDep = Annotated[StreamAuth, Depends(get_stream_auth)]
+
+
+def stream_slots(request: Request, settings: Settings) -> StreamSlots:
+    state = request.app.state
+    if getattr(state, "stream_slots", None) is None:
+        state.stream_slots = StreamSlots(
+            per_user=settings.lesson_events_max_per_user, total=settings.lesson_events_max_streams
+        )
+    return state.stream_slots  # type: ignore[no-any-return]
+
+
+class SlotStreamingResponse(StreamingResponse):
+    """Gives the stream's slot back however the response ends (even if its body never started)."""
+
+    def __init__(self, content: AsyncIterator[bytes], slot: StreamSlot, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
+def _too_many(exc: TooManyStreams) -> JSONResponse:
+    response = error_response(exc, 429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+# Why a lesson leaves a stream, by the error its access re-check raised.
+_LOST = {Forbidden: "access_revoked", NotFound: "deleted", Unauthenticated: "unauthenticated"}
+
+
+async def _events(
+    request: Request,
+    services: Services,
+    auth: StreamAuth,
+    first: list[LessonStatus],
+    *,
+    once: bool,
+    limit_s: float,
+    slot: StreamSlot,
+    many: bool,
+) -> AsyncIterator[bytes]:
+    """`status` events for each lesson, each change after, and one `end` event with the reason.
+
+    With several lessons (`many`), a lesson the user may no longer see (or that was deleted) leaves with a
+    `removed` event, and the stream ends when none is left or all are final.
+    """
+    settings = services.settings
+    current = {s.lesson_id: s for s in first}
+    try:
+        for status in first:
+            yield sse("status", status.as_dict())
+        token_left = auth.expires_at - time.time()
+        deadline = min(limit_s, token_left)
+        started = last_sent = last_check = time.monotonic()
+        reason: str | None = "once" if once else "final" if all(s.is_final for s in first) else None
+        while reason is None:
+            elapsed = time.monotonic() - started
+            if elapsed >= deadline:
+                reason = "token_expired" if token_left <= limit_s else "timeout"
+                break
+            await asyncio.sleep(min(settings.lesson_events_poll_s, max(0.0, deadline - elapsed)))
+            if await request.is_disconnected():
+                return
+            if time.monotonic() - last_check >= settings.lesson_events_recheck_s:
+                last_check = time.monotonic()
+                for lesson_id in list(current):
+                    try:
+                        await run_in_threadpool(services.lessons.status, auth.user_id, lesson_id)
+                    except (Forbidden, NotFound, Unauthenticated) as exc:
+                        lost = _LOST.get(type(exc), "access_revoked")
+                        if isinstance(exc, Unauthenticated):  # the user is gone: every lesson goes
+                            current.clear()
+                        current.pop(lesson_id, None)
+                        if many:
+                            yield sse("removed", {"lesson_id": lesson_id, "reason": lost})
+                        if not current:
+                            reason = lost
+                            break
+                if reason is not None:
+                    break
+            latest = await run_in_threadpool(services.lessons.read_statuses, list(current))
+            for lesson_id, known in list(current.items()):
+                status = latest.get(lesson_id)
+                if status is None:
+                    current.pop(lesson_id)
+                    if many:
+                        yield sse("removed", {"lesson_id": lesson_id, "reason": "deleted"})
+                elif status != known:
+                    current[lesson_id] = status
+                    last_sent = time.monotonic()
+                    yield sse("status", status.as_dict())
+            if not current:
+                reason = "deleted"
+            elif all(s.is_final for s in current.values()):
+                reason = "final"
+            elif time.monotonic() - last_sent >= KEEPALIVE_S:
+                last_sent = time.monotonic()
+                yield b": keepalive\n\n"
+        yield sse("end", {"reason": reason})
+    finally:
+        slot.release()
+
+
+_STREAM_DOC = (
+    "Sends the current status at once, then each change (polled server-side every LECTERN_LESSON_EVENTS_POLL_S). "
+    "Ends with an `end` event when the status is ready/errored, after `timeout` seconds (at most "
+    "LECTERN_LESSON_EVENTS_MAX_S), when the token expires (`token_expired`), when access is gone (re-checked "
+    "every LECTERN_LESSON_EVENTS_RECHECK_S: `access_revoked`, `deleted`, `unauthenticated`), or at once with "
+    "`once=1`. At most LECTERN_LESSON_EVENTS_MAX_PER_USER streams per user and LECTERN_LESSON_EVENTS_MAX_STREAMS "
+    "per process: 429 with Retry-After beyond that."
+)
+_STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+async def _open_stream(
+    request: Request,
+    services: Services,
+    auth: StreamAuth,
+    lesson_ids: list[int],
+    *,
+    once: bool,
+    timeout: float | None,
+    many: bool,
+) -> Response:
+    settings = services.settings
+    # Access is checked for every lesson before a slot is taken (403/404/401 as for /status).
+    first = [await run_in_threadpool(services.lessons.status, auth.user_id, lesson_id) for lesson_id in lesson_ids]
+    try:
+        slot = stream_slots(request, settings).acquire(auth.user_id)
+    except TooManyStreams as exc:
+        return _too_many(exc)
+    limit = min(timeout or settings.lesson_events_max_s, settings.lesson_events_max_s)
+    events = _events(request, services, auth, first, once=once, limit_s=limit, slot=slot, many=many)
+    return SlotStreamingResponse(events, slot, media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+
+_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "`status` events, then `end`."},
+    **responses(400, 401, 403, 404),
+    429: {"description": "Too many open streams for this user or process; see Retry-After."},
+}
+
+
+@router.get(
+    "/events",
+    responses=_STREAM_RESPONSES,
+    response_class=StreamingResponse,
+    summary="Server-sent events: the video status of several lessons (a lesson list), whenever one changes",
+    description="`ids=1,2,3` (at most LECTERN_LESSON_EVENTS_MAX_IDS; each checked as for /status). "
+    "`status` events carry `lesson_id`; a lesson the user may no longer see leaves with a `removed` event. "
+    + _STREAM_DOC,
+)
+async def stream_many(
+    request: Request,
+    auth: StreamAuthDep,
+    services: ServicesDep,
+    ids: Annotated[str, Query(description="Comma-separated lesson ids.", max_length=6000)],
+    once: Annotated[bool, Query(description="Send the current statuses and end.")] = False,
+    timeout: Annotated[float | None, Query(gt=0, description="End after this many seconds.")] = None,
+) -> Response:
+    try:
+        lesson_ids = parse_lesson_ids(ids, services.settings.lesson_events_max_ids)
+    except LessonIdsInvalid as exc:
+        return error_response(exc, 400)
+    return await _open_stream(request, services, auth, lesson_ids, once=once, timeout=timeout, many=True)
+
+
+def parse_lesson_ids(text: str, limit: int) -> list[int]:
+    """Distinct lesson ids in order from `1,2,3`; `LessonIdsInvalid` when malformed, out of range or too many."""
+    if not _IDS.fullmatch(text):
+        raise LessonIdsInvalid("ids must be lesson ids separated by commas, e.g. ids=1,2,3")
+    lesson_ids = list(dict.fromkeys(int(part) for part in text.split(",")))
+    if any(not 0 < lesson_id <= MAX_LESSON_ID for lesson_id in lesson_ids):
+        raise LessonIdsInvalid(f"lesson ids are between 1 and {MAX_LESSON_ID}")
+    if len(lesson_ids) > limit:
+        raise LessonIdsInvalid(f"at most {limit} lesson ids per stream (LECTERN_LESSON_EVENTS_MAX_IDS)")
+    return lesson_ids
 
 
 @router.get(
     "/{lesson_id}/events",
-    responses={
-        200: {"content": {"text/event-stream": {}}, "description": "`status` events, then `end`."},
-        **responses(401, 403, 404),
-    },
+    responses=_STREAM_RESPONSES,
     response_class=StreamingResponse,
     summary="Server-sent events: the lesson's video status whenever it changes",
-    description="Sends the current status at once, then each change (polled server-side every "
-    "LECTERN_LESSON_EVENTS_POLL_S). Ends with an `end` event when the status is ready/errored, after "
-    "`timeout` seconds (at most LECTERN_LESSON_EVENTS_MAX_S), or at once with `once=1`.",
+    description=_STREAM_DOC,
 )
 async def stream_status(
     lesson_id: int,
     request: Request,
-    user_id: StreamUserIdDep,
+    auth: StreamAuthDep,
     services: ServicesDep,
     once: Annotated[bool, Query(description="Send the current status and end.")] = False,
     timeout: Annotated[float | None, Query(gt=0, description="End after this many seconds.")] = None,
-) -> StreamingResponse:
-    settings = services.settings
-    first = await run_in_threadpool(services.lessons.status, user_id, lesson_id)  # access checked here
-    limit = min(timeout or settings.lesson_events_max_s, settings.lesson_events_max_s)
-
-    async def events() -> AsyncIterator[bytes]:
-        current = first
-        yield sse("status", json.dumps(current.as_dict()))
-        started = last_sent = time.monotonic()
-        reason = "once" if once else "final" if current.is_final else None
-        while reason is None:
-            if time.monotonic() - started >= limit:
-                reason = "timeout"
-                break
-            await asyncio.sleep(min(settings.lesson_events_poll_s, max(0.0, limit - (time.monotonic() - started))))
-            if await request.is_disconnected():
-                return
-            latest = await run_in_threadpool(services.lessons.read_status, lesson_id)
-            if latest is None:
-                reason = "deleted"
-            elif latest != current:
-                current = latest
-                last_sent = time.monotonic()
-                yield sse("status", json.dumps(current.as_dict()))
-                if current.is_final:
-                    reason = "final"
-            elif time.monotonic() - last_sent >= KEEPALIVE_S:
-                last_sent = time.monotonic()
-                yield b": keepalive\n\n"
-        yield sse("end", json.dumps({"reason": reason}))
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+) -> Response:
+    return await _open_stream(request, services, auth, [lesson_id], once=once, timeout=timeout, many=False)

@@ -32,7 +32,8 @@ class BodyTooLarge(Exception):
 
 async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # isascii: str.isdigit() accepts "²", which int() refuses (the HTTP parser rejects it first today).
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -50,7 +51,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
     summary="Receive a signed Mux webhook event",
     description="Verifies `Mux-Signature` against the raw body, stores the event once by id and applies "
     "it to its lesson. Duplicates answer 200 with outcome `duplicate`; events for unknown lessons answer "
-    "200 with outcome `unmatched` (so Mux stops retrying).",
+    "200 with outcome `unmatched` (so Mux stops retrying), as do signed events Lectern cannot use (a `created_at` "
+    "that is no time or in the future, an id it cannot store: outcome `ignored` with the reason). A body that is not "
+    "a strict-JSON event (NaN/Infinity, deeper than 32 levels, no usable id or type) is 400.",
 )
 async def receive_webhook(request: Request, services: ServicesDep) -> JSONResponse:
     settings, metrics = services.settings, services.metrics
@@ -70,7 +73,7 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
             settings.mux_webhook_secret.get_secret_value(),
             tolerance_s=settings.webhook_tolerance_s,
         )
-        event = parse_event(body)
+        event = parse_event(body, max_future_s=settings.webhook_tolerance_s)
     except WebhookSignatureInvalid as exc:
         metrics.webhooks.labels("unknown", "bad_signature").inc()
         log.warning("webhook.rejected", reason=exc.reason, bytes=len(body))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from core.webhooks import (
     LessonState,
     MuxEvent,
     WebhookProcessor,
+    json_depth_exceeds,
     parse_event,
     plan_transition,
     sign,
@@ -207,7 +210,15 @@ def test_ready_without_a_matching_playback_id_is_an_error_on_the_lesson() -> Non
             "errored",
         ),
         ({}, asset_event("video.asset.updated", "A1", lesson_id=7), "ignored", None),
-        ({}, asset_event("video.asset.deleted", "A9", lesson_id=7), "ignored", None),
+        # Not the lesson's asset or upload: passthrough alone never re-points a lesson that has its own.
+        ({}, asset_event("video.asset.deleted", "A9", lesson_id=7), "unmatched", None),
+        ({}, asset_event("video.asset.ready", "A9", lesson_id=7, playback_ids=SIGNED_AND_PUBLIC), "unmatched", None),
+        (
+            {"video_status": "ready", "mux_asset_id": "A1", "mux_upload_id": None, "video_status_at": T0},
+            asset_event("video.asset.created", "A9", lesson_id=7, seconds=60),
+            "unmatched",
+            None,
+        ),
     ],
 )
 def test_transitions(state_changes: dict[str, Any], doc: dict[str, Any], outcome: str, status: str | None) -> None:
@@ -470,3 +481,184 @@ def test_after_the_switch_a_migration_asset_is_the_lessons_asset() -> None:
     deleted = _migration(asset_event("video.asset.deleted", "M1", lesson_id=7, seconds=60))
     plan = plan_transition(ev(deleted), switched)
     assert plan.outcome == "applied" and plan.changes["video_provider"] == "s3"
+
+
+# --- ownership: passthrough never re-points a lesson (issue 15 item 6) ----------------------------
+
+
+def test_passthrough_naming_a_lesson_waiting_for_its_own_upload_is_unmatched(
+    session_factory: sessionmaker[Session], lesson_id: int
+) -> None:
+    p = WebhookProcessor(session_factory)
+    foreign = asset_event(
+        "video.asset.ready", "A9", lesson_id=lesson_id, seconds=60, playback_ids=SIGNED_AND_PUBLIC, event_id="foreign"
+    )
+    result = p.handle(parse_event(body(foreign)))
+    assert (result.outcome, result.lesson_id) == ("unmatched", None)
+    assert result.reason is not None and f"passthrough names lesson {lesson_id}" in result.reason
+    lesson = lesson_row(session_factory, lesson_id)
+    assert (lesson.video_status, lesson.mux_asset_id, lesson.mux_playback_id) == ("waiting_upload", None, None)
+    assert outcomes(session_factory) == {"foreign": "unmatched"}
+    # The lesson's own upload still applies afterwards.
+    own = upload_event("video.upload.asset_created", "U1", lesson_id=lesson_id, asset_id="A1", seconds=61)
+    assert handle(p, own) == "applied"
+    assert lesson_row(session_factory, lesson_id).mux_asset_id == "A1"
+
+
+def test_the_owner_of_an_asset_wins_over_passthrough(session_factory: sessionmaker[Session], lesson_id: int) -> None:
+    with transaction(session_factory) as s:
+        bystander = make_lesson(s, playback_policy="signed").id  # no Mux state: passthrough could claim it
+    p = WebhookProcessor(session_factory)
+    assert handle(p, upload_event("video.upload.asset_created", "U1", lesson_id=lesson_id, asset_id="A1")) == "applied"
+    ready = asset_event("video.asset.ready", "A1", lesson_id=bystander, seconds=1, playback_ids=SIGNED_AND_PUBLIC)
+    result = p.handle(parse_event(body(ready)))
+    assert (result.outcome, result.lesson_id) == ("applied", lesson_id)
+    assert lesson_row(session_factory, lesson_id).mux_playback_id == "SIG"
+    other = lesson_row(session_factory, bystander)
+    assert (other.video_status, other.mux_asset_id) == ("none", None)
+
+
+def _undated(doc: dict[str, Any]) -> dict[str, Any]:
+    doc.pop("created_at")
+    return doc
+
+
+def test_an_undated_event_never_overrides_known_state(session_factory: sessionmaker[Session], lesson_id: int) -> None:
+    p = WebhookProcessor(session_factory)
+    assert handle(p, upload_event("video.upload.asset_created", "U1", lesson_id=lesson_id, asset_id="A1")) == "applied"
+    errored = asset_event("video.asset.errored", "A1", lesson_id=lesson_id, errors={"type": "invalid_input"})
+    result = p.handle(parse_event(body(_undated(errored))))
+    assert result.outcome == "stale" and "no created_at" in (result.reason or "")
+    assert lesson_row(session_factory, lesson_id).video_status == "processing"
+
+
+def test_an_undated_event_may_fill_a_lesson_with_no_state_without_dating_it(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with transaction(session_factory) as s:
+        fresh = make_lesson(s, playback_policy="signed").id
+    p = WebhookProcessor(session_factory)
+    created = _undated(asset_event("video.asset.created", "A5", lesson_id=fresh))
+    assert handle(p, created) == "applied"
+    lesson = lesson_row(session_factory, fresh)
+    assert (lesson.video_status, lesson.mux_asset_id, lesson.video_status_at) == ("processing", "A5", None)
+    # Any dated event still decides, however old.
+    ready = asset_event("video.asset.ready", "A5", lesson_id=fresh, seconds=-86400, playback_ids=SIGNED_AND_PUBLIC)
+    assert handle(p, ready) == "applied"
+    assert lesson_row(session_factory, fresh).video_status == "ready"
+
+
+# --- strict parsing (issue 15 item 7) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b'{"id":"e","type":"t","data":{"duration":NaN}}', "NaN is not a JSON value"),
+        (b'{"id":"e","type":"t","data":{"duration":Infinity}}', "Infinity is not a JSON value"),
+        (b'{"id":"e","type":"t","data":{"duration":-Infinity}}', "-Infinity is not a JSON value"),
+        (b'{"id":"e","type":"t","data":{"duration":1e999}}', "out of range"),
+        (b'{"id":"e","type":"t","data":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "deeper than 32"),
+        (b'{"id":"e\\u0000","type":"t"}', "no usable id"),
+        (b'{"id":"e","type":"video.asset.ready\\ud800"}', "no type"),
+        (b'{"id":"' + b"e" * 65 + b'","type":"t"}', "no usable id"),
+        (b"\xff\xfe{}", "not JSON"),
+    ],
+)
+def test_strict_json_rejects_what_is_not_an_event(raw: bytes, match: str) -> None:
+    with pytest.raises(WebhookPayloadInvalid, match=match):
+        parse_event(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "too_deep"),
+    [
+        (b"[[[]]]", False),
+        (b'{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # brackets inside strings do not count
+        (b'{"a":"\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # nor after an escaped quote
+        (b'["\\\\",' + b"[" * 32 + b"]" * 32 + b"]", True),  # an escaped backslash ends before the quote
+        (b'["\\"' + b"[" * 40 + b'"]', False),  # an escaped quote does not end the string
+        (b"[" * 33 + b"]" * 33, True),
+        (b"[]" * 1000, False),
+    ],
+)
+def test_json_depth_is_measured_outside_strings(text: bytes, too_deep: bool) -> None:
+    assert json_depth_exceeds(text, 32) is too_deep
+
+
+def test_the_depth_check_is_linear_on_hostile_bodies() -> None:
+    # An unterminated string of escaped quotes made a regex for whole strings rescan to the end at each quote.
+    hostile = b"[" * 40 + b'"' + b'\\"' * 300_000
+    started = time.perf_counter()
+    assert json_depth_exceeds(hostile, 32) is True
+    assert json_depth_exceeds(b'"' + b'\\"' * 300_000 + b"[" * 40, 32) is False  # all inside one string
+    assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("passthrough", "lesson_id"),
+    [("7", 7), ("²", None), ("7²", None), ("1" * 23, None), ("0", None), ("-7", None), (" 7", None),
+     ("2147483648", None), ("lesson-7", None), (None, None)],
+)  # fmt: skip
+def test_only_an_ascii_lesson_id_in_passthrough_names_a_lesson(passthrough: str | None, lesson_id: int | None) -> None:
+    doc = asset_event("video.asset.ready", "A1", lesson_id=None)
+    doc["data"]["passthrough"] = passthrough
+    assert ev(doc).passthrough_lesson_id == lesson_id
+
+
+@pytest.mark.parametrize(
+    ("created_at", "problem"),
+    [
+        (1e20, "not a usable time"),
+        (-1e20, "not a usable time"),
+        (10**400, "not a usable time"),
+        ("NaN", "not a usable time"),
+        ("inf", "not a usable time"),
+        (True, "not a usable time"),
+        ("0001-01-01T00:00:00+01:00", "not a usable time"),
+        ("1969-07-20T20:17:40Z", "not a usable time"),
+        ("9999-12-31T23:59:59Z", "in the future"),
+        ({"at": 1}, "not a usable time"),
+    ],
+)
+def test_an_unusable_created_at_is_a_problem_not_an_error(created_at: Any, problem: str) -> None:
+    doc = asset_event("video.asset.ready", "A1", lesson_id=7)
+    doc["created_at"] = created_at
+    raw = json.dumps(doc).encode() if created_at != 10**400 else body(doc)
+    event = parse_event(raw)
+    assert event.problem is not None and problem in event.problem
+
+
+@pytest.mark.parametrize(
+    ("data_changes", "problem"),
+    [
+        ({"id": "A" * 65}, "asset id"),
+        ({"id": "A\u00001"}, "asset id"),
+        ({"upload_id": "U 1"}, "upload id"),
+        ({"playback_ids": 5}, "playback_ids is not a list"),
+    ],
+)
+def test_ids_lectern_cannot_store_are_a_problem(data_changes: dict[str, Any], problem: str) -> None:
+    doc = asset_event("video.asset.ready", "A1", lesson_id=7)
+    doc["data"].update(data_changes)
+    event = ev(doc)
+    assert event.problem is not None and problem in event.problem
+
+
+@pytest.mark.parametrize(
+    ("duration", "stored"), [(3.5, 3.5), (10**400, None), (-1, None), (1e12, None), (True, None), ("3", None)]
+)
+def test_only_a_plausible_duration_is_kept(duration: Any, stored: float | None) -> None:
+    doc = asset_event("video.asset.ready", "A1", lesson_id=7, upload_id="U1", playback_ids=SIGNED_AND_PUBLIC)
+    doc["data"]["duration"] = duration
+    assert plan_transition(ev(doc), STATE).changes["video_duration_s"] == stored
+
+
+def test_mux_error_text_is_made_storable() -> None:
+    doc = asset_event("video.asset.errored", "A1", lesson_id=7, upload_id="U1")
+    doc["data"]["errors"] = {"type": "invalid_input", "messages": ["bad\u0000 file \ud800", "x" * 5000]}
+    error = plan_transition(ev(doc), STATE).changes["video_error"]
+    assert "\x00" not in error and len(error) <= 2000 and error.startswith("bad file ?")
+    error.encode("utf-8")
+    doc["data"]["errors"] = {"type": "invalid_input", "messages": 5}
+    assert plan_transition(ev(doc), STATE).changes["video_error"] == "invalid_input"

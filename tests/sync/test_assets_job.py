@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from sqlalchemy import Engine, select, update
@@ -51,6 +52,20 @@ def test_plan_heals_missed_ready_webhooks() -> None:
     assert heals[2].asset_id == "a2" and heals[2].expected_asset_id is None
     assert heals[4].status == "errored" and heals[4].error == "bad file"
     assert plan.alerts == []
+
+
+def test_plan_never_attaches_another_upload_s_asset_and_survives_odd_passthroughs() -> None:
+    """Siblings of the webhook findings (issue 15 items 6 and 7) in the reconcile path."""
+    lessons = [
+        lesson(1, video_status="waiting_upload", mux_upload_id="U1"),  # waits for its own upload
+        lesson(2, video_status="waiting_upload", mux_upload_id="U2"),
+    ]
+    foreign = make_asset("a9", passthrough="1")  # names lesson 1, but is not from its upload
+    own = make_asset("a2", passthrough="2") | {"upload_id": "U2", "duration": math.inf}
+    odd = [make_asset(f"o{i}", passthrough=p) for i, p in enumerate(["²", "1" * 23, "-1"])]
+    plan = reconcile.plan([foreign, own, *odd], lessons, busy_lessons=set())
+    assert [(h.lesson_id, h.asset_id, h.duration_s) for h in plan.heals] == [(2, "a2", None)]
+    assert {a.context["asset_id"] for a in plan.alerts} == {"a9", "o0", "o1", "o2"}  # orphans, flagged
 
 
 def test_plan_flags_orphans_and_missing_assets_but_not_legacy_or_preparing() -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
+from core.auth import MAX_ID
 from core.errors import Unauthenticated
 from core.settings import Settings
 
@@ -61,3 +62,8 @@ async def get_stream_user_id(
 
 
 StreamUserIdDep = Annotated[int, Depends(get_stream_user_id)]
+
+
+# Every id in a path: a number no row can have (over 2^63 - 1, or not positive) is a 422, never a 500 from
+# the database driver. Body fields use `api.schemas.RowId`.
+LessonIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The lesson's id.")]

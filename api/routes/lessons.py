@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep, StreamUserIdDep, UserIdDep
+from api.deps import LessonIdPath, ServicesDep, StreamUserIdDep, UserIdDep
 from api.errors import responses
 from api.schemas import LessonStatusResponse
 from core.lessons import LessonStatus
@@ -31,7 +31,7 @@ def _out(status: LessonStatus) -> LessonStatusResponse:
     responses=responses(401, 403, 404),
     summary="A lesson's video status (enrolled students, its teacher, admins)",
 )
-async def get_status(lesson_id: int, user_id: UserIdDep, services: ServicesDep) -> LessonStatusResponse:
+async def get_status(lesson_id: LessonIdPath, user_id: UserIdDep, services: ServicesDep) -> LessonStatusResponse:
     # One indexed read: cheaper on the loop than a thread hop (see routes/playback.py).
     return _out(services.lessons.status(user_id, lesson_id))
 
@@ -53,7 +53,7 @@ def sse(event: str, data: str) -> bytes:
     "`timeout` seconds (at most LECTERN_LESSON_EVENTS_MAX_S), or at once with `once=1`.",
 )
 async def stream_status(
-    lesson_id: int,
+    lesson_id: LessonIdPath,
     request: Request,
     user_id: StreamUserIdDep,
     services: ServicesDep,

@@ -16,9 +16,15 @@ def command(
     from core.auth import mint_token
     from core.db.engine import make_engine
     from core.db.models import User
+    from core.settings import SettingsError
     from lectern.cli import settings_or_exit
 
     settings = settings_or_exit()
+    try:
+        settings.require_api_secrets()  # a token the API would never accept helps nobody
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as conn:

@@ -64,6 +64,6 @@ async def get_stream_user_id(
 StreamUserIdDep = Annotated[int, Depends(get_stream_user_id)]
 
 
-# Every id in a path: a number no row can have (over 2^63 - 1, or not positive) is a 422, never a 500 from
+# Every id in a path: a number no row can have (over 2^31 - 1, or not positive) is a 422, never a 500 from
 # the database driver. Body fields use `api.schemas.RowId`.
 LessonIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The lesson's id.")]

@@ -95,7 +95,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "The lesson has no playable video yet; `context.status` says where it is.",
         413: "Body larger than LECTERN_API_MAX_BODY_BYTES (the webhook: LECTERN_WEBHOOK_MAX_BODY_BYTES).",
         502: "Mux or S3 refused the request.",
-        422: "A path or query parameter out of range (e.g. an id over 2^63 - 1).",
+        422: "A path or query parameter out of range (e.g. an id over 2^31 - 1).",
         503: "Mux/S3 unavailable or not configured (or S3 credentials missing/expired); retry later.",
     }
     return {s: {"model": ErrorBody, "description": text.get(s, "Error.")} for s in statuses}

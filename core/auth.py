@@ -30,8 +30,9 @@ from core.db.records import LessonLike, LessonRecord
 from core.errors import Forbidden, NotFound, Unauthenticated
 
 ALGORITHM = "HS256"
-# Ids are signed 64-bit in every store we use; a larger number is no row's id (and SQLite cannot bind it).
-MAX_ID = 2**63 - 1
+# Every id column is an INTEGER: 32-bit on PostgreSQL, which refuses to compare a larger parameter with it
+# ("integer out of range", a 500), and SQLite cannot bind past 2^63. A larger number is no row's id.
+MAX_ID = 2**31 - 1
 # A token's `exp` past this (year 9999) is not a real expiry: refused rather than cached forever or overflowing.
 MAX_EXP = 253_402_300_799
 

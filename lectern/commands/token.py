@@ -6,7 +6,9 @@ import typer
 
 
 def command(
-    user: int = typer.Option(..., "--user", min=1, help="User id (see `lectern seed` output or the users table)."),
+    user: int = typer.Option(
+        ..., "--user", min=1, max=2**31 - 1, help="User id (see `lectern seed` output or the users table)."
+    ),
     ttl: int | None = typer.Option(None, min=60, help="Lifetime in seconds (default LECTERN_PLATFORM_TOKEN_TTL_S)."),
 ) -> None:
     """Print a bearer token for USER; the token is the last line of the output."""

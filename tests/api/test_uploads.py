@@ -100,7 +100,7 @@ def lesson_teacher(session: Session, lesson: Lesson) -> int:
     return session.execute(select(Course.teacher_id).where(Course.id == lesson.course_id)).scalar_one()
 
 
-@pytest.mark.parametrize("lesson_id", [2**63, 10**30])
+@pytest.mark.parametrize("lesson_id", [2**31, 2**63, 10**30])
 def test_body_lesson_ids_out_of_range_are_422(api: RunningApi, world: dict[str, int], lesson_id: int) -> None:
     resp = api.http.post(PATH, json={"lesson_id": lesson_id}, headers=api.auth(world["teacher"]))
     assert resp.status_code == 422, resp.text

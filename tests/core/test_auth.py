@@ -58,7 +58,8 @@ def _signed(claims: dict[str, object]) -> str:
         {"sub": "1", "exp": 10**30},  # past year 9999
         {"sub": "1", "exp": True},
         {"sub": "1", "exp": [1]},
-        {"sub": str(2**63), "exp": 9999999999},  # no row has such an id (SQLite cannot even bind it)
+        {"sub": str(2**31), "exp": 9999999999},  # no row has such an id (PostgreSQL's INTEGER ends below)
+        {"sub": str(2**63), "exp": 9999999999},  # SQLite cannot even bind it
         {"sub": "0", "exp": 9999999999},
         {"sub": "-5", "exp": 9999999999},
         {"sub": "٢", "exp": 9999999999},  # a non-ASCII digit

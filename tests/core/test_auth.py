@@ -64,6 +64,8 @@ def _signed(claims: dict[str, object]) -> str:
         {"sub": "-5", "exp": 9999999999},
         {"sub": "٢", "exp": 9999999999},  # a non-ASCII digit
         {"sub": 7, "exp": 9999999999},  # sub must be a string (RFC 7519)
+        {"sub": "1", "exp": 9999999999, "iat": float("inf")},  # pyjwt's own iat check overflowed
+        {"sub": "1", "exp": 9999999999, "nbf": "later"},
     ],
 )
 @pytest.mark.parametrize("now", [2000.0, None])

@@ -118,5 +118,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, access_
         uvicorn.Server(server_config(create_app(settings), settings, **options)).run(sockets=[sock])
         return
     # Each worker builds its own app from the same environment (an import string is required).
-    config = server_config("api.main:app_from_env", settings, factory=True, workers=workers, **options)
+    # A worker answers uvicorn's health pings only once it has imported everything (~5-10 s on a busy 2-core
+    # machine); uvicorn's 5 s default killed every worker mid-import, forever.
+    config = server_config(
+        "api.main:app_from_env", settings, factory=True, workers=workers, timeout_worker_healthcheck=60, **options
+    )
     Multiprocess(config, sockets=[sock]).run()

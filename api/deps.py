@@ -6,12 +6,14 @@ threadpool — a thread hop per dependency per request, which cost more than the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
+from core.auth import MAX_ID, verify_token
 from core.errors import Unauthenticated
 from core.settings import Settings
 
@@ -47,17 +49,32 @@ async def get_user_id(
 UserIdDep = Annotated[int, Depends(get_user_id)]
 
 
-async def get_stream_user_id(
+@dataclass(frozen=True)
+class StreamAuth:
+    user_id: int
+    expires_at: float  # the token's exp (unix seconds): an event stream ends then
+
+
+async def get_stream_auth(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     access_token: Annotated[
         str | None, Query(description="For EventSource, which cannot send headers: the bearer token.")
     ] = None,
-) -> int:
+) -> StreamAuth:
     token = credentials.credentials if credentials is not None else access_token
     if not token:
         raise Unauthenticated("missing token (Authorization: Bearer <token>, or ?access_token=)")
-    return services.tokens.user_id(token)
+    user_id = services.tokens.user_id(token)  # the usual check (and its cache)
+    _, expires_at = verify_token(
+        services.settings.platform_jwt_secret.get_secret_value(), token, now=services.tokens.clock()
+    )
+    return StreamAuth(user_id, expires_at)
 
 
-StreamUserIdDep = Annotated[int, Depends(get_stream_user_id)]
+StreamAuthDep = Annotated[StreamAuth, Depends(get_stream_auth)]
+
+
+# Every id in a path: a number no row can have (over 2^31 - 1, or not positive) is a 422, never a 500 from
+# the database driver. Body fields use `api.schemas.RowId`.
+LessonIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The lesson's id.")]

@@ -12,9 +12,11 @@ from typing import Any
 
 import mux_python
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
+from api.middleware import AuthBeforeBodyMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from api.routes import costs, health, lessons, playback, uploads, webhooks
 from api.services import build_services
 from core.logging import register_secrets, settings_secrets
@@ -23,11 +25,14 @@ from core.mux.service import MuxService
 from core.settings import Settings, load_settings
 
 ROUTERS = (uploads.router, webhooks.router, playback.router, lessons.router, health.router, costs.router)
+# Reads its raw body itself, streaming, under LECTERN_WEBHOOK_MAX_BODY_BYTES, and is signed, not authenticated.
+WEBHOOK_PATH = "/api/videos/mux/webhook"
 
 
 def create_app(
     settings: Settings, *, mux_client: mux_python.ApiClient | MuxService | None = None, s3_client: Any | None = None
 ) -> FastAPI:
+    settings.require_api_secrets()  # never serve tokens signed with a missing, published or weak secret
     register_secrets(settings_secrets(settings))
     services = build_services(settings, mux_client=mux_client, s3_client=s3_client)
 
@@ -41,11 +46,32 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         summary="Lesson videos on Mux: upload URLs, webhooks, playback, status.",
+        # A map of every route is for developers (LECTERN_API_DOCS=true), not for whoever probes production.
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     app.state.services = services
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # Added innermost first: a request meets metrics, headers, CORS, the body limit, then authentication.
+    app.add_middleware(AuthBeforeBodyMiddleware, verify=services.tokens.user_id, public=frozenset({WEBHOOK_PATH}))
+    app.add_middleware(BodyLimitMiddleware, limit=settings.api_max_body_bytes, per_path={WEBHOOK_PATH: None})
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        frame_ancestors=settings.api_frame_ancestors,
+        hsts_always=settings.api_hsts,
+        hsts_max_age_s=settings.api_hsts_max_age_s,
+    )
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+
+from core.auth import MAX_ID
+
+# An id from a request body: bounded like a path id (`api.deps.LessonIdPath`), so no driver overflows.
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class ErrorDetail(BaseModel):
@@ -20,7 +25,7 @@ class ErrorBody(BaseModel):
 
 
 class UploadUrlRequest(BaseModel):
-    lesson_id: int = Field(gt=0)
+    lesson_id: RowId
 
 
 class UploadUrlResponse(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from api.server import tcp_listener
+from api.server import server_config, tcp_listener
 
 STARTUP_TIMEOUT_S = 15.0
 
@@ -42,15 +42,17 @@ class ApiServer:
         sock = tcp_listener("127.0.0.1", self.port)  # TCP_NODELAY: see api/server.py
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self.app,
-            log_level=self.log_level,
-            lifespan="on",
-            timeout_graceful_shutdown=5,
-            access_log=False,
-            log_config=None,
+        options: dict[str, Any] = {
+            "log_level": self.log_level,
+            "lifespan": "on",
+            "timeout_graceful_shutdown": 5,
+            "access_log": False,
+            "log_config": None,
             **self.options,
-        )
+        }
+        # A Lectern app is served as `lectern api` serves it (with its request-head limits).
+        settings = getattr(getattr(getattr(self.app, "state", None), "services", None), "settings", None)
+        config = server_config(self.app, settings, **options) if settings else uvicorn.Config(self.app, **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"lectern-api-{self.port}"

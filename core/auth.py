@@ -5,7 +5,9 @@ required, `iat` set by `mint_token`. Rules:
 - admin: everything;
 - teacher: manages (uploads to) and views lessons of the courses they own;
 - student (and anyone else): views lessons of courses they are enrolled in.
-Failures are typed: `Unauthenticated` (no/bad/expired token, unknown user), `Forbidden`, `NotFound`.
+Failures are typed: `Unauthenticated` (no/bad/expired token, unknown user), `Forbidden`, `NotFound`. A user
+who may not view a lesson gets `NotFound`, exactly as for an id that does not exist (no probing for ids);
+`Forbidden` is for what a user may see but not do (an enrolled student asking to upload).
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ from core.db.records import LessonLike, LessonRecord
 from core.errors import Forbidden, NotFound, Unauthenticated
 
 ALGORITHM = "HS256"
+# Every id column is an INTEGER: 32-bit on PostgreSQL, which refuses to compare a larger parameter with it
+# ("integer out of range", a 500), and SQLite cannot bind past 2^63. A larger number is no row's id.
+MAX_ID = 2**31 - 1
+# A token's `exp` past this (year 9999) is not a real expiry: refused rather than cached forever or overflowing.
+MAX_EXP = 253_402_300_799
 
 
 @dataclass(frozen=True)
@@ -73,21 +80,19 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> tuple[
     """(user id, exp) of a valid token; `Unauthenticated` with the reason otherwise."""
     options = {"require": ["exp", "sub"]}
     try:
-        if now is None:
-            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options=options)
-        else:
-            # pyjwt checks exp against the wall clock; with an injected clock we check it ourselves.
-            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={**options, "verify_exp": False})
-            if int(claims["exp"]) <= now:
-                raise jwt.ExpiredSignatureError("Signature has expired")
-    except jwt.ExpiredSignatureError:
-        raise Unauthenticated("token expired") from None
-    except jwt.InvalidTokenError as exc:
+        # exp is checked below, not by pyjwt: its check lets OverflowError escape for `"exp": 1e400`.
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={**options, "verify_exp": False})
+    except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError) as exc:
         raise Unauthenticated(f"invalid token: {exc}") from None
-    try:
-        return int(claims["sub"]), int(claims["exp"])
-    except (TypeError, ValueError):
-        raise Unauthenticated("invalid token: sub is not a user id") from None
+    exp, sub = claims["exp"], claims["sub"]
+    # Signed by whoever holds the secret, but still input: a float, string, huge or non-finite value is refused.
+    if type(exp) is not int or not 0 < exp <= MAX_EXP:
+        raise Unauthenticated("invalid token: exp is not a time in seconds")
+    if exp <= (time.time() if now is None else now):
+        raise Unauthenticated("token expired")
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or not 0 < int(sub) <= MAX_ID:
+        raise Unauthenticated("invalid token: sub is not a user id")
+    return int(sub), exp
 
 
 class TokenVerifier:
@@ -173,7 +178,7 @@ def load_lesson_access(session: Session, lesson_id: int, user_id: int, *, for_up
     row = session.execute(_LESSON_ACCESS_FOR_UPDATE, {"lesson_id": lesson_id, "user_id": user_id}).one_or_none()
     if row is None:
         load_principal(session, user_id)  # an unknown user is a 401 even for an unknown lesson
-        raise NotFound(f"lesson {lesson_id} not found")
+        raise not_found(lesson_id)
     return _access(row, row[0], user_id)
 
 
@@ -182,7 +187,7 @@ def read_lesson_access(conn: Connection, lesson_id: int, user_id: int) -> Lesson
     row = _LESSON_VIEW.one_or_none(conn, {"lesson_id": lesson_id, "user_id": user_id})
     if row is None:
         load_principal(conn, user_id)  # an unknown user is a 401 even for an unknown lesson
-        raise NotFound(f"lesson {lesson_id} not found")
+        raise not_found(lesson_id)
     return _access(row, LessonRecord(*row[: len(_LESSON_KEYS)]), user_id)
 
 
@@ -195,11 +200,19 @@ def can_view(access: LessonAccess) -> bool:
     return can_manage(access) or access.enrolled
 
 
+def not_found(lesson_id: int) -> NotFound:
+    """The one answer for "no such lesson" and "not yours to know about", so ids cannot be probed."""
+    return NotFound(f"lesson {lesson_id} not found")
+
+
 def require_manage(access: LessonAccess) -> None:
     if not can_manage(access):
+        if not can_view(access):
+            raise not_found(access.lesson.id)
         raise Forbidden(f"only the course's teacher or an admin can change lesson {access.lesson.id}")
 
 
 def require_view(access: LessonAccess) -> None:
+    # 404, not 403: whoever may not view a lesson may not learn that its id exists either.
     if not can_view(access):
-        raise Forbidden(f"lesson {access.lesson.id} is for enrolled students, its teacher and admins")
+        raise not_found(access.lesson.id)

@@ -13,13 +13,17 @@ LecternError                      base of everything Lectern raises on purpose
     ├── MuxResponseInvalid        Mux answered 2xx but the SDK could not read the body
     │   └── MuxPageLimitExceeded  a list walk passed its page cap (MUX_LIST_MAX_PAGES) or looped
     ├── StorageError              S3 refused the request (4xx other than not-found)
+    │   └── StorageCredentialsInvalid  S3 credentials missing, expired or rejected (an operator must fix)
     ├── WebhookSignatureInvalid   a webhook's Mux-Signature did not verify (.reason)
     ├── WebhookPayloadInvalid     a verified webhook body is not a Mux event
     ├── Unauthenticated           no, malformed or expired platform token (HTTP 401)
     ├── Forbidden                 authenticated, but not allowed to do this (HTTP 403)
     ├── NotFound                  a Lectern object (lesson, user, S3 key) does not exist (HTTP 404)
     ├── Conflict                  the object is not in a state that allows this (HTTP 409)
-    └── NotConfigured             a feature needs settings that are not set (names the variables)
+    ├── NotConfigured             a feature needs settings that are not set (names the variables)
+    └── RequestRejected           the HTTP request itself is refused before any route runs (.status)
+        ├── BodyTooLarge          body over the route's limit (HTTP 413)
+        └── HeadersTooLarge       request line + headers over the limit, or too many headers (HTTP 431)
 ```
 
 Every Mux error also derives from `MuxError`, which carries the HTTP `status`, Mux's error `type` and
@@ -133,7 +137,7 @@ class NotConfigured(PermanentError):
     pass
 
 
-# --- event streams (sec-hooks) ---------------------------------------------------------------------
+# Event streams (issue 15 item 10): a user or process over its cap, a malformed list of lesson ids.
 
 
 class TooManyStreams(TransientError):
@@ -146,3 +150,26 @@ class TooManyStreams(TransientError):
 
 class LessonIdsInvalid(PermanentError):
     """A list of lesson ids (`?ids=1,2,3`) is malformed or longer than allowed (HTTP 400)."""
+
+
+# Request hardening (issue 15): storage credentials and requests refused before any route runs.
+
+
+class StorageCredentialsInvalid(StorageError):
+    """S3 credentials are missing, expired or rejected; retrying will not help until an operator fixes them."""
+
+
+class RequestRejected(PermanentError):
+    status = 400
+
+
+class BodyTooLarge(RequestRejected):
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body over {limit} bytes")
+        self.limit = limit
+
+
+class HeadersTooLarge(RequestRejected):
+    status = 431

@@ -11,12 +11,18 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import AnyHttpUrl, Field, IPvAnyNetwork, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 VAR_DIR = Path("var")
+# Secrets that shipped in Lectern's code at some point: anyone with the code knows them, so they are refused
+# like a missing secret. (Detected by value: the old default is 44 bytes, so a length rule alone passes it.)
+KNOWN_DEFAULT_SECRETS = frozenset({"dev-only-secret-change-me-in-production-0001"})
+MIN_JWT_SECRET_BYTES = 32
+# Mux makes webhook secrets; shorter than this is not one of theirs and is guessable.
+MIN_WEBHOOK_SECRET_BYTES = 24
 
 
 class SettingsError(Exception):
@@ -55,9 +61,8 @@ class Settings(BaseSettings):
 
     # API and playback.
     cors_origin: str = Field(default="http://localhost:8501", alias="LECTERN_CORS_ORIGIN")
-    platform_jwt_secret: SecretStr = Field(
-        default=SecretStr("dev-only-secret-change-me-in-production-0001"), alias="LECTERN_PLATFORM_JWT_SECRET"
-    )
+    # No default: the API refuses to start without one (see `api_secret_problems`); `lectern demo` makes one.
+    platform_jwt_secret: SecretStr = Field(default=SecretStr(""), alias="LECTERN_PLATFORM_JWT_SECRET")
     playback_token_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="LECTERN_PLAYBACK_TOKEN_TTL_S")
     upload_timeout_s: int = Field(default=3600, ge=60, le=604800, alias="LECTERN_UPLOAD_TIMEOUT_S")
     webhook_tolerance_s: int = Field(default=300, ge=1, alias="LECTERN_WEBHOOK_TOLERANCE_S")
@@ -89,6 +94,28 @@ class Settings(BaseSettings):
     platform_token_ttl_s: int = Field(default=12 * 3600, ge=60, alias="LECTERN_PLATFORM_TOKEN_TTL_S")
     lesson_events_poll_s: float = Field(default=1.0, gt=0, le=60, alias="LECTERN_LESSON_EVENTS_POLL_S")
     lesson_events_max_s: float = Field(default=300.0, gt=0, alias="LECTERN_LESSON_EVENTS_MAX_S")
+
+    # API hardening (issue 15): development escape hatch, request limits, disclosure, browser headers.
+    # Accept a weak or well-known JWT secret (local development only; never in production).
+    dev_mode: bool = Field(default=False, alias="LECTERN_DEV_MODE")
+    # Bodies larger than this are refused with 413 before a route reads them (the webhook keeps its own limit).
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024, alias="LECTERN_API_MAX_BODY_BYTES")
+    # Request line plus headers, and the number of header lines: over either -> 431 before the app runs.
+    api_max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024, alias="LECTERN_API_MAX_HEADER_BYTES")
+    api_max_headers: int = Field(default=100, ge=10, le=10_000, alias="LECTERN_API_MAX_HEADERS")
+    # /docs, /redoc and /openapi.json: off in production (they map every route); the demo turns them on.
+    api_docs: bool = Field(default=False, alias="LECTERN_API_DOCS")
+    # /metrics: open only to a scraper presenting this bearer token or coming from one of these networks.
+    metrics_token: SecretStr = Field(default=SecretStr(""), alias="LECTERN_METRICS_TOKEN")
+    metrics_allow: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list, alias="LECTERN_METRICS_ALLOW")
+    # Origins allowed to call the API from a browser (CORS) and to frame its pages; empty = none.
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="LECTERN_API_CORS_ORIGINS")
+    api_frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="LECTERN_API_FRAME_ANCESTORS"
+    )
+    # Strict-Transport-Security: always sent on https requests; this sends it on every response (TLS proxy).
+    api_hsts: bool = Field(default=False, alias="LECTERN_API_HSTS")
+    api_hsts_max_age_s: int = Field(default=180 * 86400, ge=0, alias="LECTERN_API_HSTS_MAX_AGE_S")
 
     # Warehouse publishing and sync limits (added with the warehouse sync).
     warehouse_keep_snapshots: int = Field(default=3, ge=1, le=100, alias="LECTERN_WAREHOUSE_KEEP_SNAPSHOTS")
@@ -185,6 +212,24 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database {url.get_backend_name()!r}; use postgresql or sqlite")
         return value
 
+    @field_validator("metrics_allow", "api_cors_origins", "api_frame_ancestors", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # Environment variables hold comma-separated lists ("https://a.example, https://b.example").
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("api_cors_origins", "api_frame_ancestors")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin not in ("*", "'self'") and (
+                not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") > 2
+            ):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return [origin.rstrip("/") for origin in value]
+
     @field_validator("price_overrides")
     @classmethod
     def _price_overrides_known(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
@@ -220,6 +265,26 @@ class Settings(BaseSettings):
     def signing_configured(self) -> bool:
         return bool(self.mux_signing_key_id and self.mux_signing_private_key.get_secret_value())
 
+    def secret_problems(self) -> list[str]:
+        """Missing, well-known or weak secrets, each naming its variable (for `lectern config check`)."""
+        problems = jwt_secret_problems(self.platform_jwt_secret.get_secret_value())
+        webhook = self.mux_webhook_secret.get_secret_value()
+        if not webhook:
+            problems.append("MUX_WEBHOOK_SECRET is not set: the API rejects every Mux webhook")
+        elif webhook in KNOWN_DEFAULT_SECRETS or len(webhook.encode()) < MIN_WEBHOOK_SECRET_BYTES:
+            problems.append(f"MUX_WEBHOOK_SECRET is weak (under {MIN_WEBHOOK_SECRET_BYTES} bytes or a known value)")
+        return problems
+
+    def require_api_secrets(self) -> None:
+        """Refuse to serve the API with a missing, well-known or short JWT secret (LECTERN_DEV_MODE relaxes
+        the last two: a developer's own short secret is still a secret nobody else has)."""
+        secret = self.platform_jwt_secret.get_secret_value()
+        problems = jwt_secret_problems(secret)
+        if secret and self.dev_mode:
+            return
+        if problems:
+            raise SettingsError(problems[0])
+
     def masked(self) -> dict[str, str]:
         """Effective settings by environment variable name, with every secret (and DB password) masked."""
         out: dict[str, str] = {}
@@ -235,6 +300,21 @@ class Settings(BaseSettings):
                 shown = str(value)
             out[field.alias or name.upper()] = shown
         return out
+
+
+def jwt_secret_problems(secret: str) -> list[str]:
+    if not secret:
+        return [
+            "LECTERN_PLATFORM_JWT_SECRET is not set: set it to the platform's token secret, at least "
+            f"{MIN_JWT_SECRET_BYTES} random bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        ]
+    if secret in KNOWN_DEFAULT_SECRETS:
+        return [
+            "LECTERN_PLATFORM_JWT_SECRET is Lectern's published default: anyone can mint tokens with it; set your own"
+        ]
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        return [f"LECTERN_PLATFORM_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes: use a longer random secret"]
+    return []
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,13 +1,15 @@
 """Which parts of Lectern are up: the platform DB, Mux (or the emulator), S3, the API, the warehouse.
 
-Each check returns a `PartStatus` and never raises, so a status page can always draw every row.
+Each check returns a `PartStatus` and never raises, so a status page can always draw every row. Details
+(internal URLs, bucket, DB revision, user count, error text) are for admins: `for_viewer` keeps only
+up/down and latency for everyone else.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +98,10 @@ def check_all(settings: Settings, s3_client: Any) -> list[PartStatus]:
         check_s3(settings, s3_client),
         check_warehouse(settings),
     ]
+
+
+def for_viewer(statuses: list[PartStatus], *, admin: bool) -> list[PartStatus]:
+    """What a viewer may see: everything for admins; for other roles only whether each part answered."""
+    if admin:
+        return statuses
+    return [replace(s, detail="answered" if s.ok else "not answering (an admin sees why)") for s in statuses]

@@ -21,10 +21,17 @@ from urllib.parse import urlparse
 import boto3
 import httpx
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    TokenRetrievalError,
+)
 
 from core.db.models import Lesson
-from core.errors import NotFound, StorageError, StorageUnavailable
+from core.errors import NotFound, StorageCredentialsInvalid, StorageError, StorageUnavailable
 from core.logging import get_logger
 from core.mux.service import MuxService
 from core.mux.uploads import put_in_chunks
@@ -107,10 +114,23 @@ def safe_filename(filename: str) -> str:
     return name or "file"
 
 
+# S3's codes for credentials it does not accept (expired session tokens, deleted or mistyped keys).
+CREDENTIAL_ERROR_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId", "InvalidToken", "SignatureDoesNotMatch"}
+)
+LOCAL_CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError, TokenRetrievalError)
+CREDENTIALS_HINT = "S3 credentials are missing, expired or rejected: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+
+
 def _translate(exc: Exception, what: str) -> Exception:
+    """Every boto error as a Lectern error (callers and the API never see botocore's classes)."""
+    if isinstance(exc, LOCAL_CREDENTIAL_ERRORS):
+        return StorageCredentialsInvalid(f"{what}: {CREDENTIALS_HINT} ({type(exc).__name__})")
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in CREDENTIAL_ERROR_CODES:
+            return StorageCredentialsInvalid(f"{what}: {CREDENTIALS_HINT} ({code})")
         if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
             return NotFound(f"{what}: not found in S3")
         if status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout"):
@@ -136,23 +156,23 @@ class StorageService:
 
     def presign_get(self, key_or_url: str, *, ttl_s: int | None = None) -> str:
         bucket, key = object_key(key_or_url, self.bucket)
-        return str(
-            self.client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": bucket, "Key": key},
-                ExpiresIn=ttl_s or self.settings.s3_presign_ttl_s,
-            )
-        )
+        return self._presign("get_object", {"Bucket": bucket, "Key": key}, ttl_s)
 
     def presign_put(self, key: str, *, content_type: str | None = None, ttl_s: int | None = None) -> str:
         params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
         if content_type:
             params["ContentType"] = content_type
-        return str(
-            self.client.generate_presigned_url(
-                "put_object", Params=params, ExpiresIn=ttl_s or self.settings.s3_presign_ttl_s
+        return self._presign("put_object", params, ttl_s)
+
+    def _presign(self, method: str, params: dict[str, str], ttl_s: int | None) -> str:
+        # Signed locally, so S3 is never asked; but finding (or refreshing) the credentials can still fail.
+        try:
+            url = self.client.generate_presigned_url(
+                method, Params=params, ExpiresIn=ttl_s or self.settings.s3_presign_ttl_s
             )
-        )
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, f"presign s3://{params['Bucket']}/{params['Key']}") from exc
+        return str(url)
 
     def iter_object_pages(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[list[ObjectInfo]]:
         """Every object under `prefix`, a page at a time (ContinuationToken until not truncated)."""

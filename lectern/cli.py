@@ -35,13 +35,20 @@ def settings_or_exit() -> Settings:
 
 @config_app.command("check")
 def config_check() -> None:
-    """Print the effective settings with every secret masked."""
+    """Print the effective settings with every secret masked; flag missing, published or weak secrets (exit 1)."""
     settings = settings_or_exit()
     table = Table("variable", "value", title="Lectern settings")
     for name, value in settings.masked().items():
         table.add_row(name, value)
     console.print(table)
     console.print("Mux: " + ("credentials set" if settings.mux_configured else "no credentials (MUX_TOKEN_ID/SECRET)"))
+    problems = settings.secret_problems()
+    for problem in problems:
+        console.print(f"[red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+    if settings.dev_mode:
+        console.print("LECTERN_DEV_MODE is on: the API accepts a short or published JWT secret (never in production)")
+    if problems:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

@@ -12,20 +12,18 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.deps import ServicesDep, UserIdDep, bearer_scheme
+from api.deps import LessonIdPath, ServicesDep, StreamAuth, StreamAuthDep, UserIdDep
 from api.errors import error_response, responses
 from api.schemas import LessonStatusResponse
 from api.services import Services
-from core.auth import verify_token
+from core.auth import MAX_ID
 from core.errors import Forbidden, LessonIdsInvalid, NotFound, TooManyStreams, Unauthenticated
 from core.lessons import LessonStatus
 from core.settings import Settings
@@ -34,7 +32,6 @@ from core.streams import StreamSlot, StreamSlots
 router = APIRouter(prefix="/api/lessons", tags=["lessons"])
 KEEPALIVE_S = 15.0
 _IDS = re.compile(r"[0-9]{1,10}(,[0-9]{1,10})*")
-MAX_LESSON_ID = 2**31 - 1  # lessons.id is INTEGER
 
 
 def _out(status: LessonStatus) -> LessonStatusResponse:
@@ -47,39 +44,13 @@ def _out(status: LessonStatus) -> LessonStatusResponse:
     responses=responses(401, 403, 404),
     summary="A lesson's video status (enrolled students, its teacher, admins)",
 )
-async def get_status(lesson_id: int, user_id: UserIdDep, services: ServicesDep) -> LessonStatusResponse:
+async def get_status(lesson_id: LessonIdPath, user_id: UserIdDep, services: ServicesDep) -> LessonStatusResponse:
     # One indexed read: cheaper on the loop than a thread hop (see routes/playback.py).
     return _out(services.lessons.status(user_id, lesson_id))
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-@dataclass(frozen=True)
-class StreamAuth:
-    user_id: int
-    expires_at: float  # the token's exp (unix seconds): the stream ends then
-
-
-async def get_stream_auth(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    access_token: Annotated[
-        str | None, Query(description="For EventSource, which cannot send headers: the bearer token.")
-    ] = None,
-) -> StreamAuth:
-    token = credentials.credentials if credentials is not None else access_token
-    if not token:
-        raise Unauthenticated("missing token (Authorization: Bearer <token>, or ?access_token=)")
-    user_id = services.tokens.user_id(token)  # the usual check (and its cache)
-    _, expires_at = verify_token(
-        services.settings.platform_jwt_secret.get_secret_value(), token, now=services.tokens.clock()
-    )
-    return StreamAuth(user_id, expires_at)
-
-
-StreamAuthDep = Annotated[StreamAuth, Depends(get_stream_auth)]
 
 
 def stream_slots(request: Request, settings: Settings) -> StreamSlots:
@@ -257,8 +228,8 @@ def parse_lesson_ids(text: str, limit: int) -> list[int]:
     if not _IDS.fullmatch(text):
         raise LessonIdsInvalid("ids must be lesson ids separated by commas, e.g. ids=1,2,3")
     lesson_ids = list(dict.fromkeys(int(part) for part in text.split(",")))
-    if any(not 0 < lesson_id <= MAX_LESSON_ID for lesson_id in lesson_ids):
-        raise LessonIdsInvalid(f"lesson ids are between 1 and {MAX_LESSON_ID}")
+    if any(not 0 < lesson_id <= MAX_ID for lesson_id in lesson_ids):
+        raise LessonIdsInvalid(f"lesson ids are between 1 and {MAX_ID}")
     if len(lesson_ids) > limit:
         raise LessonIdsInvalid(f"at most {limit} lesson ids per stream (LECTERN_LESSON_EVENTS_MAX_IDS)")
     return lesson_ids
@@ -272,7 +243,7 @@ def parse_lesson_ids(text: str, limit: int) -> list[int]:
     description=_STREAM_DOC,
 )
 async def stream_status(
-    lesson_id: int,
+    lesson_id: LessonIdPath,
     request: Request,
     auth: StreamAuthDep,
     services: ServicesDep,

@@ -13,6 +13,10 @@ from core.costs.errors import CostInputInvalid
 from core.costs.pricebook import LINES
 
 EPOCH = date(1970, 1, 1)
+# The days a period may cover: day numbers stay non-negative, and pandas' nanosecond timestamps end in 2262
+# (a report to 9999-12-31 overflowed date arithmetic into a 500). Checked when a Period is made.
+FIRST_DAY = EPOCH
+LAST_DAY = date(2261, 12, 31)
 ENCODING, STORAGE, DELIVERY = 0, 1, 2
 # Per (lesson) group: net per line item, the credits, and the quantities behind them.
 MEASURES = (
@@ -66,17 +70,24 @@ class Period:
     end: date
 
     def __post_init__(self) -> None:
+        if self.start < FIRST_DAY or self.end > LAST_DAY + timedelta(days=1):
+            raise CostInputInvalid(f"dates must be between {FIRST_DAY} and {LAST_DAY} (got {self.start} .. {self.end})")
         if self.end <= self.start:
             raise CostInputInvalid(f"period must end after it starts (got {self.start} .. {self.end})")
 
     @classmethod
     def inclusive(cls, first: date, last: date) -> Period:
+        for name, day in (("from", first), ("to", last)):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise CostInputInvalid(f"`{name}` must be between {FIRST_DAY} and {LAST_DAY} (got {day})")
         if last < first:
             raise CostInputInvalid(f"`to` ({last}) is before `from` ({first})")
         return cls(first, last + timedelta(days=1))
 
     @classmethod
     def month(cls, any_day: date) -> Period:
+        if not FIRST_DAY <= any_day <= LAST_DAY:
+            raise CostInputInvalid(f"dates must be between {FIRST_DAY} and {LAST_DAY} (got {any_day})")
         return cls(month_start(any_day), next_month(any_day))
 
     @property

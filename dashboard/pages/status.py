@@ -5,15 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.status import check_all
+from core.status import check_all, for_viewer
 from dashboard import context
 from dashboard.auth import require_role
 
-require_role()  # any signed-in dashboard role
+user = require_role()  # any signed-in dashboard role; the details are for admins
+admin = user.role == "admin"
 st.title("System status")
-st.caption("Every part Lectern needs, checked now. Green means it answered.")
+st.caption(
+    "Every part Lectern needs, checked now. Green means it answered."
+    + ("" if admin else " Addresses and versions are shown to admins only.")
+)
 
-statuses = check_all(context.settings(), context.s3_client())
+statuses = for_viewer(check_all(context.settings(), context.s3_client()), admin=admin)
 frame = pd.DataFrame(
     {
         "part": [s.part for s in statuses],
@@ -25,6 +29,6 @@ frame = pd.DataFrame(
 st.dataframe(frame, hide_index=True, width="stretch")
 down = [s.part for s in statuses if not s.ok]
 if down:
-    st.info("Not running: " + ", ".join(down) + ". `make demo` starts every part with sample data.")
+    st.info("Not running: " + ", ".join(down) + (". `make demo` starts every part with sample data." if admin else "."))
 if st.button("Check again"):
     st.rerun()

@@ -11,11 +11,18 @@ def command(
     workers: int = typer.Option(1, min=1, help="Worker processes (each builds its own app from the environment)."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
 ) -> None:
-    """Serve the API: upload URLs, the Mux webhook receiver, playback info, status (docs at /docs)."""
+    """Serve the API: upload URLs, the Mux webhook receiver, playback info, status (docs at /docs with
+    LECTERN_API_DOCS=true). Refuses to start without a strong LECTERN_PLATFORM_JWT_SECRET."""
     from api.server import serve
     from core.logging import configure_logging, settings_secrets
+    from core.settings import SettingsError
     from lectern.cli import settings_or_exit
 
     settings = settings_or_exit()
+    try:
+        settings.require_api_secrets()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc} (the API will not start)", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, secrets=settings_secrets(settings))
     serve(settings, host=host, port=port, workers=workers, access_log=access_log)

@@ -115,6 +115,9 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "LECTERN_API_URL": f"http://127.0.0.1:{ports.api}",
         "LECTERN_CORS_ORIGIN": f"http://127.0.0.1:{ports.dashboard}",
+        # Local conveniences a production API keeps off: its docs, and /metrics for a scraper on this machine.
+        "LECTERN_API_DOCS": "true",
+        "LECTERN_METRICS_ALLOW": "127.0.0.0/8",
         **kept,
     }
 

@@ -6,7 +6,9 @@ import typer
 
 
 def command(
-    user: int = typer.Option(..., "--user", min=1, help="User id (see `lectern seed` output or the users table)."),
+    user: int = typer.Option(
+        ..., "--user", min=1, max=2**31 - 1, help="User id (see `lectern seed` output or the users table)."
+    ),
     ttl: int | None = typer.Option(None, min=60, help="Lifetime in seconds (default LECTERN_PLATFORM_TOKEN_TTL_S)."),
 ) -> None:
     """Print a bearer token for USER; the token is the last line of the output."""
@@ -16,9 +18,15 @@ def command(
     from core.auth import mint_token
     from core.db.engine import make_engine
     from core.db.models import User
+    from core.settings import SettingsError
     from lectern.cli import settings_or_exit
 
     settings = settings_or_exit()
+    try:
+        settings.require_api_secrets()  # a token the API would never accept helps nobody
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as conn:

@@ -68,6 +68,8 @@ def api_settings(
         "platform_jwt_secret": JWT_SECRET,
         "mux_webhook_secret": WEBHOOK_SECRET,
         "lesson_events_poll_s": 0.05,
+        # The test client scrapes /metrics from loopback (off by default: tests/api/test_health.py).
+        "metrics_allow": ["127.0.0.1/32"],
     }
     if s3 is not None:
         values |= {

@@ -66,3 +66,30 @@ def test_api_command_is_mounted() -> None:
     result = runner.invoke(app, ["api", "--help"])
     assert result.exit_code == 0
     assert "--port" in result.output and "--workers" in result.output
+
+
+def test_api_refuses_to_start_with_the_published_default_secret(env: dict[str, str]) -> None:
+    published = "dev-only-secret-change-me-in-production-0001"
+    result = runner.invoke(app, ["api", "--port", "1"], env=env | {"LECTERN_PLATFORM_JWT_SECRET": published})
+    assert result.exit_code == 2
+    assert "LECTERN_PLATFORM_JWT_SECRET is Lectern's published default" in result.output
+    assert published not in result.output
+    unset = runner.invoke(app, ["api", "--port", "1"], env=env | {"LECTERN_PLATFORM_JWT_SECRET": ""})
+    assert unset.exit_code == 2 and "LECTERN_PLATFORM_JWT_SECRET is not set" in unset.output
+    token = runner.invoke(app, ["token", "--user", "1"], env=env | {"LECTERN_PLATFORM_JWT_SECRET": "short"})
+    assert token.exit_code == 2 and "shorter than 32 bytes" in token.output
+
+
+def test_config_check_flags_published_and_weak_secrets(env: dict[str, str]) -> None:
+    weak = env | {
+        "LECTERN_PLATFORM_JWT_SECRET": "dev-only-secret-change-me-in-production-0001",
+        "MUX_WEBHOOK_SECRET": "abc",
+        "COLUMNS": "250",
+    }
+    result = runner.invoke(app, ["config", "check"], env=weak)
+    assert result.exit_code == 1
+    assert "LECTERN_PLATFORM_JWT_SECRET is Lectern's published default" in result.output
+    assert "MUX_WEBHOOK_SECRET is weak" in result.output
+    strong = env | {"MUX_WEBHOOK_SECRET": "w" * 32, "COLUMNS": "250"}
+    ok = runner.invoke(app, ["config", "check"], env=strong)
+    assert ok.exit_code == 0 and "problem" not in ok.output

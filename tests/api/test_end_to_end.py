@@ -116,7 +116,7 @@ def test_teacher_uploads_student_plays_signed_and_legacy_plays_from_s3(
     assert httpx.get(info["urls"]["thumbnail"]).status_code == 200
     assert httpx.get(f"{emu.url}/stream/{final['playback_id']}.m3u8").status_code == 403  # no token, no stream
 
-    assert api.http.get(f"/api/videos/{lesson_id}/playback", headers=api.auth(ids["stranger"])).status_code == 403
+    assert api.http.get(f"/api/videos/{lesson_id}/playback", headers=api.auth(ids["stranger"])).status_code == 404
 
     legacy_play = api.http.get(f"/api/videos/{ids['legacy']}/playback", headers=api.auth(ids["student"])).json()
     assert legacy_play["provider"] == "s3"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from api.main import create_app
+from core.settings import SettingsError
 from tests.api.conftest import ApiFactory, api_settings
 
 
@@ -35,7 +38,7 @@ def test_each_app_has_its_own_registry(tmp_path) -> None:  # type: ignore[no-unt
 
 def test_openapi_documents_every_error_response(tmp_path) -> None:  # type: ignore[no-untyped-def]
     app = create_app(api_settings(f"sqlite:///{tmp_path}/x.db"))
-    spec = app.openapi()
+    spec = app.openapi()  # built even when /openapi.json is not served (LECTERN_API_DOCS)
     expected = {
         ("/api/videos/mux/upload-url", "post"): {"200", "401", "403", "404", "503"},
         ("/api/videos/mux/webhook", "post"): {"200", "400", "401", "413"},
@@ -52,3 +55,46 @@ def test_openapi_documents_every_error_response(tmp_path) -> None:  # type: igno
     ] == {"$ref": "#/components/schemas/ErrorBody"}
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     app.state.services.close()
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("", "not set"),
+        ("dev-only-secret-change-me-in-production-0001", "published default"),  # was the built-in default
+        ("short-secret", "shorter than 32 bytes"),
+    ],
+)
+def test_the_api_refuses_to_start_with_a_missing_published_or_short_jwt_secret(
+    tmp_path, secret: str, problem: str
+) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SettingsError, match=problem):
+        create_app(api_settings(f"sqlite:///{tmp_path}/x.db", platform_jwt_secret=secret))
+    if secret:  # the explicit development flag lets a developer use a weak one
+        app = create_app(api_settings(f"sqlite:///{tmp_path}/x.db", platform_jwt_secret=secret, dev_mode=True))
+        app.state.services.close()
+
+
+def test_docs_and_openapi_are_off_by_default_and_on_by_setting(db_url: str, start_api: ApiFactory) -> None:
+    off = start_api(api_settings(db_url))
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert off.http.get(path).status_code == 404, path
+    on = start_api(api_settings(db_url, api_docs=True))
+    assert on.http.get("/docs").status_code == 200
+    assert "/api/videos/{lesson_id}/playback" in on.http.get("/openapi.json").json()["paths"]
+
+
+def test_metrics_are_off_unless_a_token_or_an_address_allows_them(db_url: str, start_api: ApiFactory) -> None:
+    off = start_api(api_settings(db_url, metrics_allow=[]))
+    resp = off.http.get("/metrics")
+    assert resp.status_code == 404 and "LECTERN_METRICS_TOKEN" in resp.json()["error"]["message"]
+    token = "scrape-token-0123456789abcdef"
+    tok = start_api(api_settings(db_url, metrics_allow=[], metrics_token=token))
+    assert tok.http.get("/metrics").status_code == 401
+    assert tok.http.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    scraped = tok.http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert scraped.status_code == 200 and "lectern_http_requests_total" in scraped.text
+    elsewhere = start_api(api_settings(db_url, metrics_allow=["10.0.0.0/8"]))
+    assert elsewhere.http.get("/metrics").status_code == 403  # we scrape from 127.0.0.1
+    here = start_api(api_settings(db_url, metrics_allow=["10.0.0.0/8", "127.0.0.0/8"]))
+    assert here.http.get("/metrics").status_code == 200

@@ -63,7 +63,8 @@ def test_status_access(api: RunningApi, world: dict[str, int]) -> None:
     body = api.http.get(path, headers=api.auth(world["student"])).json()
     assert (body["status"], body["upload_id"], body["provider"]) == ("waiting_upload", "U1", None)
     assert api.http.get(path, headers=api.auth(world["teacher"])).status_code == 200
-    assert api.http.get(path, headers=api.auth(world["stranger"])).status_code == 403
+    # Not enrolled: the same 404 as an id that does not exist (no probing for lesson ids).
+    assert api.http.get(path, headers=api.auth(world["stranger"])).status_code == 404
     assert api.http.get(path).status_code == 401
     assert api.http.get("/api/lessons/999999/status", headers=api.auth(world["teacher"])).status_code == 404
 
@@ -107,7 +108,7 @@ def test_events_end_after_the_timeout(api: RunningApi, world: dict[str, int]) ->
 def test_events_check_access_before_streaming(api: RunningApi, world: dict[str, int]) -> None:
     assert api.http.get(f"/api/lessons/{world['lesson']}/events?once=1").status_code == 401
     resp = api.http.get(f"/api/lessons/{world['lesson']}/events?once=1", headers=api.auth(world["stranger"]))
-    assert resp.status_code == 403
+    assert resp.status_code == 404
 
 
 # --- streams outlive neither access nor their token; capped per user and per process (issue 15 item 10) ---

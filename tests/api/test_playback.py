@@ -70,12 +70,14 @@ def get(api: RunningApi, lesson_id: int, user_id: int | None, **headers: str):  
 
 
 def test_access(api: RunningApi, world: dict[str, int]) -> None:
-    expected = {"student": 200, "teacher": 200, "admin": 200, "other_teacher": 403, "stranger": 403}
+    expected = {"student": 200, "teacher": 200, "admin": 200, "other_teacher": 404, "stranger": 404}
     for who, status in expected.items():
         resp = get(api, world["signed"], world[who])
         assert resp.status_code == status, (who, resp.text)
-        if status == 403:
-            assert resp.json()["error"]["type"] == "Forbidden"
+        if status == 404:
+            # The answer for a lesson one may not see is the answer for one that does not exist.
+            unknown = get(api, 999_999, world[who]).json()
+            assert resp.json() == {"error": {**unknown["error"], "message": f"lesson {world['signed']} not found"}}
 
 
 def test_no_or_bad_token_is_401_unknown_lesson_404(api: RunningApi, world: dict[str, int]) -> None:
@@ -150,3 +152,42 @@ def test_signed_lesson_without_signing_key_is_503(db_url: str, start_api: ApiFac
     resp = get(api, ids[0], ids[1])
     assert resp.status_code == 503
     assert "MUX_SIGNING_KEY_ID" in resp.json()["error"]["message"]
+
+
+def test_legacy_playback_without_s3_credentials_is_503_not_500(
+    db_url: str, s3: S3Server, start_api: ApiFactory, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # No credentials anywhere boto3 looks (settings, environment, files, instance metadata): presigning, which
+    # happens locally, raised botocore's NoCredentialsError straight through the route as a 500.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    api = start_api(api_settings(db_url, s3, aws_access_key_id="", aws_secret_access_key=""))
+    with transaction(api.session_factory) as s:
+        student = make_user(s)
+        lesson = make_lesson(s, video_url="legacy/l.mp4", duration_s=30.0)
+        enroll(s, student, lesson.course_id)
+        ids = (lesson.id, student.id)
+    resp = get(api, *ids)
+    assert resp.status_code == 503, resp.text
+    error = resp.json()["error"]
+    assert error["type"] == "StorageCredentialsInvalid"
+    assert "S3 credentials" in error["message"] and "legacy/l.mp4" not in error["message"]  # no internals
+
+
+@pytest.mark.parametrize("lesson_id", [2**31, 2**63, 2**64 + 5, 10**30, 0, -1])
+def test_lesson_ids_out_of_range_are_422_not_500(api: RunningApi, world: dict[str, int], lesson_id: int) -> None:
+    for path in (f"/api/videos/{lesson_id}/playback", f"/api/lessons/{lesson_id}/status"):
+        resp = api.http.get(path, headers=api.auth(world["student"]))
+        assert resp.status_code == 422, (path, resp.text)
+    assert get(api, 2**31 - 1, world["student"]).status_code == 404  # the largest id is an unknown lesson
+
+
+def test_tokens_naming_impossible_users_are_401_not_500(api: RunningApi, world: dict[str, int]) -> None:
+    secret = api.settings.platform_jwt_secret.get_secret_value()
+    for claims in ({"sub": str(2**31), "exp": int(time.time()) + 60}, {"sub": "1", "exp": "tomorrow"}):
+        token = jwt.encode(claims, secret, algorithm="HS256")
+        resp = get(api, world["signed"], None, Authorization=f"Bearer {token}")
+        assert resp.status_code == 401, (claims, resp.text)

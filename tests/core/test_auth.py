@@ -44,6 +44,38 @@ def test_bad_tokens_are_unauthenticated_with_a_reason(token: str, reason: str) -
         decode_token(SECRET, token, now=2000)
 
 
+def _signed(claims: dict[str, object]) -> str:
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "1", "exp": "99999999999"},  # a string
+        {"sub": "1", "exp": 9999999999.5},  # a float
+        {"sub": "1", "exp": float("inf")},  # json "Infinity": int() overflowed
+        {"sub": "1", "exp": float("nan")},
+        {"sub": "1", "exp": 10**30},  # past year 9999
+        {"sub": "1", "exp": True},
+        {"sub": "1", "exp": [1]},
+        {"sub": str(2**31), "exp": 9999999999},  # no row has such an id (PostgreSQL's INTEGER ends below)
+        {"sub": str(2**63), "exp": 9999999999},  # SQLite cannot even bind it
+        {"sub": "0", "exp": 9999999999},
+        {"sub": "-5", "exp": 9999999999},
+        {"sub": "٢", "exp": 9999999999},  # a non-ASCII digit
+        {"sub": 7, "exp": 9999999999},  # sub must be a string (RFC 7519)
+        {"sub": "1", "exp": 9999999999, "iat": float("inf")},  # pyjwt's own iat check overflowed
+        {"sub": "1", "exp": 9999999999, "nbf": "later"},
+    ],
+)
+@pytest.mark.parametrize("now", [2000.0, None])
+def test_signed_tokens_with_malformed_claims_are_unauthenticated(claims: dict[str, object], now: float | None) -> None:
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        decode_token(SECRET, _signed(claims), now=now)
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        TokenVerifier(SECRET).user_id(_signed(claims))
+
+
 def test_wall_clock_expiry_is_enforced_without_an_injected_clock() -> None:
     with pytest.raises(Unauthenticated, match="expired"):
         decode_token(SECRET, mint_token(SECRET, 1, ttl_s=60, now=1000))
@@ -91,8 +123,11 @@ def test_access_rules(session_factory: sessionmaker[Session]) -> None:
             assert (can_manage(access), can_view(access)) == (manage, view), name
         with pytest.raises(Forbidden):
             require_manage(load_lesson_access(s, lesson_id, ids["student"]))
-        with pytest.raises(Forbidden):
+        # Whoever may not view a lesson gets the answer an unknown id gets (no probing for ids).
+        with pytest.raises(NotFound, match=f"lesson {lesson_id} not found"):
             require_view(load_lesson_access(s, lesson_id, ids["stranger"]))
+        with pytest.raises(NotFound, match=f"lesson {lesson_id} not found"):
+            require_manage(load_lesson_access(s, lesson_id, ids["stranger"]))
         with pytest.raises(NotFound):
             load_lesson_access(s, 999_999, ids["owner"])
         with pytest.raises(Unauthenticated):

@@ -5,12 +5,13 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from core.db.models import Lesson
-from core.errors import NotFound
+from core.errors import NotFound, StorageCredentialsInvalid, StorageError, StorageUnavailable
 from core.mux.models import Upload
 from core.settings import Settings, load_settings
-from core.storage import StorageService, is_video, object_key, safe_filename
+from core.storage import StorageService, _translate, is_video, object_key, safe_filename
 from tests.conftest import S3Server
 
 
@@ -126,3 +127,39 @@ def test_object_keys_and_filenames() -> None:
     assert object_key("https://s3.example/b1/k.mp4", "b1") == ("b1", "k.mp4")
     assert safe_filename("../../etc/passwd") == "passwd"
     assert safe_filename("...") == "file"
+
+
+def test_presigning_without_credentials_is_a_storage_error_not_botocore(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    storage = StorageService(load_settings(s3_endpoint_url=s3.endpoint_url, s3_bucket=s3.bucket))
+    with pytest.raises(StorageCredentialsInvalid, match="AWS_ACCESS_KEY_ID"):
+        storage.presign_get("legacy/a.mp4")
+    with pytest.raises(StorageCredentialsInvalid):
+        storage.presign_put("lessons/1/files/a.pdf")
+    with pytest.raises(StorageCredentialsInvalid):
+        storage.head("legacy/a.mp4")
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("ExpiredToken", 400, StorageCredentialsInvalid),  # an STS session that ran out
+        ("InvalidAccessKeyId", 403, StorageCredentialsInvalid),
+        ("SignatureDoesNotMatch", 403, StorageCredentialsInvalid),
+        ("AccessDenied", 403, StorageError),
+        ("NoSuchKey", 404, NotFound),
+        ("SlowDown", 503, StorageUnavailable),
+    ],
+)
+def test_every_s3_error_becomes_a_lectern_error(code: str, status: int, expected: type[Exception]) -> None:
+    assert type(_translate(_client_error(code, status), "get x")) is expected

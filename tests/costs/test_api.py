@@ -61,6 +61,10 @@ BAD_QUERIES = [
     ({"group_by": "planet"}, "`group_by` must be one of"),
     ({"format": "xml"}, "`format` must be one of"),
     ({"from": "2020-01-01", "to": "2026-01-01"}, "at most 400"),
+    # Dates at the edge of the calendar overflowed date arithmetic into a 500.
+    ({"from": "9999-12-31", "to": "9999-12-31"}, "`from` must be between 1970-01-01 and 2261-12-31"),
+    ({"from": "2026-11-01", "to": "9999-12-31"}, "`to` must be between"),
+    ({"from": "0001-01-01", "to": "0001-01-01"}, "`from` must be between"),
 ]
 
 

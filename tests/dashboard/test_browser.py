@@ -102,6 +102,7 @@ def stack(chromium_path: str, moto_server: str, tmp_path_factory: pytest.TempPat
         api_settings = load_settings(
             database_url=world.database_url, mux_api_url=emu.url, mux_token_id=emu.token_id,
             mux_token_secret=emu.token_secret, mux_webhook_secret=WEBHOOK_SECRET, cors_origin=origin,
+            platform_jwt_secret="browser-test-platform-jwt-secret-0123456789",
             mux_stream_base_url=f"{emu.url}/stream", mux_image_base_url=f"{emu.url}/image",
         )  # fmt: skip
         with ApiServer(create_app(api_settings)) as api:

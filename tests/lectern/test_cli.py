@@ -31,12 +31,13 @@ def test_config_check_masks_secrets(tmp_path: Path) -> None:
         ["config", "check"],
         tmp_path,
         MUX_TOKEN_SECRET="tok-secret-123",
-        LECTERN_PLATFORM_JWT_SECRET="jwt-456",
+        LECTERN_PLATFORM_JWT_SECRET="jwt-456-a-long-enough-platform-secret",
+        MUX_WEBHOOK_SECRET="whsec-789-a-long-enough-secret",
         COLUMNS="200",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "MUX_TOKEN_SECRET" in result.stdout
-    assert "tok-secret-123" not in result.stdout and "jwt-456" not in result.stdout
+    assert "tok-secret-123" not in result.stdout and "jwt-456" not in result.stdout and "whsec-789" not in result.stdout
 
 
 def test_upgrade_seed_downgrade_round_trip(tmp_path: Path) -> None:

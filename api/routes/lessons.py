@@ -83,7 +83,9 @@ def _too_many(exc: TooManyStreams) -> JSONResponse:
 
 
 # Why a lesson leaves a stream, by the error its access re-check raised.
-_LOST = {Forbidden: "access_revoked", NotFound: "deleted", Unauthenticated: "unauthenticated"}
+# A lesson one may no longer see answers 404 like a deleted one (ids must not tell which exist), so both
+# end a stream as `access_revoked`.
+_LOST = {Forbidden: "access_revoked", NotFound: "access_revoked", Unauthenticated: "unauthenticated"}
 
 
 async def _events(
@@ -163,9 +165,9 @@ _STREAM_DOC = (
     "Sends the current status at once, then each change (polled server-side every LECTERN_LESSON_EVENTS_POLL_S). "
     "Ends with an `end` event when the status is ready/errored, after `timeout` seconds (at most "
     "LECTERN_LESSON_EVENTS_MAX_S), when the token expires (`token_expired`), when access is gone (re-checked "
-    "every LECTERN_LESSON_EVENTS_RECHECK_S: `access_revoked`, `deleted`, `unauthenticated`), or at once with "
-    "`once=1`. At most LECTERN_LESSON_EVENTS_MAX_PER_USER streams per user and LECTERN_LESSON_EVENTS_MAX_STREAMS "
-    "per process: 429 with Retry-After beyond that."
+    "every LECTERN_LESSON_EVENTS_RECHECK_S: `access_revoked`, also for a deleted lesson, or `unauthenticated`), "
+    "or at once with `once=1`. At most LECTERN_LESSON_EVENTS_MAX_PER_USER streams per user and "
+    "LECTERN_LESSON_EVENTS_MAX_STREAMS per process: 429 with Retry-After beyond that."
 )
 _STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 

@@ -159,11 +159,11 @@ def test_a_removed_enrolment_ends_the_stream(tight_api: RunningApi) -> None:
     api, world = tight_api, make_world(tight_api)
     worker = later(0.3, lambda: unenroll(api, world["student"], world["course"]))
     started = time.monotonic()
-    events = stream_events(api, f"/api/lessons/{world['lesson']}/events?timeout=8", api.token(world["student"]))
+    events = stream_events(api, f"/api/lessons/{world['lesson']}/events?timeout=60", api.token(world["student"]))
     worker.join()
     assert events[0][0] == "status"
     assert events[-1] == ("end", {"reason": "access_revoked"})
-    assert time.monotonic() - started < 4  # re-checked every 0.2 s, not after the stream's 8 s
+    assert time.monotonic() - started < 30  # re-checked every 0.2 s, not after the stream's 60 s
 
 
 def test_a_deleted_user_ends_the_stream(tight_api: RunningApi) -> None:
@@ -183,9 +183,9 @@ def test_the_stream_ends_when_its_token_expires(tight_api: RunningApi) -> None:
     api, world = tight_api, make_world(tight_api)
     token = mint_token(JWT_SECRET, world["teacher"], ttl_s=2)
     started = time.monotonic()
-    events = stream_events(api, f"/api/lessons/{world['lesson']}/events?timeout=20", token)
+    events = stream_events(api, f"/api/lessons/{world['lesson']}/events?timeout=60", token)
     assert events[-1] == ("end", {"reason": "token_expired"})
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 30  # at the token's exp (2 s), not after the stream's 60 s
 
 
 class OpenStream:
@@ -272,7 +272,7 @@ def test_a_lesson_list_stream_checks_every_id_and_its_bounds(tight_api: RunningA
     with transaction(api.session_factory) as s:
         foreign = make_lesson(s).id  # another teacher's course: the student is not enrolled
     denied = api.http.get(f"/api/lessons/events?ids={world['lesson']},{foreign}&once=1", headers=student)
-    assert denied.status_code == 403
+    assert denied.status_code == 404  # as for an id that does not exist
     for ids in ("1,2,3,4", "1,,2", "x", "1;2", "99999999999", "0", "²"):
         resp = api.http.get(f"/api/lessons/events?ids={ids}&once=1", headers=student)
         assert resp.status_code == 400, ids

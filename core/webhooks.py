@@ -76,6 +76,7 @@ from core.db.fast_read import FastRead
 from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
+from core.mux import unknown
 
 log = get_logger(__name__)
 
@@ -377,15 +378,13 @@ def parse_event(body: bytes, *, received_at: datetime | None = None, max_future_
     return replace(event, problem=problem) if problem else event
 
 
-# Values Mux documents today; a new one is kept (the raw event is stored) and logged once per process.
+# Values Mux documents today (one list, shared with the API reads in core/mux/unknown.py); a new one is kept
+# (the raw event is stored) and logged once per process.
 KNOWN_VALUES: dict[str, frozenset[str]] = {
-    "asset.status": frozenset({"preparing", "ready", "errored"}),
-    "upload.status": frozenset({"waiting", "asset_created", "errored", "cancelled", "timed_out"}),
-    "asset.errors.type": frozenset({"invalid_input"}),
+    "asset.status": unknown.ASSET_STATUSES,
+    "upload.status": unknown.UPLOAD_STATUSES,
+    "asset.errors.type": unknown.ASSET_ERROR_TYPES,
 }
-_unknown_seen: set[tuple[str, str]] = set()
-MAX_UNKNOWN_LOGGED = 1000  # distinct values remembered (and logged) per process: signed events only, but bounded
-_unknown_lock = threading.Lock()
 
 
 def note_unknown_values(event: MuxEvent) -> None:
@@ -402,14 +401,10 @@ def note_unknown_values(event: MuxEvent) -> None:
     if isinstance(errors, dict):
         found.append(("asset.errors.type", errors.get("type")))
     for name, value in found:
-        if not isinstance(value, str) or value in KNOWN_VALUES[name]:
-            continue
-        key = (name, value[:100])
-        with _unknown_lock:
-            if key in _unknown_seen or len(_unknown_seen) >= MAX_UNKNOWN_LOGGED:
-                continue
-            _unknown_seen.add(key)
-        log.warning("webhook.unknown_value", field=name, value=key[1], event_id=event.id, type=event.type)
+        if isinstance(value, str):
+            unknown.note_value(
+                name, value, KNOWN_VALUES[name], event="webhook.unknown_value", event_id=event.id, type=event.type
+            )
 
 
 # --- planning (pure) -------------------------------------------------------------------------------

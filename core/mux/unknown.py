@@ -39,6 +39,8 @@ UPLOAD_FIELDS = frozenset(mux_python.Upload.attribute_map.values())
 DELIVERY_REPORT_FIELDS = frozenset(mux_python.DeliveryReport.attribute_map.values())
 
 _MAX_VALUE_CHARS = 200
+# Distinct novelties remembered (and logged) per process: webhook bodies are signed, but keep memory bounded.
+MAX_REMEMBERED = 1000
 _lock = threading.Lock()
 _seen: set[tuple[str, str, str]] = set()
 
@@ -46,19 +48,25 @@ _seen: set[tuple[str, str, str]] = set()
 def _first_time(kind: str, field: str, value: str) -> bool:
     key = (kind, field, value)
     with _lock:
-        if key in _seen:
+        if key in _seen or len(_seen) >= MAX_REMEMBERED:
             return False
         _seen.add(key)
         return True
 
 
-def note_value(field: str, value: Any, known: Iterable[str]) -> None:
-    """Log `mux.unknown_value` the first time `field` (e.g. `asset.status`) carries a value outside `known`."""
+def note_value(
+    field: str, value: Any, known: Iterable[str], *, event: str = "mux.unknown_value", **context: Any
+) -> None:
+    """Log `event` the first time `field` (e.g. `asset.status`) carries a value outside `known`.
+
+    The API reads and the webhook receiver share this memory, so a new value is logged once per process
+    whichever way it arrived first; `context` adds fields such as the webhook's event id.
+    """
     if value is None or value in known:
         return
     text = str(value)[:_MAX_VALUE_CHARS]
     if _first_time("value", field, text):
-        log.warning("mux.unknown_value", field=field, value=text)
+        log.warning(event, field=field, value=text, **context)
 
 
 def note_fields(obj: str, doc: Mapping[str, Any], known: frozenset[str]) -> None:

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.models import Course, Lesson, VideoStatus
+from core.db.models import Course, Enrollment, Lesson, User, VideoStatus
 from core.errors import LecternError
 from core.playback import PlaybackService, detect_provider
+from core.privacy import student_key
 from dashboard.auth import Scope
 
 PROVIDER_LABELS = {"mux": "Mux", "s3": "S3", None: "none"}
@@ -85,6 +86,21 @@ def courses(factory: sessionmaker[Session], scope: Scope) -> list[CourseRow]:
     stmt = _scoped(select(Course.id, Course.title, Course.teacher_id).order_by(Course.title, Course.id), scope)
     with factory() as session:
         return [CourseRow(*row) for row in session.execute(stmt).all()]
+
+
+def student_names(
+    factory: sessionmaker[Session], scope: Scope, secret: bytes, course_id: int | None = None
+) -> dict[int, tuple[str, str]]:
+    """Student key -> (name, email) for students enrolled in the scope's courses (the warehouse has no names)."""
+    stmt = _scoped(
+        select(User.id, User.name, User.email).join(Enrollment, Enrollment.user_id == User.id)
+        .join(Course, Course.id == Enrollment.course_id).distinct(),
+        scope,
+    )  # fmt: skip
+    if course_id is not None:
+        stmt = stmt.where(Course.id == course_id)
+    with factory() as session:
+        return {student_key(secret, row.id): (row.name, row.email) for row in session.execute(stmt)}
 
 
 def _row(lesson: Lesson, course_title: str, thumbnail: str | None = None) -> LessonRow:

@@ -320,6 +320,21 @@ _V5_VIEW_KEY = (
 # DuckDB cannot add the constraint in the transaction that filled the column.
 _V6_VIEW_KEY_NOT_NULL = ("ALTER TABLE mux_views ALTER COLUMN view_key SET NOT NULL",)
 
+# Students' personal data (issue 15 item 12): no emails at all, no student names, and the platform snapshot's
+# student rows emptied: they held platform ids, and the platform job refills them under student keys
+# (core/privacy.py) on its next run. `privacy_forgotten` lists the keys of students `lectern privacy forget`
+# removed, so that neither the platform job nor a re-fetch of their Mux Data views brings them back.
+# Views loaded before this step keep the viewer_user_id the player sent then (the platform id);
+# `lectern privacy forget` removes those too.
+_V8_PSEUDONYMS = (
+    "ALTER TABLE users DROP COLUMN email",
+    "DELETE FROM users WHERE role = 'student'",
+    "DELETE FROM enrollments",
+    "DELETE FROM lesson_progress",
+    "DELETE FROM student_course_progress",
+    "CREATE TABLE privacy_forgotten (student_key BIGINT PRIMARY KEY, forgotten_at TIMESTAMPTZ NOT NULL)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw Mux tables, platform snapshot, sync_state", _V1_RAW + _V1_PLATFORM),
     Migration(2, "daily rollups for dashboards (backfilled from mux_views)", _V2_ROLLUPS),
@@ -327,6 +342,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "view export days loaded by the views job", _V4_VIEW_EXPORTS),
     Migration(5, "mux_views.view_key (hash of view_id) for upserts; warehouse_settings", _V5_VIEW_KEY),
     Migration(6, "mux_views.view_key NOT NULL", _V6_VIEW_KEY_NOT_NULL),
+    Migration(8, "students pseudonymised: no emails or student names; forgotten students", _V8_PSEUDONYMS),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -351,6 +367,7 @@ TABLES = (
     "qoe_startup_daily",
     "lesson_completion",
     "student_course_progress",
+    "privacy_forgotten",
     "schema_version",
 )
 VIEWS = ("v_daily_lesson_engagement", "v_lesson_retention", "v_qoe", "v_lesson_completion", "v_usage_daily")

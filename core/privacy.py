@@ -1,0 +1,108 @@
+"""Students' personal data: the pseudonymous student key, mapping it back (admins), and forgetting a student.
+
+The warehouse and Mux Data never see a student's platform id, name or email. They see the *student key*:
+
+    student_key(secret, user_id) = 10**17 + HMAC-SHA256(secret, "lectern-student:<id>") mod 9·10**17
+
+always 18 decimal digits, so it is what the player sends Mux Data as `viewer_user_id`, what the loaders
+read back as the view's numeric `user_id`, and what the platform snapshot writes in place of the student's
+id (`users.id`, `enrollments.user_id`, `lesson_progress.user_id`): the warehouse joins views to
+enrolments on it exactly as it did on platform ids. Real platform ids stay below 10**17, so a key never
+equals one. Teachers, admins and analysts keep their platform ids (courses name their teacher).
+
+The secret is LECTERN_PSEUDONYM_KEY; when unset it is derived from LECTERN_PLATFORM_JWT_SECRET (a deployment
+that rotates that secret should set its own key, or the warehouse's student keys change with it). Without
+the secret a key cannot be mapped back; with it, `lookup` recomputes the keys of the platform's users —
+from the platform DB, never from the warehouse — which is why only admins (holders of the platform DB
+credentials, through `lectern privacy lookup`) can do it.
+
+Forgetting (`forget`, `lectern privacy forget --user ID`) is in core/privacy_forget.py's sibling below:
+it is written against the warehouse writer and the platform engine it is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+
+from core.db.models import Role, User
+from core.settings import Settings
+
+KEY_MIN = 10**17
+KEY_SPAN = 9 * 10**17
+_DERIVE_LABEL = b"lectern pseudonym key v1"
+
+
+def pseudonym_secret(settings: Settings) -> bytes:
+    explicit = settings.pseudonym_key.get_secret_value()
+    if explicit:
+        return explicit.encode()
+    jwt_secret = settings.platform_jwt_secret.get_secret_value().encode()
+    return hmac.new(jwt_secret, _DERIVE_LABEL, hashlib.sha256).digest()
+
+
+def student_key(secret: bytes, user_id: int) -> int:
+    digest = hmac.new(secret, f"lectern-student:{user_id}".encode(), hashlib.sha256).digest()
+    return KEY_MIN + int.from_bytes(digest[:16], "big") % KEY_SPAN
+
+
+def is_student_key(value: int) -> bool:
+    return KEY_MIN <= value < KEY_MIN + KEY_SPAN
+
+
+def viewer_user_id(settings: Settings, user_id: int) -> str:
+    """What Lectern's players send Mux Data (and put in playback tokens) for this user."""
+    return str(student_key(pseudonym_secret(settings), user_id))
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    email: str
+    name: str
+    role: str
+
+
+def lookup(engine: Engine, secret: bytes, key: int) -> Person | None:
+    """The platform user behind a student key (a scan of users: keys cannot be reversed, only recomputed)."""
+    with engine.connect() as conn:
+        for row in conn.execute(select(User.id, User.email, User.name, User.role).where(User.role == Role.student)):
+            if student_key(secret, row.id) == key:
+                return Person(row.id, row.email, row.name, row.role)
+    return None
+
+
+@dataclass
+class ForgetReport:
+    user_id: int
+    student_key: int
+    warehouse_rows: dict[str, int] = field(default_factory=dict)
+    snapshots_removed: int = 0
+    already_forgotten: bool = False
+    not_reached: list[str] = field(default_factory=list)
+
+    def lines(self) -> Iterable[str]:
+        yield f"student {self.user_id} -> key {self.student_key}"
+        if self.already_forgotten:
+            yield "already on the forgotten list (this run removed whatever came back since)"
+        for table, n in self.warehouse_rows.items():
+            yield f"warehouse {table}: {n} row(s) removed"
+        yield f"published snapshots rewritten: older snapshots removed ({self.snapshots_removed})"
+        for item in self.not_reached:
+            yield f"NOT REACHED: {item}"
+
+
+# Lectern's own platform tables (webhook_events, migration_jobs, migration_controls, alerts) hold no
+# rows about students; users, enrollments and lesson_progress are the platform's, deleted by the platform.
+NOT_REACHED = (
+    "the platform's own rows (users, enrollments, lesson_progress) belong to the platform: delete or "
+    "anonymise the student there; until then the sync skips this student (the forgotten list)",
+    "Mux Data keeps the student's views (under the pseudonymous viewer_user_id, no name or email) for its "
+    "retention period; the views job drops them whenever they are fetched again",
+    "copies made outside Lectern: warehouse exports (`lectern warehouse export`), analysts' downloads, "
+    "backups of the warehouse directory",
+)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db.models import Course, Enrollment, Lesson, User, VideoStatus
 from core.errors import LecternError
 from core.playback import PlaybackService, detect_provider
-from core.privacy import student_key
+from core.privacy import student_key, viewer_user_id
 from dashboard.auth import Scope
 
 PROVIDER_LABELS = {"mux": "Mux", "s3": "S3", None: "none"}
@@ -141,7 +141,7 @@ def lessons(
     stmt = _scoped(stmt.order_by(Course.title, Lesson.course_id, Lesson.position), scope)
     with factory() as session:
         found = session.execute(stmt).all()
-    viewer = f"dashboard-{scope.user_id}"
+    viewer = viewer_user_id(playback.settings, scope.user_id) if playback is not None else ""
     return [_row(lesson, title, _thumbnail(playback, lesson, viewer)) for lesson, title in found]
 
 

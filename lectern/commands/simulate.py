@@ -3,9 +3,9 @@
 Reads the platform's ready Mux lessons and their courses' enrolments, asks the emulator to simulate
 views of exactly those lessons by exactly those students (video_id = lesson id, viewer_user_id = the
 student's pseudonymous key, as Lectern's player sets them; core/privacy.py), then writes `lesson_progress`
-from the simulated views the way the platform's own progress tracking would have recorded them: close to Mux Data, never identical (a few
-students' progress never saved, positions saved by a periodic heartbeat, watch seconds counted by a
-different clock).
+from the simulated views the way the platform's own progress tracking would have recorded them: close to
+Mux Data, never identical (a few students' progress never saved, positions saved by a periodic heartbeat,
+watch seconds counted by a different clock).
 
 Mount with `emulator_app.command("simulate")(simulate)` (see lectern/commands/emulator.py).
 """

@@ -16,20 +16,23 @@ the secret a key cannot be mapped back; with it, `lookup` recomputes the keys of
 from the platform DB, never from the warehouse — which is why only admins (holders of the platform DB
 credentials, through `lectern privacy lookup`) can do it.
 
-Forgetting (`forget`, `lectern privacy forget --user ID`) is in core/privacy_forget.py's sibling below:
-it is written against the warehouse writer and the platform engine it is given.
+Forgetting (`forget`, `lectern privacy forget --user ID`) removes the student from the warehouse's working
+file and every published snapshot, and puts the key on the warehouse's forgotten list so that later syncs
+skip them. `core` imports no `warehouse`: the caller hands `forget` a function that does the warehouse part
+(warehouse/privacy.py `forget_in_warehouse`) — see lectern/commands/privacy.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
 from core.db.models import Role, User
+from core.errors import Conflict
 from core.settings import Settings
 
 KEY_MIN = 10**17
@@ -91,7 +94,7 @@ class ForgetReport:
             yield "already on the forgotten list (this run removed whatever came back since)"
         for table, n in self.warehouse_rows.items():
             yield f"warehouse {table}: {n} row(s) removed"
-        yield f"published snapshots rewritten: older snapshots removed ({self.snapshots_removed})"
+        yield f"published a new warehouse snapshot; older snapshots deleted: {self.snapshots_removed}"
         for item in self.not_reached:
             yield f"NOT REACHED: {item}"
 
@@ -106,3 +109,39 @@ NOT_REACHED = (
     "copies made outside Lectern: warehouse exports (`lectern warehouse export`), analysts' downloads, "
     "backups of the warehouse directory",
 )
+
+
+@dataclass(frozen=True)
+class WarehouseForgetResult:
+    rows: dict[str, int]
+    newly_listed: bool
+    snapshots_removed: int
+
+
+# (student key, platform user id) -> what the warehouse did.
+WarehouseForget = Callable[[int, int], WarehouseForgetResult]
+
+
+def forget(engine: Engine, secret: bytes, user_id: int, warehouse: WarehouseForget) -> ForgetReport:
+    """Remove a student from the stores Lectern owns; idempotent (a second run removes nothing new).
+
+    Refuses a platform user who is not a student (teachers' rows are course data, not a student's). A user
+    the platform already deleted is still forgotten: their key is computed from the id alone.
+    """
+    with engine.connect() as conn:
+        role = conn.execute(select(User.role).where(User.id == user_id)).scalar_one_or_none()
+    if role is not None and role != Role.student:
+        raise Conflict(
+            f"user {user_id} is a {role}, not a student: `privacy forget` removes students only",
+            context={"user_id": user_id, "role": role},
+        )
+    key = student_key(secret, user_id)
+    done = warehouse(key, user_id)
+    return ForgetReport(
+        user_id=user_id,
+        student_key=key,
+        warehouse_rows=done.rows,
+        snapshots_removed=done.snapshots_removed,
+        already_forgotten=not done.newly_listed,
+        not_reached=list(NOT_REACHED),
+    )

@@ -27,7 +27,7 @@ from core.db.models import Base, Role
 from core.privacy import student_key
 from sync.state import JobResult, Progress, transaction, write_state
 from warehouse.loaders import TS, append
-from warehouse.privacy import forgotten_keys, purge_students
+from warehouse.privacy import forgotten, purge_students
 from warehouse.rollups import refresh_platform_rollups
 
 JOB = "platform"
@@ -125,8 +125,8 @@ def run_platform(
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "REPEATABLE READ"
     with engine.connect().execution_options(**options) as pconn, pconn.begin(), transaction(con):
-        forgotten = forgotten_keys(con)
-        pseudonyms = Pseudonyms(pseudonym_secret, forgotten)
+        forgotten_keys, forgotten_ids = forgotten(con)
+        pseudonyms = Pseudonyms(pseudonym_secret, forgotten_keys)
         for i, name in enumerate(TABLES):
             con.execute(f"DELETE FROM {name}")
             count = _read_table(pconn, con, name, batch_rows, pseudonyms)
@@ -135,7 +135,7 @@ def run_platform(
             if progress:
                 progress(JOB, i + 1, len(TABLES), result.rows)
         refresh_platform_rollups(con)
-        returned = purge_students(con, sorted(forgotten)).get("mux_views", 0)
+        returned = purge_students(con, sorted(forgotten_keys), sorted(forgotten_ids)).get("mux_views", 0)
         if returned:
             result.details["forgotten_views_removed"] = returned
         result.new_rows = result.rows

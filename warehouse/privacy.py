@@ -11,21 +11,25 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from core.privacy import WarehouseForgetResult
 from warehouse.rollups import refresh_platform_rollups, refresh_rollups
+from warehouse.store import WarehouseWriter
 
 # Tables whose rows name one student, and the column holding the key.
 STUDENT_ROWS = (("mux_views", "user_id"), ("users", "id"), ("enrollments", "user_id"), ("lesson_progress", "user_id"))
 
 
-def forgotten_keys(con: duckdb.DuckDBPyConnection) -> set[int]:
-    return {int(k) for (k,) in con.execute("SELECT student_key FROM privacy_forgotten").fetchall()}
+def forgotten(con: duckdb.DuckDBPyConnection) -> tuple[set[int], set[int]]:
+    """(student keys, platform ids) on the forgotten list; the ids catch views loaded before step 8."""
+    rows = con.execute("SELECT student_key, user_id FROM privacy_forgotten").fetchall()
+    return {int(k) for k, _ in rows}, {int(u) for _, u in rows if u is not None}
 
 
-def add_forgotten(con: duckdb.DuckDBPyConnection, key: int, *, now: datetime | None = None) -> bool:
-    """Put a key on the list; False when it was already there."""
+def add_forgotten(con: duckdb.DuckDBPyConnection, key: int, user_id: int, *, now: datetime | None = None) -> bool:
+    """Put a student on the list; False when they were already there."""
     if con.execute("SELECT count(*) FROM privacy_forgotten WHERE student_key = ?", [key]).fetchall()[0][0]:
         return False
-    con.execute("INSERT INTO privacy_forgotten VALUES (?, ?)", [key, now or datetime.now(UTC)])
+    con.execute("INSERT INTO privacy_forgotten VALUES (?, ?, ?)", [key, user_id, now or datetime.now(UTC)])
     return True
 
 
@@ -52,3 +56,29 @@ def purge_students(con: duckdb.DuckDBPyConnection, keys: Sequence[int], raw_ids:
     if removed["users"] or removed["enrollments"] or removed["lesson_progress"]:
         refresh_platform_rollups(con)
     return removed
+
+
+def forget_in_warehouse(writer: WarehouseWriter, key: int, user_id: int) -> WarehouseForgetResult:
+    """List the key, delete the student's rows in the working file, publish, then delete older snapshots.
+
+    Readers that still hold an older snapshot open finish their query on it (POSIX keeps an unlinked file
+    until its last descriptor closes); every new reader opens the rewritten one.
+    """
+    with writer.open() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            listed = add_forgotten(con, key, user_id)
+            rows = purge_students(con, [key], [user_id])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    removed = 0
+    with writer.lock():  # no sync can publish (and so become the current snapshot) while we delete
+        current = writer.layout.published()
+        for snapshot in writer.layout.snapshot_files():
+            if current is not None and snapshot.resolve() == current:
+                continue
+            snapshot.unlink(missing_ok=True)
+            removed += 1
+    return WarehouseForgetResult(rows=rows, newly_listed=listed, snapshots_removed=removed)

@@ -332,7 +332,9 @@ _V8_PSEUDONYMS = (
     "DELETE FROM enrollments",
     "DELETE FROM lesson_progress",
     "DELETE FROM student_course_progress",
-    "CREATE TABLE privacy_forgotten (student_key BIGINT PRIMARY KEY, forgotten_at TIMESTAMPTZ NOT NULL)",
+    """CREATE TABLE privacy_forgotten (
+        student_key BIGINT PRIMARY KEY, user_id BIGINT, forgotten_at TIMESTAMPTZ NOT NULL
+    )""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -103,7 +103,7 @@ def test_forgotten_students_are_not_copied_again(seeded: Engine, writer: Warehou
         student = conn.execute(select(User.id).where(User.role == "student").order_by(User.id)).scalars().first()
     key = student_key(PSEUDONYM_SECRET, student)
     with writer.open() as con:
-        con.execute("INSERT INTO privacy_forgotten VALUES (?, now())", [key])
+        con.execute("INSERT INTO privacy_forgotten VALUES (?, ?, now())", [key, student])
         run_platform(con, seeded, now=NOW, pseudonym_secret=PSEUDONYM_SECRET)
         for table, column in (("users", "id"), ("enrollments", "user_id"), ("lesson_progress", "user_id")):
             assert con.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", [key]).fetchall() == [(0,)]

@@ -100,3 +100,20 @@ def test_newer_warehouse_is_refused() -> None:
     con.execute("INSERT INTO schema_version VALUES (?, 'from the future', now())", [LATEST + 1])
     with pytest.raises(SchemaError, match="upgrade Lectern"):
         migrate(con)
+
+
+def test_step_8_removes_emails_and_student_rows_and_adds_the_forgotten_list() -> None:
+    con = duckdb.connect()
+    migrate(con, target=6)
+    con.execute(
+        "INSERT INTO users VALUES (1, 't@x.test', 'Tea Cher', 'teacher', now()), "
+        "(2, 's@x.test', 'Stu Dent', 'student', now())"
+    )
+    con.execute("INSERT INTO enrollments VALUES (1, 2, 10, now())")
+    con.execute("INSERT INTO lesson_progress VALUES (1, 2, 5, 1.0, 1.0, NULL, now())")
+    con.execute("INSERT INTO student_course_progress VALUES (2, 10, now(), 1, 0, 1.0, now())")
+    assert migrate(con) == [step.version for step in MIGRATIONS if step.version > 6]
+    assert "email" not in {r[0] for r in con.execute("DESCRIBE users").fetchall()}
+    assert con.execute("SELECT id, name, role FROM users").fetchall() == [(1, "Tea Cher", "teacher")]
+    for table in ("enrollments", "lesson_progress", "student_course_progress", "privacy_forgotten"):
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)], table

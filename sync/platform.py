@@ -7,7 +7,8 @@ and `users.email` have no column there, so they are never even selected. On Post
 one REPEATABLE READ transaction, so all five tables come from the same moment.
 
 Students are pseudonymised on the way (core/privacy.py): their ids become student keys in `users`,
-`enrollments` and `lesson_progress`, their names are not copied, and students on the forgotten list
+`enrollments` and `lesson_progress` (and in views loaded before warehouse step 8, which carry their platform
+id), their names are not copied, and students on the forgotten list
 (`lectern privacy forget`) are skipped — and any of their Mux Data views a views run fetched again are
 removed here, in the same transaction.
 """
@@ -27,7 +28,7 @@ from core.db.models import Base, Role
 from core.privacy import student_key
 from sync.state import JobResult, Progress, transaction, write_state
 from warehouse.loaders import TS, append
-from warehouse.privacy import forgotten, purge_students
+from warehouse.privacy import forgotten, purge_students, rekey_student_views
 from warehouse.rollups import refresh_platform_rollups
 
 JOB = "platform"
@@ -136,6 +137,9 @@ def run_platform(
                 progress(JOB, i + 1, len(TABLES), result.rows)
         refresh_platform_rollups(con)
         returned = purge_students(con, sorted(forgotten_keys), sorted(forgotten_ids)).get("mux_views", 0)
+        rekeyed = rekey_student_views(con, pseudonyms.students)
+        if rekeyed:
+            result.details["views_rekeyed"] = rekeyed
         if returned:
             result.details["forgotten_views_removed"] = returned
         result.new_rows = result.rows

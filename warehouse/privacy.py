@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import duckdb
+import pyarrow as pa
 
-from core.privacy import WarehouseForgetResult
+from core.privacy import KEY_MIN, WarehouseForgetResult
 from warehouse.rollups import refresh_platform_rollups, refresh_rollups
 from warehouse.store import WarehouseWriter
 
@@ -56,6 +57,32 @@ def purge_students(con: duckdb.DuckDBPyConnection, keys: Sequence[int], raw_ids:
     if removed["users"] or removed["enrollments"] or removed["lesson_progress"]:
         refresh_platform_rollups(con)
     return removed
+
+
+def rekey_student_views(con: duckdb.DuckDBPyConnection, keys: dict[int, int]) -> int:
+    """Views whose viewer is a student's platform id (loaded before step 8) take the student's key instead.
+
+    After this, those views join to enrolments again and the warehouse holds no student id. Rows already
+    keyed are never touched (`user_id < KEY_MIN`), so after the first run this finds nothing.
+    """
+    if not keys:
+        return 0
+    mapping = pa.table({"raw": list(keys), "student_key": list(keys.values())})
+    con.register("_student_keys", mapping)
+    try:
+        match = "v.user_id = k.raw AND v.user_id < ? AND v.viewer_user_id = k.raw::VARCHAR"
+        count = f"SELECT min(v.view_day), max(v.view_day), count(*) FROM mux_views v, _student_keys k WHERE {match}"
+        first, last, n = con.execute(count, [KEY_MIN]).fetchall()[0]
+        if n:
+            con.execute(
+                "UPDATE mux_views v SET user_id = k.student_key, viewer_user_id = k.student_key::VARCHAR "
+                f"FROM _student_keys k WHERE {match}",
+                [KEY_MIN],
+            )
+            refresh_rollups(con, (first, last))
+    finally:
+        con.unregister("_student_keys")
+    return int(n)
 
 
 def forget_in_warehouse(writer: WarehouseWriter, key: int, user_id: int) -> WarehouseForgetResult:

@@ -324,8 +324,8 @@ _V6_VIEW_KEY_NOT_NULL = ("ALTER TABLE mux_views ALTER COLUMN view_key SET NOT NU
 # student rows emptied: they held platform ids, and the platform job refills them under student keys
 # (core/privacy.py) on its next run. `privacy_forgotten` lists the keys of students `lectern privacy forget`
 # removed, so that neither the platform job nor a re-fetch of their Mux Data views brings them back.
-# Views loaded before this step keep the viewer_user_id the player sent then (the platform id);
-# `lectern privacy forget` removes those too.
+# Views loaded before this step carry the viewer_user_id the player sent then (the platform id): the platform
+# job rewrites students' to their keys (it alone has the HMAC key), and `lectern privacy forget` removes them.
 _V8_PSEUDONYMS = (
     "ALTER TABLE users DROP COLUMN email",
     "DELETE FROM users WHERE role = 'student'",

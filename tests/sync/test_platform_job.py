@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import duckdb
 import pytest
 from sqlalchemy import Connection, Engine, delete, func, select
@@ -10,8 +12,10 @@ from core.db.models import Course, Enrollment, Lesson, LessonProgress, User
 from core.privacy import student_key
 from sync.platform import TABLES, run_platform
 from sync.state import read_state
+from sync.state import transaction as wh_transaction
+from sync.views import load_window
 from tests.sync.conftest import NOW
-from tests.warehouse.factories import PSEUDONYM_SECRET
+from tests.warehouse.factories import PSEUDONYM_SECRET, FakeViews, make_view
 from warehouse.store import WarehouseWriter
 
 
@@ -108,3 +112,21 @@ def test_forgotten_students_are_not_copied_again(seeded: Engine, writer: Warehou
         for table, column in (("users", "id"), ("enrollments", "user_id"), ("lesson_progress", "user_id")):
             assert con.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", [key]).fetchall() == [(0,)]
         assert con.execute("SELECT count(*) FROM users WHERE role = 'student'").fetchall()[0][0] > 0
+
+
+def test_views_loaded_before_keys_take_the_students_key(seeded: Engine, writer: WarehouseWriter) -> None:
+    with seeded.connect() as conn:
+        student = conn.execute(select(User.id).where(User.role == "student").order_by(User.id)).scalars().first()
+        teacher = conn.execute(select(User.id).where(User.role == "teacher").order_by(User.id)).scalars().first()
+    views = [make_view(1, end=NOW - timedelta(days=1), viewer=student), make_view(2, end=NOW, viewer=teacher)]
+    with writer.open() as con:
+        with wh_transaction(con):
+            load_window(con, FakeViews(views), NOW - timedelta(days=3), NOW + timedelta(days=1), now=NOW, batch_rows=10)
+        first = run_platform(con, seeded, now=NOW, pseudonym_secret=PSEUDONYM_SECRET)
+        key = student_key(PSEUDONYM_SECRET, student)
+        rows = con.execute("SELECT view_id, viewer_user_id, user_id FROM mux_views ORDER BY view_id").fetchall()
+        assert rows == [("view-00000001", str(key), key), ("view-00000002", str(teacher), teacher)]
+        daily = {r[0] for r in con.execute("SELECT user_id FROM viewer_lesson_daily").fetchall()}
+        assert daily == {key, teacher}  # the rollups were recomputed with the key
+        again = run_platform(con, seeded, now=NOW, pseudonym_secret=PSEUDONYM_SECRET)
+    assert first.details["views_rekeyed"] == 1 and "views_rekeyed" not in again.details

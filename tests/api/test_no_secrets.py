@@ -87,9 +87,10 @@ def test_lectern_loggers_mask_registered_secrets_and_token_shapes(scanner: LeakS
     try:
         log = get_logger("lectern.test")
         log.info("thing.happened", detail=f"with {secret}", url=f"https://h/p?token={JWT_SAMPLE}", password="pw")
-        logging.getLogger("urllib3.connectionpool").debug("GET /upload?signature=%s HTTP/1.1", "sig-value-xyz")
-        # uvicorn's access line for an EventSource, which can only pass its bearer token in the query.
-        logging.getLogger("uvicorn.access").info(
+        logging.getLogger("tests.thirdparty.http").debug("GET /upload?signature=%s HTTP/1.1", "sig-value-xyz")
+        # An access-log line in uvicorn's format for an EventSource, which can only pass its token in the query
+        # (on a logger of our own: uvicorn's and urllib3's get their levels set by earlier tests).
+        logging.getLogger("tests.thirdparty.access").info(
             '%s - "%s %s HTTP/%s" %d',
             "127.0.0.1",
             "GET",

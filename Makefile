@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install web-components chromium wrk demo test test-quick soak bench lint format clean
+.PHONY: install web-components chromium wrk demo test test-quick soak bench lint audit format clean
 
 install: $(STAMP)
 
@@ -44,6 +44,16 @@ bench: install wrk
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@$(MAKE) --no-print-directory audit
+
+# Known vulnerabilities in the locked dependencies (uv.lock, dev group included), not in whatever .venv holds.
+# --strict fails when a package cannot be audited: a vulnerability service that cannot be reached must not
+# read as "no known vulnerabilities". PIP_AUDIT_SERVICE=osv picks the OSV database instead of PyPI's.
+PIP_AUDIT_SERVICE ?= pypi
+audit: install
+	@mkdir -p var
+	$(BIN)/uv export --frozen --all-groups --no-emit-project --format requirements-txt --quiet -o var/audit-requirements.txt
+	$(BIN)/pip-audit --strict --desc --disable-pip --progress-spinner off -s $(PIP_AUDIT_SERVICE) -r var/audit-requirements.txt
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -61,6 +61,11 @@ class PlaybackResponse(BaseModel):
     tokens: dict[str, str] = Field(description="Signed lessons: JWT per audience (video, thumbnail, storyboard).")
     duration_s: float | None = None
     expires_at: datetime | None = Field(description="When the first URL/token stops working; null = never.")
+    viewer_user_id: str | None = Field(
+        default=None,
+        description="Send this to Mux Data as `viewer_user_id` (metadata-viewer-user-id): the viewer's "
+        "pseudonymous key, never the platform user id.",
+    )
 
 
 class LessonStatusResponse(BaseModel):

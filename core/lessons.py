@@ -23,6 +23,7 @@ from core.errors import MuxNotFound, NotConfigured
 from core.logging import get_logger
 from core.mux.service import MuxService
 from core.playback import PlaybackInfo, PlaybackService, detect_provider
+from core.privacy import viewer_user_id
 
 log = get_logger(__name__)
 
@@ -187,4 +188,6 @@ class LessonVideoService:
         with self.engine.connect() as conn:
             access = read_lesson_access(conn, lesson_id, user_id)
         require_view(access)
-        return self.playback_service.playback_for(access.lesson, viewer_id=str(user_id))
+        # The viewer id goes into signed tokens and the player's Mux Data metadata: the pseudonymous key.
+        viewer = viewer_user_id(self.playback_service.settings, user_id)
+        return self.playback_service.playback_for(access.lesson, viewer_id=viewer)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -64,6 +64,8 @@ class PlaybackInfo:
     duration_s: float | None = None
     expires_at: datetime | None = None
     playback_id: str | None = None
+    # What the player must send Mux Data as viewer_user_id: the viewer's student key (core/privacy.py).
+    viewer_user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,9 +193,9 @@ class PlaybackService:
         """Playback for a viewer, or `Conflict` (with the lesson's status) when nothing is playable."""
         provider = detect_provider(lesson)
         if provider == "mux":
-            return self._mux(lesson, viewer_id)
+            return replace(self._mux(lesson, viewer_id), viewer_user_id=viewer_id)
         if provider == "s3":
-            return self._s3(lesson)
+            return replace(self._s3(lesson), viewer_user_id=viewer_id)
         raise Conflict(
             f"lesson {lesson.id} has no playable video yet (status {lesson.video_status})",
             context={"lesson_id": lesson.id, "status": lesson.video_status, "error": lesson.video_error},

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024, alias="LECTERN_WEBHOOK_MAX_BODY_BYTES")
     api_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8000"), alias="LECTERN_API_URL")
 
+    # Students' personal data (issue 15 item 12): the HMAC key behind the pseudonymous student keys in the
+    # warehouse and in the viewer_user_id sent to Mux Data. Unset: derived from LECTERN_PLATFORM_JWT_SECRET
+    # (see core/privacy.py); set it explicitly so rotating the JWT secret does not re-key the warehouse.
+    pseudonym_key: SecretStr = Field(default=SecretStr(""), alias="LECTERN_PSEUDONYM_KEY")
+
     # Sync and warehouse.
     sync_views_interval_s: int = Field(default=900, ge=10, alias="LECTERN_SYNC_VIEWS_INTERVAL_S")
     sync_usage_interval_s: int = Field(default=3600, ge=10, alias="LECTERN_SYNC_USAGE_INTERVAL_S")

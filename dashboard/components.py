@@ -66,7 +66,7 @@ def mux_hosted_domain(stream_base_url: str) -> str | None:
 
 @dataclass(frozen=True)
 class PlayerViewer:
-    user_id: int
+    viewer_user_id: str  # the viewer's student key (core/privacy.py), never the platform user id
     lesson_title: str
     course_title: str
     chapters: list[dict[str, Any]] | None = None
@@ -82,7 +82,7 @@ def player_attributes(info: PlaybackInfo, viewer: PlayerViewer, stream_base_url:
         # Mux Data: video_id is the lesson id, which is how synced views join back to lessons.
         "metadata-video-id": str(info.lesson_id),
         "metadata-video-title": viewer.lesson_title,
-        "metadata-viewer-user-id": str(viewer.user_id),
+        "metadata-viewer-user-id": viewer.viewer_user_id,
         "metadata-video-series": viewer.course_title,
         "metadata-player-name": "lectern-dashboard-preview",
         "title": viewer.lesson_title,

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.models import Course, Lesson, VideoStatus
+from core.db.models import Course, Enrollment, Lesson, User, VideoStatus
 from core.errors import LecternError
 from core.playback import PlaybackService, detect_provider
+from core.privacy import student_key, viewer_user_id
 from dashboard.auth import Scope
 
 PROVIDER_LABELS = {"mux": "Mux", "s3": "S3", None: "none"}
@@ -87,6 +88,21 @@ def courses(factory: sessionmaker[Session], scope: Scope) -> list[CourseRow]:
         return [CourseRow(*row) for row in session.execute(stmt).all()]
 
 
+def student_names(
+    factory: sessionmaker[Session], scope: Scope, secret: bytes, course_id: int | None = None
+) -> dict[int, tuple[str, str]]:
+    """Student key -> (name, email) for students enrolled in the scope's courses (the warehouse has no names)."""
+    stmt = _scoped(
+        select(User.id, User.name, User.email).join(Enrollment, Enrollment.user_id == User.id)
+        .join(Course, Course.id == Enrollment.course_id).distinct(),
+        scope,
+    )  # fmt: skip
+    if course_id is not None:
+        stmt = stmt.where(Course.id == course_id)
+    with factory() as session:
+        return {student_key(secret, row.id): (row.name, row.email) for row in session.execute(stmt)}
+
+
 def _row(lesson: Lesson, course_title: str, thumbnail: str | None = None) -> LessonRow:
     duration = lesson.video_duration_s if lesson.video_duration_s is not None else lesson.duration_s
     return LessonRow(
@@ -125,7 +141,7 @@ def lessons(
     stmt = _scoped(stmt.order_by(Course.title, Lesson.course_id, Lesson.position), scope)
     with factory() as session:
         found = session.execute(stmt).all()
-    viewer = f"dashboard-{scope.user_id}"
+    viewer = viewer_user_id(playback.settings, scope.user_id) if playback is not None else ""
     return [_row(lesson, title, _thumbnail(playback, lesson, viewer)) for lesson, title in found]
 
 

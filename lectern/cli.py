@@ -204,6 +204,7 @@ _SUBCOMMANDS = {
     "warehouse": "lectern.commands.warehouse",
     "migrate": "lectern.commands.migrate",
     "upload": "lectern.commands.upload",
+    "privacy": "lectern.commands.privacy",
 }
 
 

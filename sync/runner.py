@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from core.db.engine import make_engine
 from core.logging import get_logger
+from core.privacy import pseudonym_secret
 from core.settings import Settings
 from sync.assets import run_assets
 from sync.cost_alerts import run_cost_alerts
@@ -121,7 +122,14 @@ def run_one(
         return run_usage(con, source, now=now, backfill_days=s.sync_backfill_days, since=since, progress=progress)
     if job == "platform":
         engine = _need(ctx.engine, "The platform database")
-        return run_platform(con, engine, now=now, batch_rows=s.sync_batch_rows, progress=progress)
+        return run_platform(
+            con,
+            engine,
+            now=now,
+            pseudonym_secret=pseudonym_secret(s),
+            batch_rows=s.sync_batch_rows,
+            progress=progress,
+        )
     if job == "assets":
         source, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
         return run_assets(con, source, engine, now=now, progress=progress)

@@ -7,11 +7,16 @@ Without a server, PostgreSQL tests are skipped with the reason, except under CI=
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
+import re
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pytest
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.engine import make_engine, make_session_factory
 from core.db.migrate import upgrade
+from tests.secret_scan import LeakScanner
 
 RUN_ID = uuid.uuid4().hex[:8]
 _created_pg_dbs: list[str] = []
@@ -67,7 +73,60 @@ def new_pg_database(prefix: str = "lectern_test") -> str:
     return admin_url.set(database=name).render_as_string(hide_password=False)
 
 
+# Every log line of the run, scanned for configured secrets and signed tokens (issue 15): a handler on the
+# root logger renders each record as Lectern's own handler would (tests/secret_scan.py) and the session fails
+# if any line carries one. The root logger is raised to INFO, the level `configure_logging` runs at.
+# Secrets: whatever Lectern registered for masking, every `*SECRET`/`*PASSWORD` constant of a loaded test
+# module, the emulator's token secret and the test signing key. Lines logged by subprocesses are not seen here.
+_SECRET_CONSTANT = re.compile(r"(SECRET|PASSWORD)$")
+
+
+def _run_secrets() -> set[str]:
+    from core.logging import _registered
+
+    found = set(_registered) | {"test-secret"}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("tests.") or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if _SECRET_CONSTANT.search(attr) and isinstance(value, str | bytes):
+                found.add(value.decode() if isinstance(value, bytes) else value)
+    signing = sys.modules.get("tests.core.signing")
+    if signing is not None and signing.signing_key.cache_info().currsize:
+        key = signing.signing_key()
+        found.add(key.private_key_b64)
+        found.add(base64.b64decode(key.private_key_b64).decode().splitlines()[1])  # a line of the PEM body
+    return found
+
+
+_scanner = LeakScanner(_run_secrets)
+_root_level: int | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _root_level
+    root = logging.getLogger()
+    _root_level = root.level
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
+    root.addHandler(_scanner)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _scanner.leaks:
+        terminalreporter.section("secrets or signed tokens in log lines", red=True)
+        for leak in _scanner.leaks:
+            terminalreporter.line(leak)
+    else:
+        terminalreporter.line(f"log scan: {_scanner.lines} log lines, no secrets or signed tokens")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logging.getLogger().removeHandler(_scanner)
+    if _root_level is not None:
+        logging.getLogger().setLevel(_root_level)
+    if _scanner.leaks and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not _created_pg_dbs or not _pg_admin_url():
         return
     admin = create_engine(_pg_admin_url() or "", isolation_level="AUTOCOMMIT")

@@ -215,7 +215,10 @@ def students_table(
     teacher_id: int | None = None,
     max_rows: int | None = None,
 ) -> pd.DataFrame:
-    """One row per (enrolled student, course) in scope: platform progress plus Mux views in the range."""
+    """One row per (enrolled student, course) in scope: platform progress plus Mux views in the range.
+
+    Students are their student keys (core/privacy.py): the warehouse holds no names or emails.
+    """
     sql = f"""WITH {SCOPE_CTE},
     courses_in AS (SELECT DISTINCT course_id, course_title FROM scope),
     views AS (
@@ -225,12 +228,11 @@ def students_table(
         WHERE v.view_day BETWEEN $start AND $end AND v.user_id IS NOT NULL
         GROUP BY v.user_id, s.course_id
     )
-    SELECT p.user_id, u.name, u.email, p.course_id, c.course_title, p.enrolled_at,
+    SELECT p.user_id AS student_key, p.course_id, c.course_title, p.enrolled_at,
            p.lessons_started, p.lessons_completed, p.seconds_watched, coalesce(v.views, 0) AS views,
            coalesce(v.watch_time_s, 0) AS watch_time_s, v.last_view_at, p.last_progress_at
     FROM student_course_progress p
     JOIN courses_in c ON c.course_id = p.course_id
-    LEFT JOIN users u ON u.id = p.user_id
     LEFT JOIN views v ON v.user_id = p.user_id AND v.course_id = p.course_id
     ORDER BY watch_time_s DESC, p.user_id"""
     return run_capped(con, sql, {**scope_params(teacher_id, course_id), "start": start, "end": end}, max_rows)

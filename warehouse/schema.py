@@ -347,6 +347,23 @@ _V7_VIEW_IDENTITY = (
     WHERE legacy_key AND view_end IS NOT NULL GROUP BY 1""",
 )
 
+# Students' personal data (issue 15 item 12): no emails at all, no student names, and the platform snapshot's
+# student rows emptied: they held platform ids, and the platform job refills them under student keys
+# (core/privacy.py) on its next run. `privacy_forgotten` lists the keys of students `lectern privacy forget`
+# removed, so that neither the platform job nor a re-fetch of their Mux Data views brings them back.
+# Views loaded before this step carry the viewer_user_id the player sent then (the platform id): the platform
+# job rewrites students' to their keys (it alone has the HMAC key), and `lectern privacy forget` removes them.
+_V8_PSEUDONYMS = (
+    "ALTER TABLE users DROP COLUMN email",
+    "DELETE FROM users WHERE role = 'student'",
+    "DELETE FROM enrollments",
+    "DELETE FROM lesson_progress",
+    "DELETE FROM student_course_progress",
+    """CREATE TABLE privacy_forgotten (
+        student_key BIGINT PRIMARY KEY, user_id BIGINT, forgotten_at TIMESTAMPTZ NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw Mux tables, platform snapshot, sync_state", _V1_RAW + _V1_PLATFORM),
     Migration(2, "daily rollups for dashboards (backfilled from mux_views)", _V2_ROLLUPS),
@@ -359,6 +376,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "mux_views keyed on Mux's view_id UUID: mux_view_id, player_startup_time_ms, legacy_key; sync_view_rereads",
         _V7_VIEW_IDENTITY,
     ),
+    Migration(8, "students pseudonymised: no emails or student names; forgotten students", _V8_PSEUDONYMS),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -384,6 +402,7 @@ TABLES = (
     "qoe_startup_daily",
     "lesson_completion",
     "student_course_progress",
+    "privacy_forgotten",
     "schema_version",
 )
 VIEWS = ("v_daily_lesson_engagement", "v_lesson_retention", "v_qoe", "v_lesson_completion", "v_usage_daily")

@@ -51,6 +51,7 @@ async def get_playback(lesson_id: LessonIdPath, user_id: UserIdDep, services: Se
         tokens=info.tokens,
         duration_s=info.duration_s,
         expires_at=info.expires_at,
+        viewer_user_id=info.viewer_user_id,
     )
     # Serialized here (pydantic-core) and returned as a Response, so FastAPI does not validate the
     # model a second time on this, the hottest route.

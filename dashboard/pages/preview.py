@@ -6,6 +6,7 @@ import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.errors import Conflict, LecternError
+from core.privacy import viewer_user_id
 from dashboard import context, platform_db
 from dashboard.auth import require_role
 from dashboard.components import PlayerViewer, player_html
@@ -30,7 +31,7 @@ if lesson is None:  # gone between the picker and here
     st.stop()
 
 try:
-    info = context.playback().playback_for(lesson, viewer_id=str(user.id))
+    info = context.playback().playback_for(lesson, viewer_id=viewer_user_id(settings, user.id))
 except Conflict:
     st.info(f"**{row.label}** has no playable video yet ({row.status_text}). Upload one on the Upload page.")
     st.page_link(
@@ -41,7 +42,12 @@ except (LecternError, BotoCoreError, ClientError) as exc:
     st.error(f"Cannot play {row.label}: {exc}")
     st.stop()
 
-viewer = PlayerViewer(user_id=user.id, lesson_title=row.title, course_title=row.course_title, chapters=row.chapters)
+viewer = PlayerViewer(
+    viewer_user_id=viewer_user_id(settings, user.id),
+    lesson_title=row.title,
+    course_title=row.course_title,
+    chapters=row.chapters,
+)
 html = player_html(
     info, viewer, base_url=context.dashboard_base_url(), stream_base_url=str(settings.mux_stream_base_url)
 )

@@ -95,7 +95,7 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
     """Settings for every demo process; secrets are made once and kept in var/demo.env (mode 600)."""
     env_file = VAR / "demo.env"
     kept = load_env_file(env_file)
-    for name in ("MUX_TOKEN_SECRET", "MUX_WEBHOOK_SECRET", "LECTERN_PLATFORM_JWT_SECRET"):
+    for name in ("MUX_TOKEN_SECRET", "MUX_WEBHOOK_SECRET", "LECTERN_PLATFORM_JWT_SECRET", "LECTERN_PSEUDONYM_KEY"):
         kept.setdefault(name, secrets.token_urlsafe(24))
     env_file.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
     env_file.chmod(0o600)

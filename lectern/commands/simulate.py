@@ -1,11 +1,11 @@
 """`lectern emulator simulate`: realistic viewing traffic in the Mux emulator, matched in the platform DB.
 
 Reads the platform's ready Mux lessons and their courses' enrolments, asks the emulator to simulate
-views of exactly those lessons by exactly those students (video_id = lesson id, viewer_user_id = user
-id, as Lectern's player sets them), then writes `lesson_progress` from the simulated views the way the
-platform's own progress tracking would have recorded them: close to Mux Data, never identical (a few
-students' progress never saved, positions saved by a periodic heartbeat, watch seconds counted by a
-different clock).
+views of exactly those lessons by exactly those students (video_id = lesson id, viewer_user_id = the
+student's pseudonymous key, as Lectern's player sets them; core/privacy.py), then writes `lesson_progress`
+from the simulated views the way the platform's own progress tracking would have recorded them: close to
+Mux Data, never identical (a few students' progress never saved, positions saved by a periodic heartbeat,
+watch seconds counted by a different clock).
 
 Mount with `emulator_app.command("simulate")(simulate)` (see lectern/commands/emulator.py).
 """
@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.engine import make_engine
 from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus
+from core.privacy import pseudonym_secret, student_key
 from core.settings import SettingsError, load_settings
 
 console = Console()
@@ -44,11 +45,12 @@ HEARTBEAT_S = 10.0  # the player saves its position every 10 s, so the saved fur
 @dataclass(frozen=True)
 class Catalogue:
     lessons: dict[str, dict[str, Any]]  # lesson id -> {"asset_id", "course", "position", "title"}
-    students: dict[str, list[str]]  # course id -> enrolled user ids
+    students: dict[str, list[str]]  # course id -> enrolled students' keys (the player's viewer_user_id)
     durations: dict[int, float]  # lesson id -> duration (s), for completion
+    users: dict[str, int]  # student key -> platform user id (to write their progress back)
 
 
-def read_catalogue(engine: Engine) -> Catalogue:
+def read_catalogue(engine: Engine, secret: bytes) -> Catalogue:
     """Ready Mux lessons and the enrolments of their courses."""
     with engine.connect() as conn:
         lessons = conn.execute(
@@ -71,8 +73,11 @@ def read_catalogue(engine: Engine) -> Catalogue:
             .order_by(Enrollment.course_id, Enrollment.user_id)
         ).all()
     students: dict[str, list[str]] = {str(course): [] for course in sorted(courses)}
+    users: dict[str, int] = {}
     for row in enrolments:
-        students[str(row.course_id)].append(str(row.user_id))
+        key = str(student_key(secret, row.user_id))
+        users[key] = row.user_id
+        students[str(row.course_id)].append(key)
     return Catalogue(
         lessons={
             str(row.id): {
@@ -85,6 +90,7 @@ def read_catalogue(engine: Engine) -> Catalogue:
         },
         students=students,
         durations={row.id: float(row.video_duration_s or row.duration_s or 0.0) for row in lessons},
+        users=users,
     )
 
 
@@ -142,12 +148,17 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def progress_row(row: dict[str, Any], durations: dict[int, float], rng: random.Random) -> dict[str, Any] | None:
+def progress_row(
+    row: dict[str, Any], durations: dict[int, float], users: dict[str, int], rng: random.Random
+) -> dict[str, Any] | None:
     """What the platform would have saved for one student and lesson, or None if it saved nothing."""
+    user_id = users.get(str(row["viewer_user_id"]))
     try:
-        user_id, lesson_id = int(row["viewer_user_id"]), int(row["video_id"])
+        lesson_id = int(row["video_id"])
     except ValueError:
-        return None  # an invented viewer or a video that is not a lesson
+        return None  # a video that is not a lesson
+    if user_id is None:
+        return None  # an invented viewer
     if lesson_id not in durations or rng.random() < LOST_SHARE:
         return None
     duration = durations[lesson_id] or float(row.get("video_duration_s") or 0.0)
@@ -230,7 +241,7 @@ def simulate(
     base_url = str(settings.mux_api_url).rstrip("/")
     engine = make_engine(settings.database_url)
     try:
-        catalogue = read_catalogue(engine)
+        catalogue = read_catalogue(engine, pseudonym_secret(settings))
         if not catalogue.lessons:
             err.print("error: no lessons with a ready Mux video in the platform DB (upload some or run the demo)")
             raise typer.Exit(1)
@@ -258,7 +269,7 @@ def simulate(
                 rng = random.Random(seed)
                 rows = []
                 for row in iter_progress(base_url):
-                    saved = progress_row(row, catalogue.durations, rng)
+                    saved = progress_row(row, catalogue.durations, catalogue.users, rng)
                     if saved is not None:
                         rows.append(saved)
                 written = write_progress(engine, rows)

@@ -15,6 +15,7 @@ from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import WebhookEvent
 from core.mux import MuxService
 from core.mux.uploads import put_in_chunks
+from core.privacy import viewer_user_id
 from emulator.testing import EmulatorServer
 from tests.api.conftest import ApiFactory, api_settings, wait_until
 from tests.conftest import S3Server
@@ -108,7 +109,9 @@ def test_teacher_uploads_student_plays_signed_and_legacy_plays_from_s3(
     assert info["provider"] == "mux" and info["policy"] == "signed"
     assert set(info["tokens"]) == {"video", "thumbnail", "storyboard"}
     claims = jwt.decode(info["tokens"]["video"], options={"verify_signature": False})
-    assert (claims["sub"], claims["aud"], claims["viewer_id"]) == (final["playback_id"], "v", str(ids["student"]))
+    viewer = viewer_user_id(api.settings, ids["student"])
+    assert (claims["sub"], claims["aud"], claims["viewer_id"]) == (final["playback_id"], "v", viewer)
+    assert info["viewer_user_id"] == viewer
     assert jwt.get_unverified_header(info["tokens"]["video"])["kid"] == key.id
     assert play.headers["Cache-Control"].startswith("private, max-age=")
     playlist = httpx.get(info["urls"]["hls"])

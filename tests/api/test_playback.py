@@ -9,6 +9,7 @@ import pytest
 
 from core.auth import mint_token
 from core.db.engine import transaction
+from core.privacy import viewer_user_id
 from tests.api.conftest import ApiFactory, RunningApi, api_settings
 from tests.conftest import S3Server
 from tests.core.signing import signing_key
@@ -101,10 +102,13 @@ def test_signed_lesson_tokens_verify_and_bind_the_viewer(api: RunningApi, world:
     body = resp.json()
     assert (body["provider"], body["policy"], body["duration_s"]) == ("mux", "signed", 12.5)
     key = signing_key()
+    # The viewer is bound by the pseudonymous key the player also sends Mux Data, never the user id.
+    viewer = viewer_user_id(api.settings, world["student"])
+    assert body["viewer_user_id"] == viewer and viewer != str(world["student"]) and len(viewer) == 18
     for name, aud in (("video", "v"), ("thumbnail", "t"), ("storyboard", "s")):
         token = body["tokens"][name]
         claims = jwt.decode(token, key.public_key, algorithms=["RS256"], audience=aud)
-        assert (claims["sub"], claims["viewer_id"]) == ("SIGNEDPID", str(world["student"]))
+        assert (claims["sub"], claims["viewer_id"]) == ("SIGNEDPID", viewer)
         assert jwt.get_unverified_header(token)["kid"] == key.key_id
     assert body["urls"]["hls"].endswith(f"/SIGNEDPID.m3u8?token={body['tokens']['video']}")
     expires = body["expires_at"]

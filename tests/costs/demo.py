@@ -161,7 +161,7 @@ def write_warehouse(path: Path, demo: Demo) -> Path:
             "SELECT view_id, hash(view_id), asset_id, day, loaded FROM v"
         )
         con.register("us", users)
-        con.execute("INSERT INTO users SELECT id, email, name, role, created_at FROM us")
+        con.execute("INSERT INTO users SELECT id, name, role, created_at FROM us")
         con.register("c", courses)
         con.execute("INSERT INTO courses SELECT id, teacher_id, title, description, created_at FROM c")
         con.register("l", lessons)

@@ -17,7 +17,7 @@ from dashboard.components import (
     uploader_html,
 )
 
-VIEWER = PlayerViewer(user_id=7, lesson_title='Loops & "lists"', course_title="Python", chapters=None)
+VIEWER = PlayerViewer(viewer_user_id="7", lesson_title='Loops & "lists"', course_title="Python", chapters=None)
 
 
 def mux_info(policy: str = "public", tokens: dict[str, str] | None = None) -> PlaybackInfo:
@@ -73,7 +73,7 @@ def test_s3_lessons_play_the_presigned_mp4_in_the_same_player() -> None:
 
 
 def test_attribute_values_and_chapter_json_are_escaped() -> None:
-    hostile = PlayerViewer(7, 'x" onload="alert(1)', "c", chapters=[{"start_s": 1, "title": "</script><b>"}])
+    hostile = PlayerViewer("7", 'x" onload="alert(1)', "c", chapters=[{"start_s": 1, "title": "</script><b>"}])
     html = player_html(mux_info(), hostile, base_url="http://d", stream_base_url="http://e/stream")
     assert 'onload="alert(1)"' not in html
     assert "</script><b>" not in html

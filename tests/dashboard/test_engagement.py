@@ -12,10 +12,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from core.db.engine import make_engine
+from core.db.models import Enrollment, User
+from core.privacy import student_key
 from tests.dashboard.conftest import AppFactory, page_text
 from tests.dashboard.world import World
+from tests.warehouse.factories import PSEUDONYM_SECRET
 from warehouse import engagement, queries
 from warehouse.reader import open_analyst_connection
 
@@ -121,7 +126,19 @@ def test_funnel_students_quality_and_providers(app: AppFactory, world: World, co
 
     students = frame_with(at, "stalled")
     direct = queries.students_table(con, **window(), course_id=world.courses["a"], teacher_id=teacher)  # type: ignore[arg-type]
-    assert sorted(students["name"]) == sorted(direct["name"])
+    # The warehouse knows students by key; the page names them from the platform DB (the teacher's own).
+    engine = make_engine(world.database_url)
+    with engine.connect() as conn:
+        enrolled = conn.execute(
+            select(User.id, User.name, User.email)
+            .join(Enrollment, Enrollment.user_id == User.id)
+            .where(Enrollment.course_id == world.courses["a"])
+        ).all()
+    engine.dispose()
+    by_key = {student_key(PSEUDONYM_SECRET, u.id): (u.name, u.email) for u in enrolled}
+    assert sorted(direct["student_key"]) == sorted(by_key)
+    assert sorted(students["name"]) == sorted(name for name, _ in by_key.values())
+    assert sorted(students["email"]) == sorted(email for _, email in by_key.values())
     assert "stalled" in students.columns
 
     providers = engagement.provider_comparison(con, **window(), course_id=world.courses["a"], teacher_id=teacher)  # type: ignore[arg-type]

@@ -9,9 +9,11 @@ from sqlalchemy import update
 
 from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import Lesson
+from core.privacy import student_key
 from emulator.testing import EmulatorServer
 from tests.dashboard.conftest import AppFactory, page_text
 from tests.dashboard.world import World
+from tests.warehouse.factories import PSEUDONYM_SECRET
 
 
 def set_lesson(world: World, key: str, **values: object) -> None:
@@ -64,7 +66,8 @@ def test_preview_plays_mux_over_hls_with_mux_data_metadata(app: AppFactory, worl
     assert 'src="https://stream.mux.com/pbalphamux.m3u8"' not in html  # real Mux: playback-id, not src
     assert 'playback-id="pbalphamux"' in html
     assert f'metadata-video-id="{world.lessons["a_mux"]}"' in html
-    assert f'metadata-viewer-user-id="{world.users["teacher_a"]}"' in html
+    # Mux Data gets the pseudonymous key, never the platform user id.
+    assert f'metadata-viewer-user-id="{student_key(PSEUDONYM_SECRET, world.users["teacher_a"])}"' in html
     assert 'metadata-video-title="Alpha Mux lesson"' in html
     assert "http://dashboard.test:8501/app/static/vendor/mux-player.mjs" in html
     assert "Worked example" in page_text(at)

@@ -21,7 +21,7 @@ from sync.platform import run_platform
 from sync.state import transaction as wh_transaction
 from sync.views import load_window
 from tests.factories import enroll, make_course, make_lesson, make_user
-from tests.warehouse.factories import FakeViews, make_view
+from tests.warehouse.factories import PSEUDONYM_SECRET, FakeViews, as_player_sends, make_view
 from warehouse.store import WarehouseLayout, WarehouseWriter
 
 PASSWORD = "correct-horse-battery"
@@ -40,7 +40,11 @@ class World:
     titles: dict[str, str] = field(default_factory=dict)  # lesson key -> title (unique per key)
 
     def env(self) -> dict[str, str]:
-        return {"DATABASE_URL": self.database_url, "LECTERN_WAREHOUSE_PATH": str(self.warehouse_path)}
+        return {
+            "DATABASE_URL": self.database_url,
+            "LECTERN_WAREHOUSE_PATH": str(self.warehouse_path),
+            "LECTERN_PSEUDONYM_KEY": PSEUDONYM_SECRET.decode(),
+        }
 
 
 def build_world(root: Path, *, seed: int = 5, views_per_lesson: int = 40) -> World:
@@ -128,10 +132,10 @@ def _views(world: World, student_ids: list[int], *, seed: int, per_lesson: int) 
 
 
 def _publish_warehouse(world: World, engine: Any, student_ids: list[int], *, seed: int, per_lesson: int) -> None:
-    views = _views(world, student_ids, seed=seed, per_lesson=per_lesson)
+    views = as_player_sends(_views(world, student_ids, seed=seed, per_lesson=per_lesson))
     writer = WarehouseWriter(WarehouseLayout(world.warehouse_path))
     with writer.open() as con:
-        run_platform(con, engine, now=world.now)
+        run_platform(con, engine, now=world.now, pseudonym_secret=PSEUDONYM_SECRET)
         with wh_transaction(con):
             load_window(con, FakeViews(views), world.now - timedelta(days=30), world.now + timedelta(days=1),
                         now=world.now, batch_rows=10_000)  # fmt: skip

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import Enrollment, Lesson, LessonProgress
+from core.privacy import pseudonym_secret, student_key
+from core.settings import load_settings
 from emulator.testing import EmulatorServer
 from lectern.commands.simulate import simulate
 from tests.emulator_data.helpers import Catalogue
@@ -62,10 +64,15 @@ def test_simulate_writes_matching_progress(
     assert "1,500 views" in result.output and "skipped lesson" in result.output
 
     emulated = fresh_emu.http.get("/_emulator/views/progress", params={"limit": 10_000}).json()
-    by_pair = {(int(r["viewer_user_id"]), int(r["video_id"])): r for r in emulated["data"]}
     with factory() as s:
         rows = s.execute(select(LessonProgress)).scalars().all()
         enrolled = {(e.user_id, e.course_id) for e in s.execute(select(Enrollment)).scalars()}
+    # Mux Data saw the students' pseudonymous keys (as the player sends them), never their ids.
+    secret = pseudonym_secret(load_settings())
+    user_of = {str(student_key(secret, user_id)): user_id for user_id, _ in enrolled}
+    assert {r["viewer_user_id"] for r in emulated["data"]} <= set(user_of)
+    by_pair = {(user_of[r["viewer_user_id"]], int(r["video_id"])): r for r in emulated["data"]}
+    with factory() as s:
         course_of = {lesson.id: lesson.course_id for lesson in s.execute(select(Lesson)).scalars()}
     # The platform lost a few students' progress: close to Mux, not identical.
     assert 0.9 * len(by_pair) <= len(rows) < len(by_pair)

@@ -19,10 +19,12 @@ from sqlalchemy import update
 from core.db.engine import make_engine
 from core.db.migrate import upgrade
 from core.db.models import Lesson
+from core.privacy import student_key
 from emulator.state import AssetRecord, Store
 from emulator.testing import EmulatorServer
 from lectern.sample_data import SamplePlatform
 from lectern.seed import write_platform
+from tests.warehouse.factories import PSEUDONYM_SECRET
 
 ORPHAN = "orphanAsset" + "z" * 30
 
@@ -36,7 +38,7 @@ class World:
     db_url: str
     state_file: Path
     lessons: dict[str, dict[str, Any]] = field(default_factory=dict)  # simulate spec per lesson id
-    students: dict[str, list[str]] = field(default_factory=dict)  # course id -> enrolled student ids
+    students: dict[str, list[str]] = field(default_factory=dict)  # course id -> enrolled students' keys
     missed: int = 0  # the lesson whose webhooks were missed
 
 
@@ -94,7 +96,9 @@ def build_world(root: Path, platform: SamplePlatform) -> World:
             }
     store.commit()
     for enrollment in platform.enrollments:
-        world.students.setdefault(str(enrollment["course_id"]), []).append(str(enrollment["user_id"]))
+        # As Lectern's player sends it: the student's key (core/privacy.py), under the sync's pseudonym key.
+        viewer = str(student_key(PSEUDONYM_SECRET, enrollment["user_id"]))
+        world.students.setdefault(str(enrollment["course_id"]), []).append(viewer)
     return world
 
 

@@ -24,6 +24,7 @@ from emulator.testing import EmulatorServer
 from lectern.sample_data import SamplePlatform
 from sync.runner import SyncContext, run_jobs
 from tests.sync.emulator_world import ORPHAN, World, build_world, detail_calls, overall, quiet_end, simulate
+from tests.warehouse.factories import PSEUDONYM_SECRET
 from warehouse.reader import WarehouseReader, open_analyst_connection
 from warehouse.schema import duplicate_keys
 from warehouse.store import WarehouseNotReady
@@ -65,6 +66,7 @@ def sync_env(world: World, emu: EmulatorServer, warehouse: Path) -> dict[str, st
         "MUX_API_URL": emu.url,
         "MUX_TOKEN_ID": emu.token_id,
         "MUX_TOKEN_SECRET": emu.token_secret,
+        "LECTERN_PSEUDONYM_KEY": PSEUDONYM_SECRET.decode(),
         # The same policy as production, with waits short enough for a test.
         "LECTERN_SYNC_RETRY_BASE_S": "0.01",
         "LECTERN_SYNC_RETRY_ATTEMPTS": "10",

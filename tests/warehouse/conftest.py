@@ -16,7 +16,7 @@ from lectern.seed import write_platform
 from sync.platform import run_platform
 from sync.usage import run_usage
 from sync.views import ViewsConfig, run_views
-from tests.warehouse.factories import FakeUsage, FakeViews, make_view
+from tests.warehouse.factories import PSEUDONYM_SECRET, FakeUsage, FakeViews, as_player_sends, make_view
 from warehouse.store import WarehouseLayout, WarehouseWriter
 
 NOW = datetime(2025, 3, 11, tzinfo=UTC)
@@ -54,8 +54,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     write_platform(engine, platform)
     writer = WarehouseWriter(WarehouseLayout(root / "warehouse.duckdb"))
     with writer.open() as con:
-        run_platform(con, engine, now=NOW)
-        run_views(con, FakeViews(DESIGNED_VIEWS), now=NOW, cfg=ViewsConfig(backfill_days=30))
+        run_platform(con, engine, now=NOW, pseudonym_secret=PSEUDONYM_SECRET)
+        run_views(con, FakeViews(as_player_sends(DESIGNED_VIEWS)), now=NOW, cfg=ViewsConfig(backfill_days=30))
         run_usage(con, FakeUsage(USAGE), now=NOW + timedelta(days=2))
     engine.dispose()
     yield Built(writer.layout.pointer, platform, url)

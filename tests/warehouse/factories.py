@@ -12,6 +12,7 @@ from typing import Any
 
 from core.errors import MuxInvalidRequest
 from core.mux.models import ExportDownload, ViewExport, ViewExportFile
+from core.privacy import student_key
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -259,3 +260,11 @@ def make_asset(
         "created_at": "1740000000",
         "errors": {"type": "invalid_input", "messages": ["bad file"]} if status == "errored" else None,
     }
+
+
+PSEUDONYM_SECRET = b"pseudonym-key-for-tests"
+
+
+def as_player_sends(views: list[dict[str, Any]], secret: bytes = PSEUDONYM_SECRET) -> list[dict[str, Any]]:
+    """The views with viewer_user_id as Lectern's player sends it: the viewer's student key (core/privacy.py)."""
+    return [v | {"viewer_user_id": str(student_key(secret, int(v["viewer_user_id"])))} for v in views]

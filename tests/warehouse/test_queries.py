@@ -8,7 +8,9 @@ from datetime import date
 import duckdb
 import pytest
 
+from core.privacy import student_key
 from tests.warehouse.conftest import Built
+from tests.warehouse.factories import PSEUDONYM_SECRET
 from warehouse import queries
 from warehouse.reader import WarehouseReader
 
@@ -98,8 +100,8 @@ def test_funnel_students_and_qoe(con: duckdb.DuckDBPyConnection, built: Built) -
     students = queries.students_table(con, start=START, end=END, course_id=1)
     assert len(students) == len(_enrolled(built, 1))
     top = students.iloc[0]
-    assert (top["user_id"], top["views"]) == (5, 2)
-    assert "password_hash" not in students.columns
+    assert (top["student_key"], top["views"]) == (student_key(PSEUDONYM_SECRET, 5), 2)
+    assert not {"password_hash", "email", "name", "user_id"} & set(students.columns)
     qoe = queries.qoe_breakdown(con, start=START, end=END, by="lesson")
     assert dict(zip(qoe["lesson"], qoe["views"], strict=True)) == {1: 3, 13: 1, 2: 1}
     exits = queries.qoe_breakdown(con, start=START, end=END, lesson_id=2).iloc[0]

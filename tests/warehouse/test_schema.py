@@ -46,7 +46,7 @@ def test_users_snapshot_has_no_password_column() -> None:
     con = duckdb.connect()
     migrate(con)
     columns = {r[0] for r in con.execute("DESCRIBE users").fetchall()}
-    assert "password_hash" not in columns and {"id", "email", "name", "role"} <= columns
+    assert not {"password_hash", "email"} & columns and {"id", "name", "role"} <= columns
 
 
 def old_views(con: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Table:
@@ -66,7 +66,7 @@ def test_migrates_forward_from_version_1_keeping_data(tmp_path: Path) -> None:
 
     con = duckdb.connect(str(path))
     assert current_version(con) == 1
-    assert migrate(con) == [2, 3, 4, 5, 6, 7]
+    assert migrate(con) == [step.version for step in MIGRATIONS[1:]]
     assert con.execute("SELECT count(*) FROM mux_views").fetchall() == [(300,)]
     # Steps 5-6 keyed the old rows: a later upsert of the same views replaces them.
     assert con.execute("SELECT count(*) FROM mux_views WHERE view_key = hash(view_id)").fetchall() == [(300,)]
@@ -125,7 +125,7 @@ def test_step_7_marks_the_rows_list_and_get_stored_under_muxs_opaque_id(tmp_path
     late = dict(views[0], view_id="opaque-late", view_end="2025-03-03T05:00:00Z")
     upsert(con, "mux_views", old_views(con, views_to_arrow([late], loaded_at=exported_at)), ["view_id"])
 
-    assert migrate(con) == [7]
+    assert migrate(con, target=7) == [7]
     marked = con.execute(
         "SELECT count(*) FILTER (legacy_key), count(*) FILTER (legacy_key AND mux_view_id = view_id), "
         "count(*) FILTER (legacy_key IS NOT TRUE AND mux_view_id IS NULL), count(*) FROM mux_views"
@@ -147,3 +147,20 @@ def test_step_7_marks_the_rows_list_and_get_stored_under_muxs_opaque_id(tmp_path
         "AND player_startup_time_ms IS NOT NULL"
     ).fetchall()
     assert fresh == [(5,)]
+
+
+def test_step_8_removes_emails_and_student_rows_and_adds_the_forgotten_list() -> None:
+    con = duckdb.connect()
+    migrate(con, target=6)
+    con.execute(
+        "INSERT INTO users VALUES (1, 't@x.test', 'Tea Cher', 'teacher', now()), "
+        "(2, 's@x.test', 'Stu Dent', 'student', now())"
+    )
+    con.execute("INSERT INTO enrollments VALUES (1, 2, 10, now())")
+    con.execute("INSERT INTO lesson_progress VALUES (1, 2, 5, 1.0, 1.0, NULL, now())")
+    con.execute("INSERT INTO student_course_progress VALUES (2, 10, now(), 1, 0, 1.0, now())")
+    assert migrate(con) == [step.version for step in MIGRATIONS if step.version > 6]
+    assert "email" not in {r[0] for r in con.execute("DESCRIBE users").fetchall()}
+    assert con.execute("SELECT id, name, role FROM users").fetchall() == [(1, "Tea Cher", "teacher")]
+    for table in ("enrollments", "lesson_progress", "student_course_progress", "privacy_forgotten"):
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)], table

@@ -1,0 +1,76 @@
+"""`lectern privacy`: students' personal data — map a student key back (admins), forget a student.
+
+Both read the platform DB with its credentials (DATABASE_URL), which is what makes them admin-only: the
+warehouse, which analysts read, cannot map a key back to anyone.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from core.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Students' personal data: look up a student key, forget a student.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("lookup")
+def lookup(key: int = typer.Argument(..., help="A student key from the warehouse or Mux Data (18 digits).")) -> None:
+    """The platform student behind a student key (admins: needs the platform DB and the pseudonym key)."""
+    from core.db.engine import make_engine
+    from core.privacy import is_student_key, pseudonym_secret
+    from core.privacy import lookup as find
+
+    settings = _settings()
+    if not is_student_key(key):
+        err.print(f"error: {key} is not a student key (those have 18 digits)")
+        raise typer.Exit(2)
+    engine = make_engine(settings.database_url)
+    try:
+        person = find(engine, pseudonym_secret(settings), key)
+    finally:
+        engine.dispose()
+    if person is None:
+        err.print(f"no platform student has key {key} (deleted, forgotten, or another LECTERN_PSEUDONYM_KEY)")
+        raise typer.Exit(1)
+    console.print(f"user {person.user_id}: {person.name} <{person.email}> ({person.role})", highlight=False)
+
+
+@app.command("forget")
+def forget(user: int = typer.Option(..., "--user", min=1, help="The student's platform user id.")) -> None:
+    """Remove a student from every store Lectern owns; prints what it cannot reach. Safe to run again."""
+    from core.db.engine import make_engine
+    from core.errors import Conflict
+    from core.privacy import forget as forget_student
+    from core.privacy import pseudonym_secret
+    from sync.runner import writer_for
+    from warehouse.privacy import forget_in_warehouse
+    from warehouse.store import WarehouseBusy
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    writer = writer_for(settings)
+    try:
+        report = forget_student(
+            engine, pseudonym_secret(settings), user, lambda key, uid: forget_in_warehouse(writer, key, uid)
+        )
+    except Conflict as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    except WarehouseBusy as exc:
+        err.print(f"error: {exc}; nothing was changed, run it again")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    for line in report.lines():
+        console.print(line, highlight=False, soft_wrap=True)

@@ -14,7 +14,7 @@ def command(
     """Serve the API: upload URLs, the Mux webhook receiver, playback info, status (docs at /docs)."""
     from api.server import serve
     from core.logging import configure_logging, settings_secrets
-    from lectern.cli import settings_or_exit
+    from lectern.commands._settings import settings_or_exit
 
     settings = settings_or_exit()
     configure_logging(settings.log_level, secrets=settings_secrets(settings))

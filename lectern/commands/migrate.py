@@ -27,7 +27,8 @@ from rich.table import Table
 
 from core.costs.money import usd
 from core.errors import LecternError
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings
+from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(help="Move legacy S3 lesson videos to Mux (resumable, verified, idempotent).", no_args_is_help=True)
 console = Console()
@@ -56,10 +57,7 @@ def _context() -> Iterator[tuple[Settings, Any]]:
     from core.db.engine import make_engine, make_session_factory
     from core.migration.service import service_from_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc), 2) from None
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     service = service_from_settings(settings, make_session_factory(engine))
     try:

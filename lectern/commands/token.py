@@ -16,7 +16,7 @@ def command(
     from core.auth import mint_token
     from core.db.engine import make_engine
     from core.db.models import User
-    from lectern.cli import settings_or_exit
+    from lectern.commands._settings import settings_or_exit
 
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)

@@ -8,6 +8,7 @@ that the layer picture also makes (core imports no web framework, warehouse does
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,3 +157,13 @@ def test_checker_accepts_imports_that_point_down(tmp_path: Path) -> None:
         },
     )
     assert find_violations(root) == []
+
+
+def test_architecture_page_names_only_modules_that_exist() -> None:
+    """docs/architecture.md points newcomers at files: every `path/like.py` or `package/` it names must exist."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:[a-z_]+/)+(?:[a-z_]+\.py)?)`", text))
+    packages = set(re.findall(r"\| `([a-z_]+)` \|", text))
+    assert named and packages == set(ALLOWED), "the layer table in docs/architecture.md and ALLOWED differ"
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert not missing, "docs/architecture.md names paths that do not exist: " + ", ".join(missing)

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings
+from lectern.commands._settings import settings_or_exit
 from lectern.sample_data import DemoAccount
 from lectern.seed import Progress as seeding_progress
 
@@ -22,15 +23,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 console = Console()
 err = Console(stderr=True)
-
-
-def settings_or_exit() -> Settings:
-    """Settings, or one line naming the bad variable and exit code 2."""
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 @config_app.command("check")

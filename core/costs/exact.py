@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from core.costs.money import MICROS
 from core.costs.pricebook import LINES, QUALITIES, STORAGE_CLASSES, TIERS, PriceBook
 
 US_PER_MINUTE = 60_000_000
-MICROS = 1_000_000
 NO_CLASS = -1
 N_CLASSES = len(STORAGE_CLASSES) + 1  # + 1: no storage class (encoding, delivery)
 

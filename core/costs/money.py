@@ -43,11 +43,16 @@ def cents_str(cents: int) -> str:
 
 
 def usd(micros: int) -> str:
-    """`$1,234.57` for display (rounded half-up to the cent)."""
+    """`$1,234.57` for display (rounded half-up to the cent): the one way every page and command shows money."""
     cents = micros_to_cents(micros)
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
     return f"{sign}${cents // 100:,}.{cents % 100:02d}"
+
+
+def micros_to_dollars(micros: pd.Series) -> pd.Series:
+    """Float dollars for a chart axis (plotly formats the ticks); text for people goes through `usd`."""
+    return micros.astype("float64") / MICROS
 
 
 def round_micros(values: np.ndarray) -> np.ndarray:

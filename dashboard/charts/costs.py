@@ -5,12 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.costs.money import MICROS
+from core.costs.money import micros_to_dollars as dollars
+
 LINE_COLORS = {"encoding": "#6c5ce7", "storage": "#00b894", "delivery": "#0984e3"}
-MICROS = 1_000_000
-
-
-def _usd(values: pd.Series) -> pd.Series:
-    return values.astype("float64") / MICROS
 
 
 def _layout(fig: go.Figure, title: str, y_title: str = "USD") -> go.Figure:
@@ -25,7 +23,7 @@ def cost_by_line(daily: pd.DataFrame) -> go.Figure:
     x_col = "day" if "day" in daily.columns else "month"
     fig = go.Figure()
     for line, color in LINE_COLORS.items():
-        fig.add_bar(x=daily[x_col], y=_usd(daily[f"{line}_micros"]), name=line, marker_color=color)
+        fig.add_bar(x=daily[x_col], y=dollars(daily[f"{line}_micros"]), name=line, marker_color=color)
     fig.update_layout(barmode="stack", yaxis_tickprefix="$")
     return _layout(fig, "Cost by line item (after free minutes and volume discounts)")
 
@@ -36,7 +34,7 @@ def top_groups(frame: pd.DataFrame, label: str, title: str, n: int = 10) -> go.F
     fig = go.Figure()
     for line, color in LINE_COLORS.items():
         fig.add_bar(
-            y=top[label].astype(str), x=_usd(top[f"{line}_micros"]), name=line, orientation="h", marker_color=color
+            y=top[label].astype(str), x=dollars(top[f"{line}_micros"]), name=line, orientation="h", marker_color=color
         )
     fig.update_layout(barmode="stack", xaxis_tickprefix="$", height=max(300, 28 * len(top) + 120))
     return _layout(fig, title, y_title="")
@@ -45,7 +43,7 @@ def top_groups(frame: pd.DataFrame, label: str, title: str, n: int = 10) -> go.F
 def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> go.Figure:
     """Projected month totals (median) with the band as error bars, spent-so-far, and the budget line."""
     label = pd.to_datetime(months["month"]).dt.strftime("%Y-%m")
-    p50 = _usd(months["p50_micros"])
+    p50 = dollars(months["p50_micros"])
     fig = go.Figure()
     fig.add_bar(
         x=label,
@@ -55,13 +53,13 @@ def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> g
         error_y={
             "type": "data",
             "symmetric": False,
-            "array": _usd(months["high_micros"]) - p50,
-            "arrayminus": p50 - _usd(months["low_micros"]),
+            "array": dollars(months["high_micros"]) - p50,
+            "arrayminus": p50 - dollars(months["low_micros"]),
         },
     )
     current = months["is_current"].astype(bool)
     fig.add_scatter(
-        x=label[current], y=_usd(months.loc[current, "actual_micros"]), mode="markers", name="spent so far",
+        x=label[current], y=dollars(months.loc[current, "actual_micros"]), mode="markers", name="spent so far",
         marker={"size": 14, "symbol": "diamond", "color": "#2d3436"},
     )  # fmt: skip
     if budget_micros is not None:
@@ -73,16 +71,19 @@ def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> g
 def month_path(current: pd.DataFrame, budget_micros: int | None = None) -> go.Figure:
     """This month's cumulative cost: actual so far, then the projected band to month end."""
     fig = go.Figure()
-    fig.add_scatter(x=current["day"], y=_usd(current["actual_cum_micros"]), name="actual", line_color="#2d3436")
+    fig.add_scatter(x=current["day"], y=dollars(current["actual_cum_micros"]), name="actual", line_color="#2d3436")
     fig.add_scatter(
-        x=current["day"], y=_usd(current["high_cum_micros"]), line_width=0, showlegend=False, hoverinfo="skip"
+        x=current["day"], y=dollars(current["high_cum_micros"]), line_width=0, showlegend=False, hoverinfo="skip"
     )
     fig.add_scatter(
-        x=current["day"], y=_usd(current["low_cum_micros"]), fill="tonexty", fillcolor="rgba(116,185,255,0.35)",
+        x=current["day"], y=dollars(current["low_cum_micros"]), fill="tonexty", fillcolor="rgba(116,185,255,0.35)",
         line_width=0, name="band",
     )  # fmt: skip
     fig.add_scatter(
-        x=current["day"], y=_usd(current["p50_cum_micros"]), name="projected", line={"dash": "dot", "color": "#0984e3"}
+        x=current["day"],
+        y=dollars(current["p50_cum_micros"]),
+        name="projected",
+        line={"dash": "dot", "color": "#0984e3"},
     )
     if budget_micros is not None:
         fig.add_hline(y=budget_micros / MICROS, line_dash="dash", line_color="#d63031", annotation_text="budget")
@@ -93,7 +94,7 @@ def month_path(current: pd.DataFrame, budget_micros: int | None = None) -> go.Fi
 def what_if_diff(diff: pd.DataFrame) -> go.Figure:
     """Baseline vs scenario per line item."""
     fig = go.Figure()
-    fig.add_bar(x=diff["item"], y=_usd(diff["baseline_micros"]), name="today", marker_color="#b2bec3")
-    fig.add_bar(x=diff["item"], y=_usd(diff["scenario_micros"]), name="what-if", marker_color="#0984e3")
+    fig.add_bar(x=diff["item"], y=dollars(diff["baseline_micros"]), name="today", marker_color="#b2bec3")
+    fig.add_bar(x=diff["item"], y=dollars(diff["scenario_micros"]), name="what-if", marker_color="#0984e3")
     fig.update_layout(barmode="group", yaxis_tickprefix="$")
     return _layout(fig, "What-if vs today, per line item")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.costs.money import usd
 from core.errors import LecternError
 from core.migration.plan import MigrationPlan
 from core.migration.service import MigrationService
@@ -34,10 +35,6 @@ def service() -> MigrationService:
 def full_plan(probe: bool, nonce: int) -> MigrationPlan:
     # `nonce` is only part of the cache key: "Rescan S3" bumps it to list the bucket again.
     return service().plan(probe=probe)
-
-
-def _usd(micros: int) -> str:
-    return f"${micros / 1_000_000:,.2f}"
 
 
 # --- plan and selection --------------------------------------------------------------------------
@@ -84,7 +81,7 @@ else:
     cost = shown.cost_of([i.lesson_id for i in movable])
     summary = f"{len(movable)} lessons {'selected' if rows else 'movable in this view'}"
     if cost is not None:
-        summary += f": {_usd(cost['encoding_micros'])} encoding once, then {_usd(cost['monthly_micros'])}/month"
+        summary += f": {usd(cost['encoding_micros'])} encoding once, then {usd(cost['monthly_micros'])}/month"
     st.caption(summary)
     with st.form("start_migration"):
         stream = st.checkbox("Stream through Lectern (the bucket is private to Mux)")

@@ -16,7 +16,7 @@ def command(
     from api.server import serve
     from core.logging import configure_logging, settings_secrets
     from core.settings import SettingsError
-    from lectern.cli import settings_or_exit
+    from lectern.commands._settings import settings_or_exit
 
     settings = settings_or_exit()
     try:

@@ -13,7 +13,7 @@ from core.costs.errors import CostError
 from core.costs.money import usd
 from core.costs.pricebook import pricebook_from_settings
 from core.costs.report import parse_report_params, present, report_csv, report_payload, rollup, summary
-from core.settings import SettingsError, load_settings
+from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(help="Estimated Mux costs: report, price book, forecast.", no_args_is_help=True)
 console = Console()
@@ -39,7 +39,7 @@ def report(
     from warehouse.store import WarehouseNotReady
 
     try:
-        settings = load_settings()
+        settings = settings_or_exit()
         today = datetime.now(UTC).date()
         params = parse_report_params(
             first, last, group_by, fmt, today=today, max_days=settings.cost_report_max_days, formats=FORMATS
@@ -47,7 +47,7 @@ def report(
         book = pricebook_from_settings(settings)
         with reader_for(settings.warehouse_path).connect() as con:
             estimate, attribution = estimate_period(con, params.period, book, today=today)
-    except (SettingsError, CostError) as exc:
+    except CostError as exc:
         raise _fail(str(exc)) from None
     except WarehouseNotReady as exc:
         raise _fail(str(exc), 1) from None
@@ -78,8 +78,8 @@ def report(
 def prices() -> None:
     """The price book in use (with LECTERN_PRICE_OVERRIDES applied), each price with its source and status."""
     try:
-        book = pricebook_from_settings(load_settings())
-    except (SettingsError, CostError) as exc:
+        book = pricebook_from_settings(settings_or_exit())
+    except CostError as exc:
         raise _fail(str(exc)) from None
     table = Table("key", "value", "unit", "status", "source", title=f"{book.version} (effective {book.effective})")
     for row in book.as_frame().itertuples(index=False):
@@ -100,7 +100,7 @@ def forecast(
     from warehouse.store import WarehouseNotReady
 
     try:
-        settings = load_settings()
+        settings = settings_or_exit()
         book = pricebook_from_settings(settings)
         today = datetime.now(UTC).date()
         period = history_period(today)
@@ -109,7 +109,7 @@ def forecast(
         result = forecast_costs(
             history_from_estimate(estimate), book, as_of=period.end, budget_usd=settings.monthly_budget_usd
         )
-    except (SettingsError, CostError) as exc:
+    except CostError as exc:
         raise _fail(str(exc)) from None
     except WarehouseNotReady as exc:
         raise _fail(str(exc), 1) from None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from core.settings import load_settings
+from lectern.commands._settings import settings_or_exit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,9 +41,8 @@ def command(
     port: int = typer.Option(8501, help="Port to listen on."),
 ) -> None:
     """Run the Streamlit dashboard."""
+    trusted_proxies = settings_or_exit().trusted_proxies
     # Streamlit finds .streamlit/config.toml in the working directory: run from the project root.
     raise typer.Exit(
-        subprocess.call(
-            dashboard_argv(host, port), cwd=ROOT, env=dashboard_env(os.environ.copy(), load_settings().trusted_proxies)
-        )
+        subprocess.call(dashboard_argv(host, port), cwd=ROOT, env=dashboard_env(os.environ.copy(), trusted_proxies))
     )

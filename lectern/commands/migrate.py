@@ -25,8 +25,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.costs.money import usd
 from core.errors import LecternError
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings
+from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(help="Move legacy S3 lesson videos to Mux (resumable, verified, idempotent).", no_args_is_help=True)
 console = Console()
@@ -55,10 +57,7 @@ def _context() -> Iterator[tuple[Settings, Any]]:
     from core.db.engine import make_engine, make_session_factory
     from core.migration.service import service_from_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc), 2) from None
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     service = service_from_settings(settings, make_session_factory(engine))
     try:
@@ -80,10 +79,6 @@ def _size(n: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"
-
-
-def _usd(micros: int) -> str:
-    return f"${micros / 1_000_000:,.2f}"
 
 
 def _eta(seconds: float | None) -> str:
@@ -142,8 +137,8 @@ def plan_cmd(
     )
     if plan.cost is not None:
         console.print(
-            f"cost: encoding {_usd(plan.cost.encoding_micros)} once, then {_usd(plan.cost.monthly_micros)}/month "
-            f"(storage {_usd(plan.cost.storage_month_micros)}, delivery {_usd(plan.cost.delivery_month_micros)})"
+            f"cost: encoding {usd(plan.cost.encoding_micros)} once, then {usd(plan.cost.monthly_micros)}/month "
+            f"(storage {usd(plan.cost.storage_month_micros)}, delivery {usd(plan.cost.delivery_month_micros)})"
         )
         for note in plan.cost.assumptions:
             console.print(f"  assumes {note}", style="dim")

@@ -14,7 +14,7 @@ def create_signing_key() -> None:
     """Create a signing key through Mux's System API and print the two settings to add to .env."""
     from core.errors import MuxError
     from core.mux import MuxService
-    from lectern.cli import settings_or_exit
+    from lectern.commands._settings import settings_or_exit
 
     settings = settings_or_exit()
     if not settings.mux_configured:

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.db.engine import make_engine
 from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus
 from core.privacy import pseudonym_secret, student_key
-from core.settings import SettingsError, load_settings
+from lectern.commands._settings import settings_or_exit
 
 console = Console()
 err = Console(stderr=True)
@@ -233,11 +233,7 @@ def simulate(
     ),
 ) -> None:
     """Simulate Mux Data views of the platform's ready lessons by their enrolled students."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        err.print(f"error: {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    settings = settings_or_exit()
     base_url = str(settings.mux_api_url).rstrip("/")
     engine = make_engine(settings.database_url)
     try:

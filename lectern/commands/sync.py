@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.settings import Settings, SettingsError, load_settings
+from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(
     help="Sync Mux Data, delivery usage, Mux assets and the platform into the DuckDB warehouse.",
@@ -28,14 +28,6 @@ err = Console(stderr=True)
 
 # Spelled out rather than imported: sync.runner pulls in DuckDB, and `lectern --help` should stay instant.
 JOB_HELP = "Job to run (repeatable): platform, assets, views, delivery_usage, cost_alerts. Default: all, in that order."
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _progress() -> Progress:
@@ -54,7 +46,7 @@ def _run(jobs: list[str] | None, *, days: int | None = None) -> None:
     from sync.runner import JOBS, SyncContext, run_jobs
     from warehouse.store import WarehouseBusy
 
-    settings = _settings()
+    settings = settings_or_exit()
     chosen = jobs or list(JOBS)
     unknown = [j for j in chosen if j not in JOBS]
     if unknown:
@@ -129,7 +121,7 @@ def schedule() -> None:
     """Run the sync scheduler in the foreground until Ctrl-C (jobs persist in the platform database)."""
     from sync.scheduler import intervals, run_forever
 
-    settings = _settings()
+    settings = settings_or_exit()
     every = ", ".join(f"{job} every {seconds}s" for job, seconds in intervals(settings).items())
     console.print(f"sync scheduler running ({every}); Ctrl-C to stop")
     run_forever(settings)
@@ -142,7 +134,7 @@ def status() -> None:
     from warehouse.reader import open_analyst_connection
     from warehouse.store import WarehouseNotReady
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         con = open_analyst_connection(settings.warehouse_path)
     except WarehouseNotReady as exc:

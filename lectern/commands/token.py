@@ -19,7 +19,7 @@ def command(
     from core.db.engine import make_engine
     from core.db.models import User
     from core.settings import SettingsError
-    from lectern.cli import settings_or_exit
+    from lectern.commands._settings import settings_or_exit
 
     settings = settings_or_exit()
     try:

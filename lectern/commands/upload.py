@@ -22,8 +22,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from core.errors import LecternError
 from core.mux.uploads import put_in_chunks
 from core.retry import Retrier
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings
 from core.storage import VIDEO_EXTENSIONS
+from lectern.commands._settings import settings_or_exit
 
 CHUNK_UNIT = 256 * 1024  # resumable-upload chunks are 256 KiB multiples (GCS, UpChunk, the emulator)
 FINAL_STATUSES = ("ready", "errored")
@@ -193,11 +194,7 @@ def command(
     wait_timeout: float = typer.Option(600.0, help="Seconds to wait for ready."),
 ) -> None:
     """Upload a lesson video to Mux (chunked; run again to resume an interrupted upload)."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(2) from None
+    settings = settings_or_exit()
     if file.suffix.lower() not in VIDEO_EXTENSIONS:
         err.print(f"error: {file.name} does not look like a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
         raise typer.Exit(2)

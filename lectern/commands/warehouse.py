@@ -8,19 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.settings import Settings, SettingsError, load_settings
+from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(help="The analytics warehouse (DuckDB): info, exports.", no_args_is_help=True, add_completion=False)
 console = Console()
 err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 @app.command("init")
@@ -28,7 +20,7 @@ def init() -> None:
     """Create (or migrate) the warehouse and publish it, without syncing anything."""
     from sync.runner import writer_for
 
-    settings = _settings()
+    settings = settings_or_exit()
     with writer_for(settings).open():
         pass
     console.print(f"warehouse published at {settings.warehouse_path}")
@@ -41,7 +33,7 @@ def info() -> None:
     from warehouse.schema import TABLES, current_version
     from warehouse.store import WarehouseLayout, WarehouseNotReady
 
-    settings = _settings()
+    settings = settings_or_exit()
     layout = WarehouseLayout(settings.warehouse_path)
     try:
         con = open_analyst_connection(settings.warehouse_path)
@@ -72,7 +64,7 @@ def export(
     if fmt not in FORMATS:
         err.print(f"error: --format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         con = open_analyst_connection(settings.warehouse_path)
     except WarehouseNotReady as exc:

@@ -71,6 +71,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         if isinstance(value, dict):
             continue
+        if isinstance(value, list | tuple):  # list settings read a comma-separated string
+            value = ",".join(map(str, value))
         env[fld.alias] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
 

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.engine import make_engine
 from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus
+from core.errors import NotConfigured
 from core.privacy import pseudonym_secret, student_key
 from lectern.commands._settings import settings_or_exit
 
@@ -234,10 +235,15 @@ def simulate(
 ) -> None:
     """Simulate Mux Data views of the platform's ready lessons by their enrolled students."""
     settings = settings_or_exit()
+    try:
+        secret = pseudonym_secret(settings)
+    except NotConfigured as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
     base_url = str(settings.mux_api_url).rstrip("/")
     engine = make_engine(settings.database_url)
     try:
-        catalogue = read_catalogue(engine, pseudonym_secret(settings))
+        catalogue = read_catalogue(engine, secret)
         if not catalogue.lessons:
             err.print("error: no lessons with a ready Mux video in the platform DB (upload some or run the demo)")
             raise typer.Exit(1)

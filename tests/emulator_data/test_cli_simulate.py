@@ -19,6 +19,8 @@ from lectern.commands.simulate import simulate
 from tests.emulator_data.helpers import Catalogue
 from tests.factories import enroll, make_course, make_lesson, make_user
 
+PSEUDONYM_KEY = "simulate-test-pseudonym-key-0123456789"
+
 
 def _platform(factory: sessionmaker[Session], catalogue: Catalogue) -> dict[int, float]:
     """Two courses whose lessons are the catalogue's assets, plus one lesson the emulator never saw."""
@@ -54,6 +56,7 @@ def test_simulate_writes_matching_progress(
     db_url: str, fresh_emu: EmulatorServer, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("LECTERN_PSEUDONYM_KEY", PSEUDONYM_KEY)
     monkeypatch.setenv("MUX_API_URL", fresh_emu.url)
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
@@ -101,6 +104,7 @@ def test_simulate_explains_missing_lessons(
     db_url: str, fresh_emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("LECTERN_PSEUDONYM_KEY", PSEUDONYM_KEY)
     monkeypatch.setenv("MUX_API_URL", fresh_emu.url)
     result = _run("--views", "10")
     assert result.exit_code == 1
@@ -109,6 +113,7 @@ def test_simulate_explains_missing_lessons(
 
 def test_simulate_explains_an_unreachable_emulator(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("LECTERN_PSEUDONYM_KEY", PSEUDONYM_KEY)
     monkeypatch.setenv("MUX_API_URL", "http://127.0.0.1:9")
     engine = make_engine(db_url)
     with transaction(make_session_factory(engine)) as s:
@@ -117,3 +122,12 @@ def test_simulate_explains_an_unreachable_emulator(db_url: str, monkeypatch: pyt
     result = _run("--views", "10")
     assert result.exit_code == 1
     assert "cannot reach the Mux emulator" in result.output
+
+
+def test_simulate_explains_a_missing_pseudonym_key(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for name in ("LECTERN_PSEUDONYM_KEY", "LECTERN_PLATFORM_JWT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    result = _run("--views", "10")
+    assert result.exit_code == 2
+    assert "LECTERN_PSEUDONYM_KEY" in result.output and "Traceback" not in result.output

@@ -33,6 +33,7 @@ def env(tmp_path: Path, sample_platform: SamplePlatform) -> dict[str, str]:
         "LECTERN_WAREHOUSE_PATH": str(tmp_path / "var" / "warehouse.duckdb"),
         "MUX_TOKEN_ID": "",
         "MUX_TOKEN_SECRET": "",
+        "LECTERN_PSEUDONYM_KEY": "sync-cli-test-pseudonym-key-0123456789",
     }
 
 

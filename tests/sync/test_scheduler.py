@@ -29,6 +29,7 @@ def settings(tmp_path: Path, sample_platform: SamplePlatform, monkeypatch: pytes
         "LECTERN_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
         "MUX_TOKEN_ID": "",
         "MUX_TOKEN_SECRET": "",
+        "LECTERN_PSEUDONYM_KEY": "scheduler-test-pseudonym-key-0123456789",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

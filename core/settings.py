@@ -278,6 +278,14 @@ class Settings(BaseSettings):
             problems.append("MUX_WEBHOOK_SECRET is not set: the API rejects every Mux webhook")
         elif webhook in KNOWN_DEFAULT_SECRETS or len(webhook.encode()) < MIN_WEBHOOK_SECRET_BYTES:
             problems.append(f"MUX_WEBHOOK_SECRET is weak (under {MIN_WEBHOOK_SECRET_BYTES} bytes or a known value)")
+        pseudonym = self.pseudonym_key.get_secret_value()
+        if not pseudonym:
+            problems.append(
+                "LECTERN_PSEUDONYM_KEY is not set: students' keys are derived from LECTERN_PLATFORM_JWT_SECRET, so "
+                "rotating that secret would re-key every student (the sync and simulator refuse without either)"
+            )
+        elif len(pseudonym.encode()) < MIN_WEBHOOK_SECRET_BYTES:
+            problems.append(f"LECTERN_PSEUDONYM_KEY is weak (under {MIN_WEBHOOK_SECRET_BYTES} bytes)")
         return problems
 
     def require_api_secrets(self) -> None:

@@ -9,17 +9,21 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from core.settings import Settings, SettingsError, load_settings
+from core.errors import NotConfigured
+from core.settings import Settings
+from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(help="Students' personal data: look up a student key, forget a student.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
 
 
-def _settings() -> Settings:
+def _secret(settings: Settings) -> bytes:
+    from core.privacy import pseudonym_secret
+
     try:
-        return load_settings()
-    except SettingsError as exc:
+        return pseudonym_secret(settings)
+    except NotConfigured as exc:
         err.print(f"error: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
@@ -28,16 +32,16 @@ def _settings() -> Settings:
 def lookup(key: int = typer.Argument(..., help="A student key from the warehouse or Mux Data (18 digits).")) -> None:
     """The platform student behind a student key (admins: needs the platform DB and the pseudonym key)."""
     from core.db.engine import make_engine
-    from core.privacy import is_student_key, pseudonym_secret
+    from core.privacy import is_student_key
     from core.privacy import lookup as find
 
-    settings = _settings()
+    settings = settings_or_exit()
     if not is_student_key(key):
         err.print(f"error: {key} is not a student key (those have 18 digits)")
         raise typer.Exit(2)
     engine = make_engine(settings.database_url)
     try:
-        person = find(engine, pseudonym_secret(settings), key)
+        person = find(engine, _secret(settings), key)
     finally:
         engine.dispose()
     if person is None:
@@ -52,18 +56,15 @@ def forget(user: int = typer.Option(..., "--user", min=1, help="The student's pl
     from core.db.engine import make_engine
     from core.errors import Conflict
     from core.privacy import forget as forget_student
-    from core.privacy import pseudonym_secret
     from sync.runner import writer_for
     from warehouse.privacy import forget_in_warehouse
     from warehouse.store import WarehouseBusy
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     writer = writer_for(settings)
     try:
-        report = forget_student(
-            engine, pseudonym_secret(settings), user, lambda key, uid: forget_in_warehouse(writer, key, uid)
-        )
+        report = forget_student(engine, _secret(settings), user, lambda key, uid: forget_in_warehouse(writer, key, uid))
     except Conflict as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from None

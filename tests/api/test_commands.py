@@ -90,6 +90,7 @@ def test_config_check_flags_published_and_weak_secrets(env: dict[str, str]) -> N
     assert result.exit_code == 1
     assert "LECTERN_PLATFORM_JWT_SECRET is Lectern's published default" in result.output
     assert "MUX_WEBHOOK_SECRET is weak" in result.output
-    strong = env | {"MUX_WEBHOOK_SECRET": "w" * 32, "COLUMNS": "250"}
+    assert "LECTERN_PSEUDONYM_KEY is not set" in result.output
+    strong = env | {"MUX_WEBHOOK_SECRET": "w" * 32, "LECTERN_PSEUDONYM_KEY": "p" * 32, "COLUMNS": "250"}
     ok = runner.invoke(app, ["config", "check"], env=strong)
     assert ok.exit_code == 0 and "problem" not in ok.output

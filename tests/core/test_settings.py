@@ -99,9 +99,13 @@ def test_a_32_byte_secret_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
     load_settings().require_api_secrets()
 
 
-def test_secret_problems_cover_the_jwt_and_webhook_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_problems_cover_the_jwt_webhook_and_pseudonym_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     problems = load_settings().secret_problems()
-    assert [p.split(" ")[0] for p in problems] == ["LECTERN_PLATFORM_JWT_SECRET", "MUX_WEBHOOK_SECRET"]
+    names = ["LECTERN_PLATFORM_JWT_SECRET", "MUX_WEBHOOK_SECRET", "LECTERN_PSEUDONYM_KEY"]
+    assert [p.split(" ")[0] for p in problems] == names
+    monkeypatch.setenv("LECTERN_PSEUDONYM_KEY", "short")
+    assert "LECTERN_PSEUDONYM_KEY is weak" in load_settings().secret_problems()[-1]
+    monkeypatch.setenv("LECTERN_PSEUDONYM_KEY", "k" * 32)
     monkeypatch.setenv("LECTERN_PLATFORM_JWT_SECRET", PUBLISHED_DEFAULT)
     monkeypatch.setenv("MUX_WEBHOOK_SECRET", "short")
     problems = load_settings().secret_problems()

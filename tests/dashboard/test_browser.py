@@ -98,6 +98,7 @@ def stack(chromium_path: str, moto_server: str, tmp_path_factory: pytest.TempPat
             "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
             "AWS_DEFAULT_REGION": s3.region, "LECTERN_CORS_ORIGIN": origin,
             "LECTERN_MUX_UPLOAD_CHUNK_BYTES": str(256 * 1024),
+            "LECTERN_PSEUDONYM_KEY": "browser-test-pseudonym-key-0123456789",
         }  # fmt: skip
         api_settings = load_settings(
             database_url=world.database_url, mux_api_url=emu.url, mux_token_id=emu.token_id,

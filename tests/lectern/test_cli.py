@@ -33,10 +33,11 @@ def test_config_check_masks_secrets(tmp_path: Path) -> None:
         MUX_TOKEN_SECRET="tok-secret-123",
         LECTERN_PLATFORM_JWT_SECRET="jwt-456-a-long-enough-platform-secret",
         MUX_WEBHOOK_SECRET="whsec-789-a-long-enough-secret",
+        LECTERN_PSEUDONYM_KEY="pseudo-012-a-long-enough-secret",
         COLUMNS="200",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "MUX_TOKEN_SECRET" in result.stdout
+    assert "MUX_TOKEN_SECRET" in result.stdout and "pseudo-012" not in result.stdout
     assert "tok-secret-123" not in result.stdout and "jwt-456" not in result.stdout and "whsec-789" not in result.stdout
 
 

@@ -191,9 +191,12 @@ class DataMixin(MuxBase):
             kwargs["viewer_id"] = viewer_id
         return self._walk("list video views", self.views_api.list_video_views, PageNumberPaginator(), **kwargs)
 
-    def video_view(self, view_id: str) -> dict[str, Any]:
-        """One full view (get-video-view's `data`, every field Mux sends) as JSON; MuxNotFound when gone."""
-        doc = self._raw_json("get video view", self.views_api.get_video_view, view_id)
+    def video_view(self, mux_view_id: str) -> dict[str, Any]:
+        """One full view (get-video-view's `data`, every field Mux sends) as JSON; MuxNotFound when gone.
+
+        Takes Mux's opaque `id` (what the views list returns), not the view's `view_id` UUID.
+        """
+        doc = self._raw_json("get video view", self.views_api.get_video_view, mux_view_id)
         data = doc.get("data")
         if not isinstance(data, dict):
             raise MuxResponseInvalid("Mux get video view: the answer has no view object")

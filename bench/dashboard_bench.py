@@ -58,7 +58,10 @@ def build_platform(workdir: Path, warehouse: Path) -> str:
     url = f"sqlite:///{workdir / 'platform.db'}"
     upgrade(url)
     con = open_analyst_connection(warehouse)
-    users = con.execute("SELECT id, email, name, role FROM users WHERE role = 'teacher'").df()
+    # The warehouse keeps no emails (students' personal data, step 8): the platform DB gets made-up ones.
+    users = con.execute(
+        "SELECT id, 'teacher' || id || '@bench.test' AS email, name, role FROM users WHERE role = 'teacher'"
+    ).df()
     courses = con.execute("SELECT id, teacher_id, title FROM courses").df()
     lessons = con.execute("SELECT id, course_id, position, title, duration_s FROM lessons").df()
     con.close()

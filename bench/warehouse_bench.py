@@ -167,6 +167,7 @@ def phase_e2e(views: int, workdir: Path) -> dict[str, Any]:
             MUX_API_URL=url,
             MUX_TOKEN_ID="bench",
             MUX_TOKEN_SECRET="bench-secret",
+            LECTERN_PSEUDONYM_KEY="bench-pseudonym-key-0123456789abcdef",
         )
         ctx = SyncContext.from_settings(settings)
         now = midnight + timedelta(minutes=10)

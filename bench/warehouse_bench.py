@@ -56,6 +56,9 @@ def rss_peak_mb() -> float:
 # --- end to end ----------------------------------------------------------------------------------------
 
 
+PSEUDONYM_KEY = "bench-pseudonym-key-0123456789abcdef"
+
+
 def build_world(root: Path, students: int) -> tuple[str, Path, dict[str, Any], dict[str, list[str]]]:
     """A seeded SQLite platform whose every lesson is on Mux, and the emulator state holding those assets."""
     from sqlalchemy import update
@@ -63,6 +66,7 @@ def build_world(root: Path, students: int) -> tuple[str, Path, dict[str, Any], d
     from core.db.engine import make_engine
     from core.db.migrate import upgrade
     from core.db.models import Lesson
+    from core.privacy import student_key
     from emulator.state import AssetRecord, Store
     from lectern.sample_data import SeedConfig, build_platform
     from lectern.seed import write_platform
@@ -105,9 +109,12 @@ def build_world(root: Path, students: int) -> tuple[str, Path, dict[str, Any], d
             }
     store.commit()
     engine.dispose()
+    # Students watch under their keys, as the player sends them (core/privacy.py): views under platform ids
+    # would make the platform job re-key them all, a one-off of an upgrade, not the steady state measured here.
+    secret = PSEUDONYM_KEY.encode()
     students_by_course: dict[str, list[str]] = {}
     for e in platform.enrollments:
-        students_by_course.setdefault(str(e["course_id"]), []).append(str(e["user_id"]))
+        students_by_course.setdefault(str(e["course_id"]), []).append(str(student_key(secret, int(e["user_id"]))))
     return db_url, root / "emulator" / "state.json", lessons, students_by_course
 
 
@@ -167,7 +174,7 @@ def phase_e2e(views: int, workdir: Path) -> dict[str, Any]:
             MUX_API_URL=url,
             MUX_TOKEN_ID="bench",
             MUX_TOKEN_SECRET="bench-secret",
-            LECTERN_PSEUDONYM_KEY="bench-pseudonym-key-0123456789abcdef",
+            LECTERN_PSEUDONYM_KEY=PSEUDONYM_KEY,
         )
         ctx = SyncContext.from_settings(settings)
         now = midnight + timedelta(minutes=10)

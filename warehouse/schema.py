@@ -328,11 +328,14 @@ _V6_VIEW_KEY_NOT_NULL = ("ALTER TABLE mux_views ALTER COLUMN view_key SET NOT NU
 # (view_end's UTC date) in sync_view_rereads; the views job re-reads those days and replaces them
 # (sync/views.py, warehouse/legacy_views.py). A row counts as export-loaded, and is left alone, when its
 # view_end falls on a day an export file was loaded for and it carries that load's loaded_at.
+_UUID_RE = "(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _V7_VIEW_IDENTITY = (
     "ALTER TABLE mux_views ADD COLUMN mux_view_id VARCHAR",
     "ALTER TABLE mux_views ADD COLUMN player_startup_time_ms BIGINT",
     "ALTER TABLE mux_views ADD COLUMN legacy_key BOOLEAN DEFAULT FALSE",
-    """UPDATE mux_views SET legacy_key = TRUE, mux_view_id = view_id
+    # Mux has given views ending on or after 2022-07-28 the same UUID as `id` and `view_id` (Mux changelog,
+    # 2022-07-27): a list+get row holding a UUID is keyed right already and needs no re-read.
+    f"""UPDATE mux_views SET legacy_key = NOT regexp_full_match(view_id, '{_UUID_RE}'), mux_view_id = view_id
     WHERE NOT EXISTS (
         SELECT 1 FROM sync_view_exports e
         WHERE e.export_date = timezone('UTC', mux_views.view_end)::DATE AND e.loaded_at = mux_views.loaded_at

@@ -164,3 +164,18 @@ def test_step_8_removes_emails_and_student_rows_and_adds_the_forgotten_list() ->
     assert con.execute("SELECT id, name, role FROM users").fetchall() == [(1, "Tea Cher", "teacher")]
     for table in ("enrollments", "lesson_progress", "student_course_progress", "privacy_forgotten"):
         assert con.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)], table
+
+
+def test_step_7_leaves_list_and_get_rows_that_already_hold_the_uuid(tmp_path: Path) -> None:
+    # Mux gives views since 2022-07-28 one UUID as both `id` and `view_id`: such rows are keyed right already.
+    con = duckdb.connect(str(tmp_path / "v6.duckdb"))
+    migrate(con, target=6)
+    listed_at = datetime(2025, 3, 2, 1, tzinfo=UTC)
+    same, older = random_views(2, days=2)
+    rows = [{**same, "view_id": same["view_id"].upper()}, {**older, "view_id": older["id"]}]
+    upsert(con, "mux_views", old_views(con, views_to_arrow(rows, loaded_at=listed_at)), ["view_id"])
+    assert migrate(con, target=7) == [7]
+    marked = dict(con.execute("SELECT view_id, legacy_key FROM mux_views").fetchall())
+    assert marked == {same["view_id"].upper(): False, older["id"]: True}
+    assert con.execute("SELECT count(*) FROM mux_views WHERE mux_view_id = view_id").fetchall() == [(2,)]
+    assert con.execute("SELECT sum(legacy_rows) FROM sync_view_rereads").fetchall() == [(1,)]

@@ -102,12 +102,17 @@ def verify_password_signin(
     email = normalise_email(email)
     if not email or not password:
         raise SignInError(EMPTY)
-    now = now or datetime.now(UTC)
-    decision = throttle.check(email, address, now)
-    if not decision.allowed:
-        raise SignInError(THROTTLED.format(seconds=int(decision.wait_s) + 1))
+    if any(ord(c) < 32 or ord(c) == 127 for c in email):
+        # No account has such an email, and PostgreSQL refuses NUL in text: answer like any wrong email.
+        raise SignInError(GENERIC_FAILURE)
     try:
         with slots.slot():
+            # Checked and counted inside the slot, with the clock read there: sessions queued for a slot would
+            # otherwise all pass a check made before their wait, and spend a guess each past the limit.
+            now = now or datetime.now(UTC)
+            decision = throttle.check(email, address, now)
+            if not decision.allowed:
+                raise SignInError(THROTTLED.format(seconds=int(decision.wait_s) + 1))
             # Counted as a failure until proven right, so attempts running at once on other replicas see it.
             throttle.record_attempt(email, address, now)
             with factory() as session:

@@ -50,6 +50,14 @@ def has_body(scope: Scope) -> bool:
     return header(scope, b"transfer-encoding") is not None
 
 
+def declared_over(content_length: bytes | str, limit: int) -> bool:
+    """Whether a Content-Length declares more than `limit` bytes (a value too long to be a size counts as more)."""
+    value = content_length.strip()
+    if not value.isascii() or not value.isdigit():
+        return False  # not a length: the HTTP parser refuses it, or the streamed count below decides
+    return len(value) > 18 or int(value) > limit
+
+
 class BodyLimitMiddleware:
     """`limit` bytes for every route; `per_path` overrides it (None: that route enforces its own limit)."""
 
@@ -67,7 +75,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = header(scope, b"content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        if declared is not None and declared_over(declared, limit):
             await send_error(send, BodyTooLarge(limit), extra_headers=((b"connection", b"close"),))
             return
         received = 0

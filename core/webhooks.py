@@ -72,6 +72,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.auth import MAX_ID
 from core.db.fast_read import FastRead
 from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
@@ -158,7 +159,6 @@ MAX_JSON_DEPTH = 32
 _ID = re.compile(r"[\x21-\x7e]{1,64}")
 _TYPE = re.compile(r"[\x21-\x7e]{1,100}")
 _LESSON_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only: int() also takes "²" and other Unicode digits
-MAX_LESSON_ID = 2**31 - 1  # lessons.id is INTEGER
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)  # before Mux existed: not a real event time
 MAX_DURATION_S = 30 * 24 * 3600.0  # longer than any asset Mux accepts
 MAX_ERROR_CHARS = 2000
@@ -278,7 +278,7 @@ class MuxEvent:
         if text is None or not _LESSON_ID.fullmatch(text):
             return None
         value = int(text)
-        return value if 0 < value <= MAX_LESSON_ID else None
+        return value if 0 < value <= MAX_ID else None
 
     @property
     def external_id(self) -> str | None:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ServicesDep
 from api.errors import error_response, responses
+from api.middleware import declared_over
 from api.schemas import WebhookResponse
 from api.services import WEBHOOK_THREADS
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
@@ -32,8 +33,7 @@ class BodyTooLarge(Exception):
 
 async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    # isascii: str.isdigit() accepts "²", which int() refuses (the HTTP parser rejects it first today).
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared_over(declared, limit):
         raise BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -3,11 +3,12 @@ security headers, CORS."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from api.middleware import security_headers
+from api.middleware import BodyLimitMiddleware, declared_over, security_headers
 from core.db.engine import transaction
 from tests.api.conftest import JWT_SECRET, ApiFactory, RunningApi, api_settings
 from tests.api.rawhttp import connect, read_response
@@ -142,3 +143,31 @@ def test_cors_is_off_by_default_and_an_allow_list_when_set(db_url: str, start_ap
     assert "access-control-allow-origin" not in other.headers
     simple = on.http.get("/healthz", headers={"Origin": "https://courses.example"})
     assert simple.headers["access-control-allow-origin"] == "https://courses.example"
+
+
+@pytest.mark.parametrize(
+    ("content_length", "over"),
+    [("100", False), ("65537", True), (" 65536 ", False), ("9" * 5000, True), ("²", False), ("-1", False)],
+)
+def test_declared_lengths_are_compared_without_int_on_huge_values(content_length: str, over: bool) -> None:
+    # int() of 5,000 digits raises (Python's digit limit): the middleware answered 500 behind an ASGI server
+    # that passes such a header on (uvicorn's httptools parser refuses it first).
+    assert declared_over(content_length, 65536) is over
+    assert declared_over(content_length.encode(), 65536) is over
+
+
+def test_a_huge_declared_length_is_413_at_the_asgi_level() -> None:
+    sent: list[dict[str, object]] = []
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("the route must not run")
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/api/x", "method": "POST", "headers": [(b"content-length", b"9" * 5000)]}
+    asyncio.run(BodyLimitMiddleware(app, limit=65536)(scope, receive, send))
+    assert sent[0]["status"] == 413

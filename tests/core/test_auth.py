@@ -149,3 +149,9 @@ def test_token_verifier_caches_valid_tokens_but_still_expires_them() -> None:
     with pytest.raises(Unauthenticated, match="invalid token"):
         verifier.user_id(mint_token("another-secret-for-tests-0123456789", 7, now=1000))
     assert len(verifier._cache) == 1  # failures are never cached
+
+
+def test_a_sub_too_long_for_int_is_unauthenticated_not_an_error() -> None:
+    # Python refuses int() on digit strings over 4,300 long: that ValueError escaped as a 500.
+    with pytest.raises(Unauthenticated, match="sub is not a user id"):
+        decode_token(SECRET, _signed({"sub": "9" * 5000, "exp": 2**31}), now=1.0)

@@ -6,9 +6,13 @@ warehouse, which analysts read, cannot map a key back to anyone.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.auth import MAX_ID
 from core.errors import NotConfigured
 from core.settings import Settings
 from lectern.commands._settings import settings_or_exit
@@ -28,6 +32,14 @@ def _secret(settings: Settings) -> bytes:
         raise typer.Exit(2) from None
 
 
+def _database_error(exc: SQLAlchemyError) -> NoReturn:
+    reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
+    err.print(
+        f"error: cannot read the platform DB (DATABASE_URL; run `lectern db upgrade`?): {reason}", highlight=False
+    )
+    raise typer.Exit(1) from None
+
+
 @app.command("lookup")
 def lookup(key: int = typer.Argument(..., help="A student key from the warehouse or Mux Data (18 digits).")) -> None:
     """The platform student behind a student key (admins: needs the platform DB and the pseudonym key)."""
@@ -42,6 +54,8 @@ def lookup(key: int = typer.Argument(..., help="A student key from the warehouse
     engine = make_engine(settings.database_url)
     try:
         person = find(engine, _secret(settings), key)
+    except SQLAlchemyError as exc:
+        _database_error(exc)
     finally:
         engine.dispose()
     if person is None:
@@ -51,7 +65,11 @@ def lookup(key: int = typer.Argument(..., help="A student key from the warehouse
 
 
 @app.command("forget")
-def forget(user: int = typer.Option(..., "--user", min=1, help="The student's platform user id.")) -> None:
+def forget(
+    user: int = typer.Option(
+        ..., "--user", min=1, max=MAX_ID, help="The student's platform user id (not a student key)."
+    ),
+) -> None:
     """Remove a student from every store Lectern owns; prints what it cannot reach. Safe to run again."""
     from core.db.engine import make_engine
     from core.errors import Conflict
@@ -71,6 +89,8 @@ def forget(user: int = typer.Option(..., "--user", min=1, help="The student's pl
     except WarehouseBusy as exc:
         err.print(f"error: {exc}; nothing was changed, run it again")
         raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        _database_error(exc)
     finally:
         engine.dispose()
     for line in report.lines():

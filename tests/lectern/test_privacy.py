@@ -166,3 +166,16 @@ def test_lookup_maps_a_key_back_from_the_platform_db_only(world: World) -> None:
     assert unknown.exit_code == 1 and "no platform student" in unknown.output
     not_a_key = _invoke(world, "lookup", "42")
     assert not_a_key.exit_code == 2 and "not a student key" in not_a_key.output
+
+
+def test_out_of_range_ids_and_an_unreadable_database_get_one_line_not_a_traceback(world: World, tmp_path: Path) -> None:
+    for bad in ("99999999999999999999", "123456789012345678", "0", "x"):
+        result = _invoke(world, "forget", "--user", bad)
+        assert result.exit_code == 2, (bad, result.output)
+        assert isinstance(result.exception, SystemExit), (bad, result.exception)
+    missing = world.env | {"DATABASE_URL": f"sqlite:///{tmp_path / 'nowhere' / 'p.db'}"}
+    for args in (["lookup", "123456789012345678"], ["forget", "--user", "5"]):
+        result = runner.invoke(app, ["privacy", *args], env=missing)
+        assert result.exit_code == 1, (args, result.output)
+        assert isinstance(result.exception, SystemExit), (args, result.exception)
+        assert "cannot read the platform DB" in result.output, args

@@ -188,6 +188,9 @@ def set_asset_raw(emu: Emu, asset_id: str, body: JsonBody = None) -> dict[str, A
     fields = _object_body(body)
     if "id" in fields:
         raise invalid("id cannot be changed")
+    # Any new status string is the point of this control; no status at all, or not a string, is not a Mux asset.
+    if "status" in fields and not isinstance(fields["status"], str):
+        raise invalid("status must be a string (a new value is fine; it cannot be removed)")
     with emu.store.lock:
         record = emu.store.assets.get(asset_id)
         if record is None:

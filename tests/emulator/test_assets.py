@@ -198,3 +198,13 @@ def test_raw_control_serves_values_mux_may_add(emu: EmulatorServer, assets_api: 
     assert httpx.patch(f"{control}/{asset.id}/raw", json={"id": "other"}).status_code == 400
     assert httpx.patch(f"{control}/{asset.id}/raw", json=["status"]).status_code == 400
     assert httpx.patch(f"{control}/no-such-asset/raw", json={"status": "ready"}).status_code == 404
+
+
+def test_raw_control_keeps_the_asset_an_asset(emu: EmulatorServer, assets_api: mux_python.AssetsApi) -> None:
+    asset = _create(assets_api, f"{emu.url}/_emulator/missing.mp4")
+    emu.wait_for_asset_status(asset.id, "errored")
+    control = f"{emu.url}/_emulator/assets/{asset.id}/raw"
+    # Without a status the emulator's own stats and its restart from the state file failed (500, KeyError).
+    for body in ({"status": None}, {"status": ["x"]}, {"status": 3}):
+        assert httpx.patch(control, json=body).status_code == 400, body
+    assert httpx.get(f"{emu.url}/_emulator/stats").status_code == 200

@@ -83,8 +83,9 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         body = json.dumps(error_body(error)).encode()
         status = HTTPStatus(status_for(error))
         headers = {"content-type": "application/json", **error_headers(error), "connection": "close"}
-        head = f"HTTP/1.1 {status.value} {status.phrase}\r\n" + "".join(f"{k.lower()}: {v}\r\n" for k, v in headers.items())
-        head += f"content-length: {len(body)}\r\n\r\n"
+        headers["content-length"] = str(len(body))
+        lines = [f"HTTP/1.1 {status.value} {status.phrase}", *(f"{k.lower()}: {v}" for k, v in headers.items())]
+        head = "\r\n".join(lines) + "\r\n\r\n"
         self.transport.write(head.encode() + body)
         self.transport.close()
         self._in_head = False

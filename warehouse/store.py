@@ -42,6 +42,8 @@ class WarehouseNotReady(PermanentError):
     """Nothing has been published yet: run `lectern sync --once` (or `lectern warehouse init`)."""
 
     kind = ErrorKind.UNAVAILABLE
+    # The message names the warehouse's path on the server.
+    public_message = "No warehouse yet: run `lectern sync --once` (it publishes the first snapshot)."
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,13 @@ from fastapi import FastAPI
 from api.errors import HTTP_STATUS_BY_KIND
 from api.main import create_app
 from api.testing import ApiServer
+from core.auth import mint_token
+from core.db.engine import make_engine, make_session_factory
 from core.errors import ErrorKind
 from core.webhooks import SIGNATURE_HEADER, sign
-from tests.api.conftest import WEBHOOK_SECRET, api_settings
+from tests.api.conftest import JWT_SECRET, WEBHOOK_SECRET, api_settings
 from tests.error_kinds import sample
+from tests.factories import make_user
 
 TOO_LARGE = {"type": "BodyTooLarge", "kind": "too_large", "message": "request body over 1024 bytes"}
 STATUS = {
@@ -36,18 +40,22 @@ STATUS = {
 }
 
 
+@contextmanager
 def serve(app: FastAPI) -> Iterator[httpx.Client]:
-    with ApiServer(app) as server, httpx.Client(base_url=server.url, timeout=30.0) as http:
-        yield http
-    app.state.services.close()
+    try:
+        with ApiServer(app) as server, httpx.Client(base_url=server.url, timeout=30.0) as http:
+            yield http
+    finally:
+        app.state.services.close()
 
 
 @pytest.fixture
 def http(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
-    """The API with its real routes (metrics allowed from 10/8 only, a scrape token when the test asks)."""
+    """The API with its real routes, a 1 KiB webhook body limit and the settings a test passes as its param."""
     overrides: dict[str, Any] = getattr(request, "param", {})
     settings = api_settings(f"sqlite:///{tmp_path}/errors.db", webhook_max_body_bytes=1024, **overrides)
-    yield from serve(create_app(settings))
+    with serve(create_app(settings)) as http:
+        yield http
 
 
 @pytest.fixture
@@ -59,7 +67,8 @@ def raising(tmp_path: Path) -> Iterator[httpx.Client]:
     def raise_kind(kind: ErrorKind) -> None:
         raise sample(kind).error
 
-    yield from serve(app)
+    with serve(app) as http:
+        yield http
 
 
 def test_the_table_has_every_kind() -> None:
@@ -154,3 +163,25 @@ def test_too_large_a_streamed_webhook_over_its_body_limit(http: httpx.Client) ->
         "kind": "too_large",
         "message": "request body over 1024 bytes",
     }
+
+
+def test_cost_and_warehouse_errors_reach_an_admin_as_invalid_and_unavailable(db_url: str, tmp_path: Path) -> None:
+    settings = api_settings(db_url, warehouse_path=tmp_path / "never-published.duckdb")
+    engine = make_engine(db_url)
+    with make_session_factory(engine)() as session, session.begin():
+        admin = make_user(session, role="admin").id
+    engine.dispose()
+    headers = {"Authorization": f"Bearer {mint_token(JWT_SECRET, admin, ttl_s=600)}"}
+    with serve(create_app(settings)) as http:
+        bad = http.get("/api/costs/report", params={"from": "2026-13-01"}, headers=headers)
+        assert bad.status_code == 400
+        assert (bad.json()["error"]["type"], bad.json()["error"]["kind"]) == ("CostInputInvalid", "invalid")
+
+        missing = http.get("/api/costs/report", headers=headers)
+        assert missing.status_code == 503
+        assert missing.json()["error"] == {
+            "type": "WarehouseNotReady",
+            "kind": "unavailable",
+            "message": "No warehouse yet: run `lectern sync --once` (it publishes the first snapshot).",
+        }
+        assert str(tmp_path) not in missing.text

@@ -1,63 +1,46 @@
-"""Lectern errors -> HTTP answers with one JSON shape: {"error": {"type", "message", "reason"?, "context"?}}."""
+"""Lectern errors -> HTTP answers, by kind, with one JSON shape:
+{"error": {"type", "kind", "message", "reason"?, "context"?}}.
+
+`HTTP_STATUS_BY_KIND` is the only place an error becomes a status: routes raise, the handler answers; the
+middleware (413, 401 before any route) and the server (431 before the app) build the same answer here.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorBody
-from core.errors import (
-    Conflict,
-    Forbidden,
-    LecternError,
-    MuxError,
-    NotConfigured,
-    NotFound,
-    RequestRejected,
-    StorageCredentialsInvalid,
-    StorageError,
-    TransientError,
-    Unauthenticated,
-    WebhookPayloadInvalid,
-    WebhookSignatureInvalid,
-)
+from core.errors import Conflict, ErrorKind, LecternError, Unauthenticated, WebhookSignatureInvalid
 from core.logging import get_logger
 
 log = get_logger(__name__)
 
-STATUS_BY_ERROR: tuple[tuple[type[LecternError], int], ...] = (
-    (Unauthenticated, 401),
-    (WebhookSignatureInvalid, 401),
-    (Forbidden, 403),
-    (NotFound, 404),
-    (Conflict, 409),
-    (WebhookPayloadInvalid, 400),
-    (NotConfigured, 503),
-    (StorageCredentialsInvalid, 503),
-    (TransientError, 503),
-    (MuxError, 502),
-    (StorageError, 502),
-)
-
-
-# What a caller is told instead of the internal message (bucket, key, variable names stay in the log).
-PUBLIC_MESSAGES: dict[type[LecternError], str] = {
-    StorageCredentialsInvalid: "video storage is unavailable: the server's S3 credentials need an operator; "
-    "try again later",
+HTTP_STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 400,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.RETRYABLE: 429,
+    ErrorKind.HEADERS_TOO_LARGE: 431,
+    ErrorKind.INTERNAL: 500,
+    ErrorKind.UPSTREAM: 502,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.MISCONFIGURED: 503,
 }
 
 
 def status_for(exc: LecternError) -> int:
-    if isinstance(exc, RequestRejected):
-        return exc.status
-    return next((status for cls, status in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+    return HTTP_STATUS_BY_KIND[exc.kind]
 
 
 def error_body(exc: LecternError) -> dict[str, Any]:
-    message = PUBLIC_MESSAGES.get(type(exc), exc.message)
-    detail: dict[str, Any] = {"type": type(exc).__name__, "message": message}
+    detail: dict[str, Any] = {"type": type(exc).__name__, "kind": exc.kind.value, "message": exc.user_message}
     if isinstance(exc, Unauthenticated | WebhookSignatureInvalid):
         detail["reason"] = exc.reason
     if isinstance(exc, Conflict) and exc.context:
@@ -65,12 +48,18 @@ def error_body(exc: LecternError) -> dict[str, Any]:
     return {"error": detail}
 
 
-def error_response(exc: LecternError, status: int | None = None) -> JSONResponse:
-    status = status or status_for(exc)
+def error_headers(exc: LecternError) -> dict[str, str]:
     headers = {"Cache-Control": "no-store"}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(error_body(exc), status_code=status, headers=headers)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(math.ceil(retry_after))
+    return headers
+
+
+def error_response(exc: LecternError) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=status_for(exc), headers=error_headers(exc))
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
@@ -78,7 +67,7 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("api.error", path=request.url.path, status=status, error=type(exc).__name__, message=exc.message)
-    return error_response(exc, status)
+    return error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -94,8 +83,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown lesson.",
         409: "The lesson has no playable video yet; `context.status` says where it is.",
         413: "Body larger than LECTERN_API_MAX_BODY_BYTES (the webhook: LECTERN_WEBHOOK_MAX_BODY_BYTES).",
-        502: "Mux or S3 refused the request.",
         422: "A path or query parameter out of range (e.g. an id over 2^31 - 1).",
+        429: "Busy right now; try again after Retry-After seconds.",
+        502: "Mux or S3 refused the request.",
         503: "Mux/S3 unavailable or not configured (or S3 credentials missing/expired); retry later.",
     }
     return {s: {"model": ErrorBody, "description": text.get(s, "Error.")} for s in statuses}

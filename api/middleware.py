@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
-from api.errors import error_body, status_for
+from api.errors import error_body, error_headers, status_for
 from core.errors import BodyTooLarge, LecternError, Unauthenticated
 
 Scope = MutableMapping[str, Any]
@@ -29,7 +29,7 @@ async def send_error(send: Any, exc: LecternError, *, extra_headers: tuple[tuple
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
+        *((name.lower().encode(), value.encode()) for name, value in error_headers(exc).items()),
         *extra_headers,
     ]
     await send({"type": "http.response.start", "status": status_for(exc), "headers": headers})
@@ -131,7 +131,7 @@ class AuthBeforeBodyMiddleware:
             try:
                 self.verify(bearer(header(scope, b"authorization")))
             except Unauthenticated as exc:
-                await send_error(send, exc, extra_headers=((b"www-authenticate", b"Bearer"), (b"connection", b"close")))
+                await send_error(send, exc, extra_headers=((b"connection", b"close"),))
                 return
         await self.app(scope, receive, send)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from core.auth import MAX_ID
+from core.errors import ErrorKind
 
 # An id from a request body: bounded like a path id (`api.deps.LessonIdPath`), so no driver overflows.
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -15,6 +16,7 @@ RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 class ErrorDetail(BaseModel):
     type: str = Field(description="Error class, e.g. `Forbidden`, `NotFound`, `WebhookSignatureInvalid`.")
+    kind: ErrorKind = Field(description="What the caller can do about it; the HTTP status follows from it.")
     message: str
     reason: str | None = Field(default=None, description="Why a token or signature was rejected.")
     context: dict[str, Any] | None = Field(default=None, description="e.g. the lesson's video status on 409.")

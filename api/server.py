@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import socket
+from http import HTTPStatus
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
+from api.errors import error_body, error_headers, status_for
 from api.main import create_app
+from core.errors import HeadersTooLarge
 from core.memory import keep_freed_memory
 from core.settings import Settings
 
@@ -76,13 +79,14 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
 
     def _refuse(self, reason: str) -> None:
         self.logger.warning("Request refused: %s", reason)
-        body = json.dumps({"error": {"type": "HeadersTooLarge", "message": reason}}).encode()
-        head = (
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/json\r\ncache-control: no-store\r\nconnection: close\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n"
-        )
-        self.transport.write(head + body)
+        error = HeadersTooLarge(reason)
+        body = json.dumps(error_body(error)).encode()
+        status = HTTPStatus(status_for(error))
+        headers = {"content-type": "application/json", **error_headers(error), "connection": "close"}
+        headers["content-length"] = str(len(body))
+        lines = [f"HTTP/1.1 {status.value} {status.phrase}", *(f"{k.lower()}: {v}" for k, v in headers.items())]
+        head = "\r\n".join(lines) + "\r\n\r\n"
+        self.transport.write(head.encode() + body)
         self.transport.close()
         self._in_head = False
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from core.errors import TransientError
+from core.errors import ErrorKind, TransientError
 
 # OWASP's scrypt floor (N=2^17, r=8, p=1) costs ~0.3 s here; 2^15 keeps sign-in snappy on 2 cores while
 # staying far above what a leaked table can be brute-forced with. Stored per hash, so it can rise later.
@@ -93,6 +93,8 @@ def check_password(password: str, stored: str | None) -> bool:
 
 class HashingBusy(TransientError):
     """Every password-check slot stayed taken for the whole wait; the caller should say "try again"."""
+
+    kind = ErrorKind.RETRYABLE
 
     def __init__(self) -> None:
         super().__init__("Sign-in is busy right now. Try again in a few seconds.")

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.errors import ErrorKind, PermanentError
+
 VAR_DIR = Path("var")
 # Secrets that shipped in Lectern's code at some point: anyone with the code knows them, so they are refused
 # like a missing secret. (Detected by value: the old default is 44 bytes, so a length rule alone passes it.)
@@ -25,8 +27,10 @@ MIN_JWT_SECRET_BYTES = 32
 MIN_WEBHOOK_SECRET_BYTES = 24
 
 
-class SettingsError(Exception):
+class SettingsError(PermanentError):
     """A setting is missing or malformed; the message names the environment variable."""
+
+    kind = ErrorKind.MISCONFIGURED
 
 
 class Settings(BaseSettings):

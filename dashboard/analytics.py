@@ -38,7 +38,7 @@ NEEDS_MAX_ROWS = {"trend", "lessons", "students", "qoe"}
 STUDENT_LEVEL = {"students"}  # names and emails: teachers (their own students) and admins only
 
 
-class NoWarehouse(Exception):
+class NoWarehouse(WarehouseNotReady):
     """Nothing published yet; the message says what to run."""
 
 

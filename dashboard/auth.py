@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.client_address import Network, client_address
 from core.dashboard_session import SessionLimits, session_end_reason
 from core.db.models import Role, User
+from core.errors import Unauthenticated
 from core.passwords import HashingBusy, HashingSlots, check_password
 from core.signin_throttle import SignInThrottle
 
@@ -77,7 +78,7 @@ class SignedInUser:
         return Scope(self.id, self.role)
 
 
-class SignInError(Exception):
+class SignInError(Unauthenticated):
     """Sign-in refused; the message is safe to show (it never says whether the email exists)."""
 
 

@@ -1,10 +1,11 @@
-"""Run a page so that a failure shows a short message with a request id, never a traceback.
+"""Run a page so that a failure shows a short message, never a traceback.
 
-Streamlit would print the exception (server paths, source lines) into the page; .streamlit/config.toml
-also hides those details (`client.showErrorDetails = "none"`), and this catches what a page raises, logs it
-with its traceback and a request id, and shows the id so a user's report can be matched to the log line.
-Streamlit's own control flow (st.stop, st.rerun, st.switch_page) raises BaseException, not Exception,
-and passes through.
+A `LecternError` is something Lectern expected could go wrong (no warehouse yet, Mux down, S3 credentials
+expired): the page shows its `user_message` with `st.error` and the log has the internal message. Anything
+else is a bug: the page shows a generic message with a request id, and the log has the traceback under the
+same id, so a user's report can be matched to the log line. `.streamlit/config.toml` also hides
+Streamlit's own error details (`client.showErrorDetails = "none"`). Streamlit's control flow (st.stop,
+st.rerun, st.switch_page) raises BaseException, not Exception, and passes through.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from core.errors import LecternError
 from core.logging import get_logger
 
 log = get_logger(__name__)
@@ -28,6 +30,19 @@ def run_guarded(run: Callable[[], object], *, page: str, user_id: int | None) ->
     """Run `run`; when it raises, log and show the failure and return its request id (else None)."""
     try:
         run()
+    except LecternError as exc:
+        request_id = new_request_id()
+        log.warning(
+            "dashboard.page_error",
+            request_id=request_id,
+            page=page,
+            user_id=user_id,
+            error=type(exc).__name__,
+            kind=exc.kind.value,
+            message=exc.message,
+        )
+        st.error(exc.user_message, icon=":material/error:")
+        return request_id
     except Exception as exc:
         request_id = new_request_id()
         log.exception(

@@ -1,3 +1,3 @@
-from lectern.cli import app
+from lectern.cli import main
 
-app(prog_name="lectern")
+main()

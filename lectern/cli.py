@@ -11,12 +11,34 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.errors import ErrorKind, LecternError
 from core.settings import Settings
 from lectern.commands._settings import settings_or_exit
 from lectern.sample_data import DemoAccount
 from lectern.seed import Progress as seeding_progress
 
-app = typer.Typer(help="Lectern: course videos on Mux.", no_args_is_help=True, add_completion=False)
+# sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.
+EXIT_CODE_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 65,  # EX_DATAERR
+    ErrorKind.TOO_LARGE: 65,
+    ErrorKind.HEADERS_TOO_LARGE: 65,
+    ErrorKind.NOT_FOUND: 66,  # EX_NOINPUT
+    ErrorKind.UNAVAILABLE: 69,  # EX_UNAVAILABLE
+    ErrorKind.INTERNAL: 70,  # EX_SOFTWARE
+    ErrorKind.CONFLICT: 73,  # EX_CANTCREAT: the object's state does not allow it
+    ErrorKind.RETRYABLE: 75,  # EX_TEMPFAIL
+    ErrorKind.UPSTREAM: 76,  # EX_PROTOCOL: Mux, S3 or the emulator refused
+    ErrorKind.UNAUTHENTICATED: 77,  # EX_NOPERM
+    ErrorKind.FORBIDDEN: 77,
+    ErrorKind.MISCONFIGURED: 78,  # EX_CONFIG
+}
+EPILOG = (
+    "An error is one line on stderr (`error: ...`) and an exit code by its kind: "
+    + ", ".join(f"{kind.value} {code}" for kind, code in EXIT_CODE_BY_KIND.items())
+    + "; 1 or 2 when a command stops on its own (2: bad usage or settings)."
+)
+
+app = typer.Typer(help="Lectern: course videos on Mux.", epilog=EPILOG, no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 db_app = typer.Typer(help="Platform database migrations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -215,3 +237,12 @@ def _mount() -> None:
 
 
 _mount()
+
+
+def main(args: list[str] | None = None) -> None:
+    """The `lectern` entry point: the commands, with any LecternError as one line and an exit code by kind."""
+    try:
+        app(args=args, prog_name="lectern")
+    except LecternError as exc:
+        typer.echo(f"error: {exc.user_message}", err=True)
+        raise SystemExit(EXIT_CODE_BY_KIND[exc.kind]) from None

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select, text
 
 from core.db.models import Base, Course, Enrollment, Lesson, LessonProgress, User
+from core.errors import Conflict
 from lectern.sample_data import SamplePlatform, iter_progress
 
 BATCH = 5000
@@ -19,7 +20,7 @@ SEEDED_TABLES: list[type[Base]] = [User, Course, Lesson, Enrollment, LessonProgr
 Progress = Callable[[str, int], None]
 
 
-class DatabaseNotEmpty(Exception):
+class DatabaseNotEmpty(Conflict):
     """The platform database already has users; seeding again needs an explicit reset."""
 
 

@@ -17,6 +17,7 @@ import duckdb
 from sqlalchemy import Engine
 
 from core.db.engine import make_engine
+from core.errors import NotConfigured
 from core.logging import get_logger
 from core.privacy import pseudonym_secret
 from core.settings import Settings
@@ -39,7 +40,7 @@ log = get_logger(__name__)
 JOBS = ("platform", "assets", "views", "delivery_usage", "cost_alerts")
 
 
-class SyncConfigError(Exception):
+class SyncConfigError(NotConfigured):
     """A job cannot run with this configuration (e.g. no Mux credentials); the message says what to set."""
 
 

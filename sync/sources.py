@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from core.errors import MuxAuthError, MuxNotFound
+from core.errors import ErrorKind, MuxAuthError, MuxNotFound, PermanentError
 from core.mux import MuxService
 from core.mux.models import Asset, ExportDownload, ViewExport
 
@@ -45,8 +45,10 @@ class ViewsSource(Protocol):
         ...
 
 
-class ViewExportsUnavailable(Exception):
+class ViewExportsUnavailable(PermanentError):
     """The account cannot list view exports (plan without them, or a token without Data access)."""
+
+    kind = ErrorKind.UPSTREAM
 
 
 @runtime_checkable

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import MuxError, TransientError
+from core.errors import ErrorKind, MuxError, PermanentError, TransientError
 from core.logging import get_logger
 from sync.sources import ViewExportsSource, ViewExportsUnavailable, ViewsSource
 from warehouse.view_exports import MIN_VERSION
@@ -141,8 +141,10 @@ def workdir_for(con: duckdb.DuckDBPyConnection) -> Path | None:
     return Path(path).parent if path else None
 
 
-class RefusedUrl(Exception):
+class RefusedUrl(PermanentError):
     """The file's URL was refused for good (expired, withdrawn): not worth retrying as it is."""
+
+    kind = ErrorKind.UPSTREAM
 
 
 class ExportFetcher:

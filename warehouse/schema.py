@@ -22,9 +22,13 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from core.errors import ErrorKind, PermanentError
 
-class SchemaError(Exception):
+
+class SchemaError(PermanentError):
     """The warehouse file's schema cannot be used by this version of Lectern."""
+
+    kind = ErrorKind.MISCONFIGURED
 
 
 @dataclass(frozen=True)

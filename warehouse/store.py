@@ -25,18 +25,25 @@ from pathlib import Path
 
 import duckdb
 
+from core.errors import ErrorKind, PermanentError, TransientError
 from core.logging import get_logger
 from warehouse.schema import migrate
 
 log = get_logger(__name__)
 
 
-class WarehouseBusy(Exception):
+class WarehouseBusy(TransientError):
     """Another process holds the writer lock (a sync is running); try again when it finishes."""
 
+    kind = ErrorKind.RETRYABLE
 
-class WarehouseNotReady(Exception):
+
+class WarehouseNotReady(PermanentError):
     """Nothing has been published yet: run `lectern sync --once` (or `lectern warehouse init`)."""
+
+    kind = ErrorKind.UNAVAILABLE
+    # The message names the warehouse's path on the server.
+    public_message = "No warehouse yet: run `lectern sync --once` (it publishes the first snapshot)."
 
 
 @dataclass(frozen=True)

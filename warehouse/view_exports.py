@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.errors import ErrorKind, PermanentError
 from warehouse.loaders import VIEW_SCHEMA, affected_days, scalar, upsert_from
 
 STAGE = "_view_export_stage"
@@ -76,8 +77,10 @@ _DIGITS = r"^\d{1,18}$"  # the same pattern loaders.digits_to_int uses
 _SQL_TYPE = {"mux_view_id": "VARCHAR", "player_startup_time_ms": "BIGINT"}
 
 
-class MissingColumns(Exception):
+class MissingColumns(PermanentError):
     """The file lacks every source of some warehouse column (an older export version); `columns` names them."""
+
+    kind = ErrorKind.INVALID
 
     def __init__(self, columns: list[str]) -> None:
         super().__init__(f"the export file has no column for {', '.join(columns)}")

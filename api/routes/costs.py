@@ -9,15 +9,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import ServicesDep, UserIdDep
-from api.errors import error_response, responses
+from api.errors import responses
 from core.auth import load_principal
-from core.costs.errors import CostError
 from core.costs.pricebook import pricebook_from_settings
 from core.costs.report import GROUP_BY, parse_report_params, report_csv, report_payload
-from core.errors import Forbidden, NotConfigured
+from core.errors import Forbidden
 from warehouse.costs import estimate_period
 from warehouse.reader import reader_for
-from warehouse.store import WarehouseNotReady
 
 router = APIRouter(prefix="/api/costs", tags=["costs"])
 
@@ -50,15 +48,11 @@ def cost_report(
     if not principal.is_admin:
         raise Forbidden("cost reports are for admins")
     today = datetime.now(UTC).date()
-    try:
-        params = parse_report_params(first, last, group_by, format, today=today, max_days=settings.cost_report_max_days)
-        book = pricebook_from_settings(settings)
-        with reader_for(settings.warehouse_path).connect() as con:
-            estimate, attribution = estimate_period(con, params.period, book, today=today)
-    except CostError as exc:
-        return error_response(exc, 400)
-    except WarehouseNotReady as exc:
-        return error_response(NotConfigured(str(exc)), 503)
+    # A CostError (bad parameters, price book) answers 400 and WarehouseNotReady 503, by their kinds.
+    params = parse_report_params(first, last, group_by, format, today=today, max_days=settings.cost_report_max_days)
+    book = pricebook_from_settings(settings)
+    with reader_for(settings.warehouse_path).connect() as con:
+        estimate, attribution = estimate_period(con, params.period, book, today=today)
     headers = {"Cache-Control": "no-store"}
     if params.format == "csv":
         name = f"mux-costs-{params.period.start}-{params.period.last}-by-{params.group_by}.csv"

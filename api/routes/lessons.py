@@ -15,16 +15,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api.deps import LessonIdPath, ServicesDep, StreamAuth, StreamAuthDep, UserIdDep
-from api.errors import error_response, responses
+from api.errors import responses
 from api.schemas import LessonStatusResponse
 from api.services import Services
 from core.auth import MAX_ID
-from core.errors import Forbidden, LessonIdsInvalid, NotFound, TooManyStreams, Unauthenticated
+from core.errors import Forbidden, LessonIdsInvalid, NotFound, Unauthenticated
 from core.lessons import LessonStatus
 from core.settings import Settings
 from core.streams import StreamSlot, StreamSlots
@@ -74,12 +74,6 @@ class SlotStreamingResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.slot.release()
-
-
-def _too_many(exc: TooManyStreams) -> JSONResponse:
-    response = error_response(exc, 429)
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 # Why a lesson leaves a stream, by the error its access re-check raised.
@@ -185,10 +179,7 @@ async def _open_stream(
     settings = services.settings
     # Access is checked for every lesson before a slot is taken (403/404/401 as for /status).
     first = [await run_in_threadpool(services.lessons.status, auth.user_id, lesson_id) for lesson_id in lesson_ids]
-    try:
-        slot = stream_slots(request, settings).acquire(auth.user_id)
-    except TooManyStreams as exc:
-        return _too_many(exc)
+    slot = stream_slots(request, settings).acquire(auth.user_id)  # TooManyStreams: 429 with Retry-After
     limit = min(timeout or settings.lesson_events_max_s, settings.lesson_events_max_s)
     events = _events(request, services, auth, first, once=once, limit_s=limit, slot=slot, many=many)
     return SlotStreamingResponse(events, slot, media_type="text/event-stream", headers=_STREAM_HEADERS)
@@ -218,10 +209,7 @@ async def stream_many(
     once: Annotated[bool, Query(description="Send the current statuses and end.")] = False,
     timeout: Annotated[float | None, Query(gt=0, description="End after this many seconds.")] = None,
 ) -> Response:
-    try:
-        lesson_ids = parse_lesson_ids(ids, services.settings.lesson_events_max_ids)
-    except LessonIdsInvalid as exc:
-        return error_response(exc, 400)
+    lesson_ids = parse_lesson_ids(ids, services.settings.lesson_events_max_ids)
     return await _open_stream(request, services, auth, lesson_ids, once=once, timeout=timeout, many=True)
 
 

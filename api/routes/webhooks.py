@@ -11,7 +11,7 @@ from api.errors import error_response, responses
 from api.middleware import declared_over
 from api.schemas import WebhookResponse
 from api.services import WEBHOOK_THREADS
-from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
+from core.errors import BodyTooLarge, WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
 from core.webhooks import SIGNATURE_HEADER, parse_event, verify_signature
 
@@ -27,19 +27,15 @@ def webhook_limiter(request: Request) -> CapacityLimiter:
     return state.webhook_limiter  # type: ignore[no-any-return]
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared_over(declared, limit):
-        raise BodyTooLarge
+        raise BodyTooLarge(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -59,13 +55,10 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
     settings, metrics = services.settings, services.metrics
     try:
         body = await read_limited(request, settings.webhook_max_body_bytes)
-    except BodyTooLarge:
+    except BodyTooLarge as exc:
         metrics.webhooks.labels("unknown", "too_large").inc()
         log.warning("webhook.rejected", reason="body too large", limit=settings.webhook_max_body_bytes)
-        return JSONResponse(
-            {"error": {"type": "PayloadTooLarge", "message": f"body over {settings.webhook_max_body_bytes} bytes"}},
-            status_code=413,
-        )
+        return error_response(exc)
     try:
         verify_signature(
             body,

@@ -2,7 +2,7 @@
 
 ```
 PermanentError
-└── CostError                 base of everything `core.costs` raises on purpose
+└── CostError                 base of everything `core.costs` raises on purpose (kind: invalid)
     ├── PriceBookInvalid      the price book file or an override value is malformed
     │   └── UnknownPriceKey   an override names a price that does not exist (.key, .suggestions)
     └── CostInputInvalid      a report/what-if parameter or an input frame is malformed (HTTP 400)
@@ -11,11 +11,13 @@ PermanentError
 
 from __future__ import annotations
 
-from core.errors import PermanentError
+from core.errors import ErrorKind, PermanentError
 
 
 class CostError(PermanentError):
     """Base class of cost errors."""
+
+    kind = ErrorKind.INVALID
 
 
 class PriceBookInvalid(CostError):

@@ -67,7 +67,7 @@ except WarehouseNotReady:
     st.info("No warehouse yet: costs are estimated from synced Mux usage. Run `lectern sync --once` first.")
     st.stop()
 except CostError as exc:
-    st.error(exc.message)
+    st.error(exc.user_message)
     st.stop()
 
 st.caption(

@@ -47,7 +47,7 @@ if cols[3].button("Rescan S3"):
 try:
     plan = full_plan(probe, st.session_state.get("migration_plan_nonce", 0))
 except LecternError as exc:
-    st.error(exc.message)
+    st.error(exc.user_message)
     st.stop()
 courses = {i.course_id: i.course_title for i in plan.items}
 teachers = {i.teacher_id: i.teacher_name for i in plan.items}

@@ -38,7 +38,10 @@ except Conflict:
         "pages/upload.py", label="Upload a video", icon=":material/upload:", query_params={"lesson": str(row.id)}
     )
     st.stop()
-except (LecternError, BotoCoreError, ClientError) as exc:
+except LecternError as exc:
+    st.error(f"Cannot play {row.label}: {exc.user_message}")
+    st.stop()
+except (BotoCoreError, ClientError) as exc:
     st.error(f"Cannot play {row.label}: {exc}")
     st.stop()
 

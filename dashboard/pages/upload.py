@@ -61,7 +61,7 @@ def request_ticket(start_over: bool = False) -> None:
     except MuxError as exc:
         st.error(f"Mux refused the upload: {exc.message}. Try again in a moment.")
     except LecternError as exc:
-        st.error(str(exc))
+        st.error(exc.user_message)
 
 
 if ticket is None and st.button("Get an upload URL", type="primary", key="get_upload_url"):

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.engine import make_engine
 from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus
-from core.errors import NotConfigured
+from core.errors import ErrorKind, NotConfigured, PermanentError
 from core.privacy import pseudonym_secret, student_key
 from lectern.commands._settings import settings_or_exit
 
@@ -127,8 +127,10 @@ def run_simulation(
     return dict(response.json()["data"])
 
 
-class SimulationFailed(Exception):
+class SimulationFailed(PermanentError):
     """The emulator answered the simulation request with an error."""
+
+    kind = ErrorKind.UPSTREAM
 
 
 def iter_progress(base_url: str, page_size: int = PROGRESS_PAGE) -> Iterator[dict[str, Any]]:

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from core.errors import LecternError
+from core.errors import ErrorKind, LecternError, PermanentError
 from core.mux.uploads import put_in_chunks
 from core.retry import Retrier
 from core.settings import Settings
@@ -32,8 +32,10 @@ console = Console()
 err = Console(stderr=True)
 
 
-class UploadFailed(Exception):
+class UploadFailed(PermanentError):
     """The upload cannot go on; the message says why and what to do."""
+
+    kind = ErrorKind.UPSTREAM
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ def test_a_declared_body_over_the_limit_is_413_before_it_is_sent(api: RunningApi
         sock.sendall(head(api, "POST", UPLOAD, {"Content-Length": str(100 * 2**20), **api.auth(teacher)}))
         status, headers, body = read_response(sock)
     assert status == 413
-    assert json.loads(body) == {"error": {"type": "BodyTooLarge", "message": "request body over 65536 bytes"}}
+    assert json.loads(body) == {
+        "error": {"type": "BodyTooLarge", "kind": "too_large", "message": "request body over 65536 bytes"}
+    }
     assert headers["x-content-type-options"] == "nosniff"  # outer middleware still applies
 
 

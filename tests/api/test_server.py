@@ -35,6 +35,7 @@ def test_headers_over_the_byte_limit_are_431(api: RunningApi) -> None:
     assert status == 431 and headers["connection"] == "close"
     assert json.loads(body)["error"] == {
         "type": "HeadersTooLarge",
+        "kind": "headers_too_large",
         "message": "request line and headers over 16384 bytes",
     }
 

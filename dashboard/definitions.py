@@ -1,4 +1,4 @@
-"""One-line definitions for every number the analytics pages show (KPI help, table column help).
+"""One-line definitions for every number the pages show (KPI help, table column help, captions).
 
 They restate warehouse/README.md's definitions in the words a teacher needs next to the number.
 """
@@ -123,4 +123,12 @@ PLAN_COLUMNS: dict[str, Any] = {
     "encoding_micros": None,
     "storage_month_micros": None,
     "delivery_month_micros": None,
+}
+
+# My lessons: the live table of a course's lessons (`lesson_tables.lessons_frame`).
+MY_LESSONS_COLUMNS: dict[str, Any] = {
+    "thumbnail": Col.ImageColumn("thumbnail", help="Mux thumbnail (signed for private lessons)"),
+    "provider": Col.TextColumn("provider", help="Mux, legacy S3, or none yet"),
+    "status": Col.TextColumn("status", help="Video state from Mux webhooks"),
+    "lesson_id": Col.NumberColumn("id", format="%d"),
 }

@@ -48,7 +48,7 @@ def tab_names(sees_students: bool) -> list[str]:
 
 def number_text(value: object, fmt: str) -> str:
     """`fmt` applied to a KPI value; a dash where the query has no value (no views, no lessons)."""
-    return "–" if value is None or pd.isna(value) else fmt.format(value)  # type: ignore[call-overload]
+    return "–" if value is None or pd.isna(value) else fmt.format(value)
 
 
 def kpis(kpi: pd.DataFrame) -> list[Metric]:

@@ -11,6 +11,7 @@ import pytest
 from dashboard.definitions import KPI_HELP, QOE_BREAKDOWNS, QOE_COLUMNS
 from dashboard.platform_db import LessonRow
 from dashboard.views import engagement as view
+from tests.dashboard.rows import lesson_row
 from warehouse.queries import QOE_DIMENSIONS
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
@@ -19,21 +20,7 @@ NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
 def lesson(
     lesson_id: int, course_id: int, *, duration_s: float | None = 300.0, chapters: list[dict[str, Any]] | None = None
 ) -> LessonRow:
-    return LessonRow(
-        id=lesson_id,
-        course_id=course_id,
-        course_title=f"Course {course_id}",
-        position=lesson_id,
-        title=f"L{lesson_id}",
-        provider="mux",
-        status="ready",
-        error=None,
-        duration_s=duration_s,
-        playback_policy="public",
-        playback_id=None,
-        status_at=None,
-        chapters=chapters,
-    )
+    return lesson_row(id=lesson_id, course_id=course_id, duration_s=duration_s, chapters=chapters)
 
 
 def test_kpi_cards_format_every_figure_with_its_definition() -> None:

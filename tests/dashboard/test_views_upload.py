@@ -11,26 +11,13 @@ from core.lessons import UploadTicket
 from dashboard.platform_db import LessonRow
 from dashboard.views import upload as view
 from dashboard.views.display import Tone
+from tests.dashboard.rows import lesson_row
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
 
 
 def row(status: str, provider: str | None = "mux", error: str | None = None) -> LessonRow:
-    return LessonRow(
-        id=5,
-        course_id=1,
-        course_title="Course",
-        position=2,
-        title="Loops",
-        provider=provider,
-        status=status,
-        error=error,
-        duration_s=None,
-        playback_policy="public",
-        playback_id=None,
-        status_at=None,
-        chapters=None,
-    )
+    return lesson_row(id=5, position=2, title="Loops", status=status, provider=provider, error=error)
 
 
 def ticket(expires_at: datetime, reused: bool = False) -> UploadTicket:

@@ -1,4 +1,4 @@
-"""Warehouse reads for the analytics pages: named queries only, cached per snapshot and per scope.
+"""Warehouse reads for the analytics and cost pages: named queries only, cached per snapshot and per scope.
 
 Every call takes the user's `Scope`; the teacher id it carries is passed to the query, which filters in SQL.
 The cache key holds the published snapshot's path (a new sync publishes a new file, so results refresh as

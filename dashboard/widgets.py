@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -10,9 +10,17 @@ import streamlit as st
 
 from dashboard.views.display import Metric, Tone
 
+_SHOW: dict[Tone, Callable[[str], object]] = {
+    "success": st.success,
+    "error": st.error,
+    "warning": st.warning,
+    "info": st.info,
+    "plain": st.markdown,
+}
+
 
 def message(tone: Tone, text: str) -> None:
-    {"success": st.success, "error": st.error, "warning": st.warning, "info": st.info, "plain": st.markdown}[tone](text)
+    _SHOW[tone](text)
 
 
 def metric_row(metrics: Sequence[Metric]) -> None:

@@ -16,6 +16,7 @@ from dashboard import context, platform_db
 from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.components import DEFAULT_MAX_UPLOAD_BYTES, UploaderConfig, uploader_html
 from dashboard.lesson_picker import pick_lesson
+from dashboard.platform_db import LessonRow
 from dashboard.views import upload as view
 from dashboard.widgets import message
 
@@ -43,21 +44,21 @@ tickets: dict[int, UploadTicket] = st.session_state.setdefault(TICKETS_KEY, {})
 ticket = view.live_ticket(tickets, lesson.id, datetime.now(UTC))
 
 
-def request_ticket(start_over: bool = False) -> None:
+def request_ticket(chosen: LessonRow, start_over: bool = False) -> None:
     service = context.lessons()
     try:
-        if start_over and lesson.status == "waiting_upload":
-            current = tickets.pop(lesson.id, None)
+        if start_over and chosen.status == "waiting_upload":
+            current = tickets.pop(chosen.id, None)
             mux = context.mux()
             if current is not None and mux is not None:
                 mux.cancel_direct_upload(current.upload_id)
-        tickets[lesson.id] = service.request_upload(user.id, lesson.id)
+        tickets[chosen.id] = service.request_upload(user.id, chosen.id)
     except LecternError as exc:
         st.error(view.upload_error(exc))
 
 
 if ticket is None and st.button("Get an upload URL", type="primary", key="get_upload_url"):
-    request_ticket()
+    request_ticket(lesson)
     if lesson.id in tickets:
         st.rerun()  # redraw without the button; errors (no ticket) stay on screen instead
 
@@ -71,14 +72,14 @@ if ticket is not None:
     )
     st.iframe(uploader_html(config, base_url=context.dashboard_base_url()), height=280)
     if st.button("Start over with a new upload URL", key="start_over", help="Cancels the pending upload at Mux."):
-        request_ticket(start_over=True)
+        request_ticket(lesson, start_over=True)
         st.rerun()
 
 
 @st.fragment(run_every=STATUS_REFRESH_S)
-def live_status() -> None:
+def live_status(lesson_id: int) -> None:
     recheck_in_fragment()  # timed refreshes skip app.py's per-run session check
-    row = platform_db.lesson_row(factory, scope, lesson.id)
+    row = platform_db.lesson_row(factory, scope, lesson_id)
     if row is None:
         return
     tone, text = view.status_line(row)
@@ -90,4 +91,4 @@ def live_status() -> None:
 
 
 st.subheader("Status")
-live_status()
+live_status(lesson.id)

@@ -26,23 +26,21 @@ SQL = re.compile(
 
 def problems(source: str) -> list[str]:
     """Why `source` is not a thin page (empty when it is)."""
-    found = []
+    found: list[str] = []
     lines = len(source.splitlines())
     if lines > MAX_LINES:
         found.append(f"{lines} lines (at most {MAX_LINES})")
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            modules = [node.module or ""]
-        else:
-            modules = []
-        for module in modules:
-            if any(module == name or module.startswith(f"{name}.") for name in FORBIDDEN_IMPORTS):
-                found.append(f"line {node.lineno}: imports {module}")
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"line {node.lineno}: imports {m}" for m in modules if _forbidden(m)]
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
             found.append(f"line {node.lineno}: SQL in a string")
     return found
+
+
+def _forbidden(module: str) -> bool:
+    return any(module == name or module.startswith(f"{name}.") for name in FORBIDDEN_IMPORTS)
 
 
 def page_files() -> list[Path]:

@@ -1,4 +1,4 @@
-"""Warehouse reads for the analytics pages: named queries only, cached per snapshot and per scope.
+"""Warehouse reads for the analytics and cost pages: named queries only, cached per snapshot and per scope.
 
 Every call takes the user's `Scope`; the teacher id it carries is passed to the query, which filters in SQL.
 The cache key holds the published snapshot's path (a new sync publishes a new file, so results refresh as
@@ -15,9 +15,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.costs.period import Period
+from core.costs.pricebook import PriceBook, pricebook_from_settings
+from core.costs.whatif import Levers, WhatIf
 from dashboard import context
 from dashboard.auth import Scope
 from warehouse import engagement, queries
+from warehouse.costs import CostOverview, cost_overview, what_if_from_warehouse
 from warehouse.reader import WarehouseReader, reader_for
 from warehouse.schema import TABLES, VIEWS
 from warehouse.store import WarehouseNotReady
@@ -52,6 +56,12 @@ def snapshot() -> str:
     if published is None:
         raise NoWarehouse("No warehouse yet: run `lectern sync --once` (it publishes the first snapshot).")
     return str(published)
+
+
+def snapshot_name() -> str | None:
+    """The published snapshot's file name, or None before the first sync."""
+    published = reader().snapshot
+    return None if published is None else str(published).rsplit("/", 1)[-1]
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=1024)
@@ -104,3 +114,32 @@ def cached_table_counts(snapshot_path: str) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def price_book() -> PriceBook:
+    """The price book in force (list prices plus LECTERN_PRICE_OVERRIDES); raises CostError when invalid."""
+    return pricebook_from_settings(context.settings())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner="Estimating Mux costs…")
+def _cost_overview(snapshot_path: str, first: date, last: date, today: date) -> CostOverview:
+    del snapshot_path  # the cache key: a newly published warehouse invalidates cached estimates
+    settings = context.settings()
+    with reader().connect() as con:
+        return cost_overview(
+            con, price_book(), today=today, period=Period.inclusive(first, last), budget_usd=settings.monthly_budget_usd
+        )
+
+
+def costs(first: date, last: date, *, today: date) -> CostOverview:
+    """Every figure of the costs page for the period `first`..`last` (inclusive), cached per snapshot."""
+    try:
+        return _cost_overview(snapshot(), first, last, today)
+    except WarehouseNotReady as exc:
+        raise NoWarehouse(f"No warehouse yet: {exc}") from None
+
+
+def cost_what_if(period: Period, levers: Levers, *, as_of: date) -> WhatIf:
+    """The period re-priced with `levers` (not cached: each form submit is a new question)."""
+    with reader().connect() as con:
+        return what_if_from_warehouse(con, period, price_book(), levers, as_of=as_of)

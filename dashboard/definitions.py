@@ -1,4 +1,4 @@
-"""One-line definitions for every number the analytics pages show (KPI help, table column help).
+"""One-line definitions for every number the pages show (KPI help, table column help, captions).
 
 They restate warehouse/README.md's definitions in the words a teacher needs next to the number.
 """
@@ -24,6 +24,17 @@ KPI_HELP = {
 }
 
 PERCENT = "percent"
+
+TREND_CAPTION = "Views and unique viewers per UTC day from Mux Data (days with no views show as zero)."
+RETENTION_PICK_HELP = "Lessons with views in the range, most viewed first."
+RETENTION_CAPTION = (
+    "Share of views that reached each 5 % of the video (furthest playhead). Replay spikes: views that "
+    "stopped around there and played 25 % more than the furthest point they reached (rewatching)."
+)
+FUNNEL_CAPTION = "Reached: enrolled students with platform progress on the lesson. Completed: marked complete."
+PROVIDERS_CAPTION = (
+    "Progress metrics (platform) exist for every lesson; Mux Data metrics only where views were recorded."
+)
 
 LESSON_COLUMNS: dict[str, Any] = {
     "position": Col.NumberColumn("#", help="Position of the lesson in its course.", format="%d"),
@@ -61,6 +72,10 @@ STUDENT_COLUMNS: dict[str, Any] = {
     "stalled": Col.CheckboxColumn("stalled", help=STALLED_HELP),
 }
 
+# The QoE table's metric columns (what `warehouse.queries.qoe_breakdown` returns per row), labelled. Not a
+# second list of QoE dimensions: those (what a breakdown groups by) are `warehouse.queries.QOE_DIMENSIONS`,
+# and the page offers the few of them in QOE_BREAKDOWNS.
+QOE_BREAKDOWNS = ("lesson", "browser", "os")
 QOE_COLUMNS: dict[str, Any] = {
     "views": Col.NumberColumn("views", help="Mux Data views in the range.", format="%d"),
     "startup_time_ms_p50": Col.NumberColumn(
@@ -100,4 +115,20 @@ PROVIDER_COLUMNS: dict[str, Any] = {
     "view_completion_rate": Col.NumberColumn(
         "views completed", help="Share of Mux Data views reaching 90% of the video.", format=PERCENT
     ),
+}
+
+# Admin > Migration's plan table: sizes compact; the per-lesson cost columns feed the selection summary only.
+PLAN_COLUMNS: dict[str, Any] = {
+    "size_bytes": Col.NumberColumn("size", format="compact"),
+    "encoding_micros": None,
+    "storage_month_micros": None,
+    "delivery_month_micros": None,
+}
+
+# My lessons: the live table of a course's lessons (`lesson_tables.lessons_frame`).
+MY_LESSONS_COLUMNS: dict[str, Any] = {
+    "thumbnail": Col.ImageColumn("thumbnail", help="Mux thumbnail (signed for private lessons)"),
+    "provider": Col.TextColumn("provider", help="Mux, legacy S3, or none yet"),
+    "status": Col.TextColumn("status", help="Video state from Mux webhooks"),
+    "lesson_id": Col.NumberColumn("id", format="%d"),
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,3 +55,65 @@ def pick_lesson(factory: sessionmaker[Session], scope: Scope, *, key: str) -> Le
     )
     st.query_params["lesson"] = str(lesson_id)
     return by_id[lesson_id]
+
+
+def pick_optional(
+    where: Any,
+    label: str,
+    choices: dict[int, str],
+    *,
+    everything: str,
+    key: str,
+    wanted: int | None = None,
+    disabled: bool = False,
+) -> int | None:
+    """An id among `choices`, or None for `everything` (preselected: `wanted` when it is one of them).
+
+    `where` is the container to draw in (`st` or a column); the choices come from the user's scope, so a
+    query parameter can only preselect inside it.
+    """
+    options: list[int | None] = [None, *choices]
+    picked: int | None = where.selectbox(
+        label,
+        options,
+        index=options.index(wanted) if wanted in choices else 0,
+        format_func=lambda i: everything if i is None else choices[i],
+        key=key,
+        disabled=disabled,
+    )
+    return picked
+
+
+class Selection(NamedTuple):
+    course_id: int | None  # None: every course in scope
+    lesson_id: int | None  # None: every lesson of the selection
+
+
+def pick_course_and_lesson(
+    factory: sessionmaker[Session], scope: Scope, columns: tuple[Any, Any], *, key: str
+) -> Selection:
+    """Optional course and lesson filters side by side (?course= and ?lesson= preselect inside the scope).
+
+    The lesson filter opens once a course is picked; a ?lesson= outside the picked course's lessons in
+    scope is said so, and every lesson is shown.
+    """
+    courses = {c.id: c.title for c in platform_db.courses(factory, scope)}
+    wanted_course = platform_db.parse_id(st.query_params.get("course"))
+    course_id = pick_optional(
+        columns[0], "Course", courses, everything="All courses", wanted=wanted_course, key=f"{key}_course"
+    )
+    lessons = platform_db.lessons(factory, scope, course_id) if course_id is not None else []
+    labels = {r.id: r.label for r in lessons}
+    wanted = platform_db.parse_id(st.query_params.get("lesson"))
+    lesson_id = pick_optional(
+        columns[1],
+        "Lesson",
+        labels,
+        everything="All lessons",
+        wanted=wanted,
+        key=f"{key}_lesson",
+        disabled=course_id is None,
+    )
+    if wanted is not None and wanted not in labels and course_id is not None:
+        st.warning(f"Lesson {wanted} is not among this course's lessons you can see; showing all lessons.")
+    return Selection(course_id, lesson_id)

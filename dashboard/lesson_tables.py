@@ -1,4 +1,4 @@
-"""DataFrames for the lesson pages (pure: rows in, frame out)."""
+"""DataFrames and sentences for the lesson pages (pure: rows in, frame or text out)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,20 @@ def lessons_frame(rows: list[LessonRow]) -> pd.DataFrame:
         },
         columns=LESSON_COLUMNS,
     )
+
+
+def pending_caption(rows: list[LessonRow], refresh_s: int) -> str | None:
+    """Which lessons wait on Mux (the table refreshes by itself until they are ready), or None."""
+    pending = [r.label for r in rows if r.pending]
+    if not pending:
+        return None
+    return f"⏳ {', '.join(pending)}: refreshing every {refresh_s} s until Mux reports ready."
+
+
+def errored_warnings(rows: list[LessonRow]) -> list[str]:
+    """One warning per lesson whose video Mux could not process, with Mux's message."""
+    return [
+        f"**{r.label}**: Mux could not process the video — {r.error or 'no message'}. Upload it again."
+        for r in rows
+        if r.status == "errored"
+    ]

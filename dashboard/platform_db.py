@@ -1,4 +1,5 @@
-"""The platform DB as the dashboard reads it: courses and lessons within a user's scope, live video state.
+"""The platform DB as the dashboard reads it: courses and lessons within a user's scope, live video state,
+and the budget alerts the cost sync records.
 
 Every function takes a `Scope` and filters in SQL (a teacher's courses only), so an id typed into a widget or
 a query parameter outside the scope finds nothing: `lesson_in_scope` returns None for it, whether the lesson
@@ -12,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, false, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.models import Course, Enrollment, Lesson, User, VideoStatus
+from core.costs.alerts import KIND as BUDGET_ALERT
+from core.db.models import Alert, Course, Enrollment, Lesson, User, VideoStatus
 from core.errors import LecternError
 from core.playback import PlaybackService, detect_provider
 from core.privacy import student_key, viewer_user_id
@@ -72,6 +75,21 @@ class LessonRow:
     @property
     def pending(self) -> bool:
         return self.status in PENDING
+
+
+@dataclass(frozen=True)
+class BudgetAlert:
+    severity: str
+    message: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class BudgetAlerts:
+    """The open budget alerts; `unavailable` names the database error when they could not be read."""
+
+    alerts: list[BudgetAlert]
+    unavailable: str | None = None
 
 
 def _scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
@@ -175,3 +193,18 @@ def parse_id(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
+
+
+def open_budget_alerts(factory: sessionmaker[Session]) -> BudgetAlerts:
+    """Budget alerts the `cost_alerts` sync job recorded and has not resolved (admins only: not scoped).
+
+    A platform DB that does not answer gives no alerts and the error's name: the costs page still shows
+    the estimates, which come from the warehouse.
+    """
+    stmt = select(Alert).where(Alert.kind == BUDGET_ALERT, Alert.resolved_at.is_(None)).order_by(Alert.key)
+    try:
+        with factory() as session:
+            rows = session.execute(stmt).scalars().all()
+    except SQLAlchemyError as exc:
+        return BudgetAlerts([], unavailable=type(exc).__name__)
+    return BudgetAlerts([BudgetAlert(a.severity, a.message, a.created_at) for a in rows])

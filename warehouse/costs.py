@@ -6,8 +6,9 @@ usage per asset and day with a column per delivered tier, play days from `mux_vi
 `cold_after_days` before the window, for Automatic Cold Storage). `estimate_period`, `cost_overview` and
 `forecast_from_warehouse` read them on the caller's connection (a reader's cursor, or the sync's working
 file) and price them (`core/costs/pricing.py`); `load_cost_inputs` reads the same relations as frames for
-what-if scenarios. Also: the lesson -> course -> teacher attribution, and the lessons still on S3 with their
-platform watch rate (for what-if and migration preview). Mux test assets are free and left out.
+what-if scenarios (`what_if_from_warehouse`). Also: the lesson -> course -> teacher attribution, and the
+lessons still on S3 with their platform watch rate (for what-if and migration preview). Mux test assets
+are free and left out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.costs.period import CostEstimate, Period, month_start, priced_window
 from core.costs.pricebook import PriceBook
 from core.costs.pricing import Priced, Sources, price
 from core.costs.rollups import estimate
+from core.costs.whatif import Levers, WhatIf, what_if
 
 # Deleted basic assets are billed up to a month past deletion; reach back far enough to see them.
 DELETED_LOOKBACK_DAYS = 400
@@ -340,3 +342,16 @@ def forecast_from_warehouse(
     priced, notes = price_period(con, period, book, as_of=today + timedelta(days=1), boundaries=[])
     days = estimate(priced, period, lessons=False, notes=notes)
     return forecast_costs(history_from_estimate(days), book, as_of=period.end, budget_usd=budget_usd)
+
+
+def what_if_from_warehouse(
+    con: duckdb.DuckDBPyConnection, period: Period, book: PriceBook, levers: Levers, *, as_of: date
+) -> WhatIf:
+    """Today's cost of `period` against the same usage with `levers` applied.
+
+    A scenario re-prices the usage itself, so it reads the period's relations as frames (the overview keeps
+    only roll-ups); the S3 lessons are read only when the scenario migrates them.
+    """
+    inputs = load_cost_inputs(con, period, cold_after_days=book.cold_after_days)
+    s3 = load_s3_lessons(con, as_of) if levers.migrate_s3 else None
+    return what_if(inputs.assets, inputs.delivery, inputs.views, period, book, levers, s3_lessons=s3, as_of=as_of)

@@ -14,17 +14,13 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from warehouse import rollups
 from warehouse.rollups import BUCKETS_PER_DOUBLING
 from warehouse.scope import SCOPE_CTE, run_capped, scope_params
 
-QOE_DIMENSIONS = {
-    "browser": "v.browser",
-    "os": "v.os",
-    "device": "v.device",
-    "country": "v.country",
-    "player": "v.player",
-    "lesson": "v.lesson_id",
-}
+# What QoE breaks down by -> its `mux_views` column: the dimensions the `qoe_daily` rollups keep (one list,
+# in warehouse/rollups.py), plus the lesson, which is read from the views themselves.
+QOE_DIMENSIONS = {**{name: f"v.{name}" for name in rollups.QOE_DIMENSIONS}, "lesson": "v.lesson_id"}
 
 
 def _unscoped(teacher_id: int | None, course_id: int | None, lesson_id: int | None) -> bool:

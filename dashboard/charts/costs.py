@@ -18,6 +18,11 @@ def _layout(fig: go.Figure, title: str, y_title: str = "USD") -> go.Figure:
     return fig
 
 
+def _budget_line(fig: go.Figure, budget_micros: int | None) -> None:
+    if budget_micros is not None:
+        fig.add_hline(y=budget_micros / MICROS, line_dash="dash", line_color="#d63031", annotation_text="budget")
+
+
 def cost_by_line(daily: pd.DataFrame) -> go.Figure:
     """Stacked cost per day (or month) by line item; expects `day`|`month` and `<line>_micros` columns."""
     x_col = "day" if "day" in daily.columns else "month"
@@ -62,8 +67,7 @@ def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> g
         x=label[current], y=dollars(months.loc[current, "actual_micros"]), mode="markers", name="spent so far",
         marker={"size": 14, "symbol": "diamond", "color": "#2d3436"},
     )  # fmt: skip
-    if budget_micros is not None:
-        fig.add_hline(y=budget_micros / MICROS, line_dash="dash", line_color="#d63031", annotation_text="budget")
+    _budget_line(fig, budget_micros)
     fig.update_layout(yaxis_tickprefix="$")
     return _layout(fig, "Month-end projection and the next months (bars: median; whiskers: band)")
 
@@ -85,8 +89,7 @@ def month_path(current: pd.DataFrame, budget_micros: int | None = None) -> go.Fi
         name="projected",
         line={"dash": "dot", "color": "#0984e3"},
     )
-    if budget_micros is not None:
-        fig.add_hline(y=budget_micros / MICROS, line_dash="dash", line_color="#d63031", annotation_text="budget")
+    _budget_line(fig, budget_micros)
     fig.update_layout(yaxis_tickprefix="$")
     return _layout(fig, "This month, cumulative")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.costs.money import usd
 from core.errors import LecternError
 from core.migration.plan import MigrationPlan
 from core.migration.service import MigrationService
@@ -12,9 +11,14 @@ from core.storage import StorageService
 from dashboard import context
 from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.charts import migration as charts
+from dashboard.definitions import PLAN_COLUMNS
+from dashboard.lesson_picker import pick_optional
+from dashboard.views import migration as view
+from dashboard.widgets import metric_row, selectable_table
 
 LIVE_REFRESH_S = 2
 PLAN_TTL_S = 300
+NONCE_KEY = "migration_plan_nonce"
 
 user = require_role("admin")
 st.title("Migration")
@@ -37,22 +41,24 @@ def full_plan(probe: bool, nonce: int) -> MigrationPlan:
     return service().plan(probe=probe)
 
 
+def rescan() -> None:
+    st.session_state[NONCE_KEY] = st.session_state.get(NONCE_KEY, 0) + 1
+
+
 # --- plan and selection --------------------------------------------------------------------------
 
 st.subheader("Plan")
 cols = st.columns([1, 1, 1, 1])
 probe = cols[2].checkbox("Probe durations", help="ffmpeg reads each video's header through a presigned URL.")
 if cols[3].button("Rescan S3"):
-    st.session_state["migration_plan_nonce"] = st.session_state.get("migration_plan_nonce", 0) + 1
+    rescan()
 try:
-    plan = full_plan(probe, st.session_state.get("migration_plan_nonce", 0))
+    plan = full_plan(probe, st.session_state.get(NONCE_KEY, 0))
 except LecternError as exc:
     st.error(exc.user_message)
     st.stop()
-courses = {i.course_id: i.course_title for i in plan.items}
-teachers = {i.teacher_id: i.teacher_name for i in plan.items}
-course_id = cols[0].selectbox("Course", [None, *courses], format_func=lambda c: "all" if c is None else courses[c])
-teacher_id = cols[1].selectbox("Teacher", [None, *teachers], format_func=lambda t: "all" if t is None else teachers[t])
+course_id = pick_optional(cols[0], "Course", view.course_choices(plan), everything="all", key="mig_course")
+teacher_id = pick_optional(cols[1], "Teacher", view.teacher_choices(plan), everything="all", key="mig_teacher")
 shown = plan.subset(course_id=course_id, teacher_id=teacher_id)
 for note in plan.notes:
     st.caption(f"Note: {note}")
@@ -61,36 +67,15 @@ if not shown.items:
     st.caption("No legacy S3 lesson videos here: everything is on Mux already (or nothing was uploaded).")
 else:
     frame = shown.frame()
-    picked = st.dataframe(
-        frame,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="multi-row",
-        key="migration_plan_table",
-        column_config={
-            "size_bytes": st.column_config.NumberColumn("size", format="compact"),
-            "encoding_micros": None,
-            "storage_month_micros": None,
-            "delivery_month_micros": None,
-        },
-    )
-    rows = picked.selection.rows if picked is not None else []
-    chosen = [int(frame.iloc[r]["lesson_id"]) for r in rows] or [i.lesson_id for i in shown.selectable]
-    movable = shown.select(chosen)
-    cost = shown.cost_of([i.lesson_id for i in movable])
-    summary = f"{len(movable)} lessons {'selected' if rows else 'movable in this view'}"
-    if cost is not None:
-        summary += f": {usd(cost['encoding_micros'])} encoding once, then {usd(cost['monthly_micros'])}/month"
-    st.caption(summary)
+    rows = selectable_table(frame, key="migration_plan_table", column_config=PLAN_COLUMNS)
+    chosen = view.selection(shown, frame, rows)
+    st.caption(chosen.summary)
     with st.form("start_migration"):
         stream = st.checkbox("Stream through Lectern (the bucket is private to Mux)")
-        if st.form_submit_button(f"Start {len(movable)} lessons", disabled=not movable):
-            result = service().start(
-                shown, lesson_ids=[i.lesson_id for i in movable], ingest_mode="stream" if stream else None
-            )
-            st.session_state["migration_plan_nonce"] = st.session_state.get("migration_plan_nonce", 0) + 1
-            st.success(f"Queued {result.created} new and {result.requeued} again ({result.skipped} already running).")
+        if st.form_submit_button(f"Start {len(chosen.items)} lessons", disabled=not chosen.items):
+            result = service().start(shown, lesson_ids=chosen.lesson_ids, ingest_mode="stream" if stream else None)
+            rescan()
+            st.success(view.queued_text(result.created, result.requeued, result.skipped))
 
 # --- controls ------------------------------------------------------------------------------------
 
@@ -111,8 +96,6 @@ if controls[2].button("Retry failed", disabled=not progress.counts.get("failed")
 
 
 # --- live progress -------------------------------------------------------------------------------
-
-
 @st.fragment(run_every=LIVE_REFRESH_S)
 def live() -> None:
     recheck_in_fragment()  # timed refreshes skip app.py's per-run session check
@@ -121,26 +104,15 @@ def live() -> None:
     if not p.total:
         st.caption("No migration jobs yet: pick lessons above and start.")
         return
-    if p.paused:
-        st.warning(
-            f"Paused{f': {p.pause_reason}' if p.pause_reason else ''}. Workers hand jobs back at their next step."
-        )
-    elif p.remaining and not p.live_workers:
-        st.warning("Jobs are waiting but no worker is running: start one with `lectern migrate worker`.")
-    kpi = st.columns(5)
-    kpi[0].metric("Done", f"{p.counts['done']} / {p.total - p.counts['cancelled']}")
-    kpi[1].metric("Failed", p.counts["failed"])
-    kpi[2].metric("Rate", f"{p.rate_per_min:.1f}/min" if p.rate_per_min else "—")
-    kpi[3].metric("ETA", f"{p.eta_s / 60:.0f} min" if p.eta_s else "—")
-    kpi[4].metric("Workers", p.live_workers)
-    total = max(1, p.total - p.counts["cancelled"])
-    st.progress(min(1.0, p.finished / total), text=f"{p.finished - p.counts['cancelled']} of {total} finished")
+    if (stuck := view.warning(p)) is not None:
+        st.warning(stuck)
+    metric_row(view.kpis(p))
+    st.progress(*view.progress_bar(p))
     left, right = st.columns(2)
     left.plotly_chart(charts.states_bar(charts.state_frame(p.counts)), width="stretch")
     right.plotly_chart(charts.throughput(snap.timeline), width="stretch")
     only_failed = st.toggle("Only failed jobs", key="migration_only_failed")
-    jobs = snap.jobs[snap.jobs["state"] == "failed"] if only_failed else snap.jobs
-    st.dataframe(jobs, hide_index=True, width="stretch", key="migration_jobs_table")
+    st.dataframe(view.jobs_shown(snap.jobs, only_failed), hide_index=True, width="stretch", key="migration_jobs_table")
 
 
 st.subheader("Progress")

@@ -6,8 +6,9 @@ import streamlit as st
 
 from dashboard import context, platform_db
 from dashboard.auth import recheck_in_fragment, require_role
+from dashboard.definitions import MY_LESSONS_COLUMNS
 from dashboard.lesson_picker import pick_course
-from dashboard.lesson_tables import lessons_frame
+from dashboard.lesson_tables import errored_warnings, lessons_frame, pending_caption
 
 LIVE_REFRESH_S = 3
 
@@ -34,23 +35,13 @@ def lesson_table() -> None:
         lessons_frame(rows),
         hide_index=True,
         width="stretch",
-        column_config={
-            "thumbnail": st.column_config.ImageColumn("thumbnail", help="Mux thumbnail (signed for private lessons)"),
-            "provider": st.column_config.TextColumn("provider", help="Mux, legacy S3, or none yet"),
-            "status": st.column_config.TextColumn("status", help="Video state from Mux webhooks"),
-            "lesson_id": st.column_config.NumberColumn("id", format="%d"),
-        },
+        column_config=MY_LESSONS_COLUMNS,
         key="lessons_table",
     )
-    pending = [r for r in rows if r.pending]
-    if pending:
-        names = ", ".join(r.label for r in pending)
-        st.caption(f"⏳ {names}: refreshing every {LIVE_REFRESH_S} s until Mux reports ready.")
-    for row in rows:
-        if row.status == "errored":
-            st.warning(
-                f"**{row.label}**: Mux could not process the video — {row.error or 'no message'}. Upload it again."
-            )
+    if (pending := pending_caption(rows, LIVE_REFRESH_S)) is not None:
+        st.caption(pending)
+    for warning in errored_warnings(rows):
+        st.warning(warning)
 
 
 lesson_table()

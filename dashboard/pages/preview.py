@@ -11,7 +11,7 @@ from dashboard import context, platform_db
 from dashboard.auth import require_role
 from dashboard.components import PlayerViewer, player_html
 from dashboard.lesson_picker import pick_lesson
-from dashboard.lesson_tables import duration_text
+from dashboard.views import preview as view
 
 PLAYER_HEIGHT = 480
 
@@ -56,10 +56,6 @@ html = player_html(
 )
 st.iframe(html, height=PLAYER_HEIGHT)
 
-source = "Mux HLS" if info.provider == "mux" else "S3 MP4 (presigned)"
-policy = f", {info.policy}" if info.provider == "mux" else ""
-expiry = f" · links valid until {info.expires_at:%H:%M} UTC" if info.expires_at else ""
-st.caption(f"{source}{policy} · {duration_text(info.duration_s)}{expiry}")
-if row.chapters:
-    marks = [f"{duration_text(c.get('start_s'))} {c.get('title')}" for c in row.chapters]
-    st.markdown("**Chapters:** " + " · ".join(marks))
+st.caption(view.playback_caption(info))
+if (chapters := view.chapters_line(row.chapters)) is not None:
+    st.markdown(chapters)

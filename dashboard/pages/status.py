@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.status import check_all, for_viewer
 from dashboard import context
 from dashboard.auth import require_role
+from dashboard.views import status as view
 
 user = require_role()  # any signed-in dashboard role; the details are for admins
 admin = user.role == "admin"
@@ -18,17 +18,8 @@ st.caption(
 )
 
 statuses = for_viewer(check_all(context.settings(), context.s3_client()), admin=admin)
-frame = pd.DataFrame(
-    {
-        "part": [s.part for s in statuses],
-        "state": ["✅ running" if s.ok else "❌ not running" for s in statuses],
-        "detail": [s.detail for s in statuses],
-        "latency (ms)": [s.latency_ms for s in statuses],
-    }
-)
-st.dataframe(frame, hide_index=True, width="stretch")
-down = [s.part for s in statuses if not s.ok]
-if down:
-    st.info("Not running: " + ", ".join(down) + (". `make demo` starts every part with sample data." if admin else "."))
+st.dataframe(view.status_frame(statuses), hide_index=True, width="stretch")
+if (down := view.down_note(statuses, admin=admin)) is not None:
+    st.info(down)
 if st.button("Check again"):
     st.rerun()

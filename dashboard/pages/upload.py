@@ -10,12 +10,15 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from core.errors import Forbidden, LecternError, MuxError, NotConfigured, NotFound
+from core.errors import LecternError
 from core.lessons import UploadTicket
 from dashboard import context, platform_db
 from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.components import DEFAULT_MAX_UPLOAD_BYTES, UploaderConfig, uploader_html
 from dashboard.lesson_picker import pick_lesson
+from dashboard.platform_db import LessonRow
+from dashboard.views import upload as view
+from dashboard.widgets import message
 
 STATUS_REFRESH_S = 2
 TICKETS_KEY = "upload_tickets"
@@ -34,44 +37,33 @@ lesson = pick_lesson(factory, scope, key="upload")
 if lesson is None:
     st.stop()
 
-if lesson.provider is not None:
-    where = platform_db.PROVIDER_LABELS.get(lesson.provider, lesson.provider)
-    st.info(f"This lesson plays from {where} now; it keeps playing until the new video is ready.")
+if (playing := view.current_provider(lesson)) is not None:
+    st.info(playing)
 
 tickets: dict[int, UploadTicket] = st.session_state.setdefault(TICKETS_KEY, {})
-ticket = tickets.get(lesson.id)
-if ticket is not None and ticket.expires_at <= datetime.now(UTC):
-    del tickets[lesson.id]  # an expired URL would only fail in the browser
-    ticket = None
+ticket = view.live_ticket(tickets, lesson.id, datetime.now(UTC))
 
 
-def request_ticket(start_over: bool = False) -> None:
+def request_ticket(chosen: LessonRow, start_over: bool = False) -> None:
     service = context.lessons()
     try:
-        if start_over and lesson.status == "waiting_upload":
-            current = tickets.pop(lesson.id, None)
+        if start_over and chosen.status == "waiting_upload":
+            current = tickets.pop(chosen.id, None)
             mux = context.mux()
             if current is not None and mux is not None:
                 mux.cancel_direct_upload(current.upload_id)
-        tickets[lesson.id] = service.request_upload(user.id, lesson.id)
-    except (Forbidden, NotFound):
-        st.error("That lesson is not one of yours.")
-    except NotConfigured as exc:
-        st.error(f"Uploads are not set up: {exc.message}")
-    except MuxError as exc:
-        st.error(f"Mux refused the upload: {exc.message}. Try again in a moment.")
+        tickets[chosen.id] = service.request_upload(user.id, chosen.id)
     except LecternError as exc:
-        st.error(exc.user_message)
+        st.error(view.upload_error(exc))
 
 
 if ticket is None and st.button("Get an upload URL", type="primary", key="get_upload_url"):
-    request_ticket()
+    request_ticket(lesson)
     if lesson.id in tickets:
         st.rerun()  # redraw without the button; errors (no ticket) stay on screen instead
 
 if ticket is not None:
-    note = " (continuing the pending upload)" if ticket.reused else ""
-    st.caption(f"Upload {ticket.upload_id}{note}, valid until {ticket.expires_at:%H:%M} UTC.")
+    st.caption(view.ticket_caption(ticket))
     config = UploaderConfig(
         endpoint=ticket.url,
         lesson_id=lesson.id,
@@ -80,29 +72,23 @@ if ticket is not None:
     )
     st.iframe(uploader_html(config, base_url=context.dashboard_base_url()), height=280)
     if st.button("Start over with a new upload URL", key="start_over", help="Cancels the pending upload at Mux."):
-        request_ticket(start_over=True)
+        request_ticket(lesson, start_over=True)
         st.rerun()
 
 
 @st.fragment(run_every=STATUS_REFRESH_S)
-def live_status() -> None:
+def live_status(lesson_id: int) -> None:
     recheck_in_fragment()  # timed refreshes skip app.py's per-run session check
-    row = platform_db.lesson_row(factory, scope, lesson.id)
+    row = platform_db.lesson_row(factory, scope, lesson_id)
     if row is None:
         return
-    text = f"**{row.label}** · provider {platform_db.PROVIDER_LABELS.get(row.provider, 'none')} · {row.status_text}"
-    if row.status == "ready":
-        st.success(text)
+    tone, text = view.status_line(row)
+    message(tone, text)
+    if tone == "success":
         st.page_link(
             "pages/preview.py", label="Preview it", icon=":material/play_circle:", query_params={"lesson": str(row.id)}
         )
-    elif row.status == "errored":
-        st.error(text)
-    elif row.pending:
-        st.info(text + " (updates by itself)")
-    else:
-        st.write(text)
 
 
 st.subheader("Status")
-live_status()
+live_status(lesson.id)

@@ -8,8 +8,9 @@ from pathlib import Path
 from core.costs.estimate import Period, estimate_costs
 from core.costs.pricebook import load_pricebook
 from core.costs.report import rollup
+from core.costs.whatif import Levers
 from tests.costs.demo import build_demo, write_warehouse
-from warehouse.costs import cost_overview, estimate_period, load_cost_inputs, load_s3_lessons
+from warehouse.costs import cost_overview, estimate_period, load_cost_inputs, load_s3_lessons, what_if_from_warehouse
 from warehouse.reader import WarehouseReader
 from warehouse.store import WarehouseLayout, WarehouseWriter
 
@@ -74,3 +75,24 @@ def test_usage_stored_in_hourly_windows_is_summed_per_day_first(tmp_path: Path) 
         hourly, _ = estimate_period(con, period, book, today=TODAY)
     reader.close()
     assert hourly.totals() == totals
+
+
+def test_what_if_re_prices_the_warehouse_usage(tmp_path: Path) -> None:
+    demo = build_demo(TODAY)
+    reader = WarehouseReader(write_warehouse(tmp_path / "warehouse.duckdb", demo))
+    period = Period.inclusive(date(2026, 11, 1), TODAY)
+    book, as_of = load_pricebook(), TODAY + timedelta(days=1)
+    try:
+        with reader.connect() as con:
+            same = what_if_from_warehouse(con, period, book, Levers(), as_of=as_of)
+            migrated = what_if_from_warehouse(con, period, book, Levers(migrate_s3=True), as_of=as_of)
+            overview = cost_overview(con, book, today=TODAY, period=period)
+    finally:
+        reader.close()
+    assert same.baseline.total_micros == overview.estimate.total_micros
+    assert same.diff["delta_micros"].tolist() == [0] * len(same.diff)
+    # Moving the S3 lessons (read only for this lever) as basic assets adds storage; basic encoding is free.
+    added = migrated.diff.set_index("item")["delta_micros"]
+    assert added["storage"] > 0 and added["total"] == added["storage"] and added["encoding"] == 0
+    assert any(f"{len(demo.s3_lessons)} S3 lessons migrated" in note for note in migrated.notes)
+    assert migrated.baseline.total_micros == same.baseline.total_micros

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from dashboard.lesson_tables import duration_text
+from dashboard.lesson_tables import duration_text, errored_warnings, pending_caption
+from dashboard.platform_db import LessonRow
+from tests.dashboard.rows import lesson_row
 
 
 @pytest.mark.parametrize(
@@ -26,3 +28,21 @@ from dashboard.lesson_tables import duration_text
 )
 def test_duration_text(seconds: float | None, text: str) -> None:
     assert duration_text(seconds) == text
+
+
+def row(position: int, status: str, error: str | None = None) -> LessonRow:
+    return lesson_row(id=position, position=position, title=f"L{position}", status=status, error=error)
+
+
+def test_pending_lessons_are_named_until_mux_reports_ready() -> None:
+    rows = [row(1, "waiting_upload"), row(2, "ready"), row(3, "processing")]
+    assert pending_caption(rows, 3) == "⏳ 1. L1, 3. L3: refreshing every 3 s until Mux reports ready."
+    assert pending_caption([row(2, "ready")], 3) is None
+
+
+def test_each_errored_lesson_gets_a_warning_with_muxs_message() -> None:
+    rows = [row(1, "errored", "bad codec"), row(2, "ready"), row(3, "errored")]
+    assert errored_warnings(rows) == [
+        "**1. L1**: Mux could not process the video — bad codec. Upload it again.",
+        "**3. L3**: Mux could not process the video — no message. Upload it again.",
+    ]

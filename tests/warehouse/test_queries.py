@@ -11,7 +11,7 @@ import pytest
 from core.privacy import student_key
 from tests.warehouse.conftest import Built
 from tests.warehouse.factories import PSEUDONYM_SECRET
-from warehouse import queries
+from warehouse import queries, rollups
 from warehouse.reader import WarehouseReader
 
 START, END = date(2025, 3, 1), date(2025, 3, 10)
@@ -166,3 +166,17 @@ def test_platform_wide_qoe_comes_from_rollups_and_matches_the_views(con: duckdb.
         assert row["exit_before_start_rate"] == pytest.approx(exits)
     scoped = queries.qoe_breakdown(con, start=START, end=END, by="browser", teacher_id=TEACHER_A)
     assert scoped.attrs["approximate_percentiles"] is False
+
+
+@pytest.mark.parametrize("by", rollups.QOE_DIMENSIONS)
+def test_every_rolled_up_dimension_is_a_qoe_breakdown(con: duckdb.DuckDBPyConnection, by: str) -> None:
+    """The breakdowns are the rollups' dimensions (one list, in warehouse/rollups.py) plus the lesson."""
+    assert set(queries.QOE_DIMENSIONS) == {*rollups.QOE_DIMENSIONS, "lesson"}
+    wide = queries.qoe_breakdown(con, start=START, end=END, by=by)
+    assert wide.attrs["approximate_percentiles"] is True  # read from the rollups
+    # `by` comes from the fixed tuple above, never from input.
+    counted = con.execute(
+        f"SELECT {by}, count(*) FROM mux_views WHERE view_day BETWEEN $start AND $end GROUP BY 1",
+        {"start": START, "end": END},
+    ).fetchall()
+    assert dict(zip(wide[by], wide["views"], strict=True)) == dict(counted)

@@ -1,0 +1,94 @@
+"""View model of Admin > Costs: the sentences, KPI cards and tables the page shows, from a `CostOverview`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from core.costs.forecast import Forecast
+from core.costs.money import usd
+from core.costs.pricebook import PriceBook
+from core.costs.whatif import Levers
+from dashboard.platform_db import BudgetAlert
+from dashboard.views.display import Metric, Tone
+from warehouse.costs import CostOverview
+
+NO_CAP = "no cap"
+AS_TODAY = "as today"
+QUALITY_CHOICES = (AS_TODAY, "basic", "plus", "premium")
+CSV_GROUPS = ("course", "teacher", "lesson", "day", "month")
+
+
+def pricing_caption(book: PriceBook) -> str:
+    overrides = f", {len(book.overrides)} negotiated overrides" if book.overrides else ""
+    return (
+        f"Estimated from Mux usage at list prices ({book.version}, effective {book.effective}{overrides}). "
+        "Free delivery minutes and volume discounts are spread over assets pro rata to usage."
+    )
+
+
+def has_usage(data: CostOverview) -> bool:
+    return not (data.estimate.is_empty and data.month_to_date_micros == 0)
+
+
+def kpis(data: CostOverview, first: date, last: date) -> list[Metric]:
+    """Month to date (against the same days of last month), last month, the projection, the period."""
+    cards = [
+        Metric(
+            "Month to date",
+            usd(data.month_to_date_micros),
+            help="Compared with the same days of last month.",
+            delta=usd(data.month_to_date_micros - data.last_month_same_days_micros),
+            delta_color="inverse",
+        ),
+        Metric("Last month", usd(data.last_month_micros)),
+    ]
+    if data.forecast is not None:
+        current = data.forecast.months[data.forecast.months["is_current"]].iloc[0]
+        band = f"Band {usd(int(current['low_micros']))} to {usd(int(current['high_micros']))}."
+        cards.append(Metric("Projected month end", usd(int(current["p50_micros"])), help=band))
+    cards.append(Metric("Selected period", usd(data.estimate.total_micros), help=f"{first} to {last}"))
+    return cards
+
+
+def budget_warning(forecast: Forecast | None) -> str | None:
+    """The months projected over the budget, or None (no budget, no forecast, or all under it)."""
+    if forecast is None or forecast.crossings().empty:
+        return None
+    months = ", ".join(f"{m:%Y-%m}" for m in forecast.crossings()["month"])
+    return f"Projected over the {usd(forecast.budget_micros or 0)} monthly budget in {months}."
+
+
+def alert_message(alert: BudgetAlert) -> tuple[Tone, str]:
+    """A recorded budget alert: critical ones as errors, the rest as warnings."""
+    tone: Tone = "error" if alert.severity == "critical" else "warning"
+    return tone, f"Budget alert since {alert.since:%Y-%m-%d %H:%M} UTC: {alert.message}"
+
+
+def forecast_caption(forecast: Forecast) -> str:
+    low, high = forecast.quantiles
+    return f"Band: {low:.0%} to {high:.0%} of bootstrapped trend paths. " + " ".join(forecast.notes)
+
+
+def levers(cap: str, quality: str, unwatched_days: int, migrate: bool) -> Levers:
+    """The what-if form's answers as levers ("no cap", "as today" and 0 days leave that lever alone)."""
+    return Levers(
+        max_resolution=None if cap == NO_CAP else cap,
+        video_quality=None if quality == AS_TODAY else quality,
+        delete_unwatched_days=int(unwatched_days) or None,
+        migrate_s3=migrate,
+    )
+
+
+def what_if_table(diff: pd.DataFrame) -> pd.DataFrame:
+    """Per line item: today, what-if and the change, as dollars text."""
+    return diff.assign(
+        today=diff["baseline_micros"].map(usd),
+        what_if=diff["scenario_micros"].map(usd),
+        change=diff["delta_micros"].map(usd),
+    )[["item", "today", "what_if", "change"]]
+
+
+def csv_name(first: date, last: date, group: str) -> str:
+    return f"mux-costs-{first}-{last}-by-{group}.csv"

@@ -1,0 +1,117 @@
+"""The costs page's view model over a real overview priced from the demo warehouse, and literal frames."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pytest
+
+from core.costs.money import usd
+from core.costs.period import Period
+from core.costs.pricebook import load_pricebook
+from core.costs.whatif import Levers
+from dashboard.platform_db import BudgetAlert
+from dashboard.views import costs as view
+from tests.costs.demo import build_demo, write_warehouse
+from warehouse.costs import CostOverview, cost_overview
+from warehouse.reader import WarehouseReader
+
+TODAY = date(2026, 11, 25)
+FIRST, LAST = date(2026, 11, 1), TODAY
+
+
+@pytest.fixture(scope="module")
+def overview(tmp_path_factory: pytest.TempPathFactory) -> CostOverview:
+    path = write_warehouse(tmp_path_factory.mktemp("wh") / "warehouse.duckdb", build_demo(TODAY))
+    reader = WarehouseReader(path)
+    try:
+        with reader.connect() as con:
+            return cost_overview(
+                con, load_pricebook(), today=TODAY, period=Period.inclusive(FIRST, LAST), budget_usd=1.0
+            )
+    finally:
+        reader.close()
+
+
+def test_kpis_show_every_figure_in_dollars(overview: CostOverview) -> None:
+    cards = {m.label: m for m in view.kpis(overview, FIRST, LAST)}
+    assert list(cards) == ["Month to date", "Last month", "Projected month end", "Selected period"]
+    mtd = cards["Month to date"]
+    assert mtd.value == usd(overview.month_to_date_micros) and mtd.value.startswith("$")
+    assert mtd.delta == usd(overview.month_to_date_micros - overview.last_month_same_days_micros)
+    assert mtd.delta_color == "inverse"  # spending more is bad news
+    assert cards["Last month"].value == usd(overview.last_month_micros)
+    assert overview.forecast is not None
+    current = overview.forecast.months[overview.forecast.months["is_current"]].iloc[0]
+    projected = cards["Projected month end"]
+    assert projected.value == usd(int(current["p50_micros"]))
+    assert projected.help == f"Band {usd(int(current['low_micros']))} to {usd(int(current['high_micros']))}."
+    assert cards["Selected period"].value == usd(overview.estimate.total_micros)
+    assert cards["Selected period"].help == "2026-11-01 to 2026-11-25"
+
+
+def test_without_a_forecast_there_is_no_projection_and_no_budget_warning(overview: CostOverview) -> None:
+    bare = replace(overview, forecast=None)
+    assert [m.label for m in view.kpis(bare, FIRST, LAST)] == ["Month to date", "Last month", "Selected period"]
+    assert view.budget_warning(None) is None
+
+
+def test_budget_warning_names_the_months_over_budget(overview: CostOverview) -> None:
+    assert overview.forecast is not None
+    months = ", ".join(f"{m:%Y-%m}" for m in overview.forecast.crossings()["month"])
+    assert months  # the demo spends far more than $1 a month
+    assert view.budget_warning(overview.forecast) == f"Projected over the $1.00 monthly budget in {months}."
+    assert view.budget_warning(replace(overview.forecast, budget_micros=None)) is None
+
+
+def test_usage_and_the_pricing_caption(overview: CostOverview) -> None:
+    assert view.has_usage(overview)
+    book = load_pricebook()
+    caption = view.pricing_caption(book)
+    assert caption.startswith(f"Estimated from Mux usage at list prices ({book.version}, effective {book.effective})")
+    assert "negotiated" not in caption
+    assert "1 negotiated overrides" in view.pricing_caption(book.with_overrides({"delivery.plus.1080p": "0.0008"}))
+
+
+def test_what_if_table_shows_dollars_per_item() -> None:
+    diff = pd.DataFrame(
+        {
+            "item": ["encoding", "total"],
+            "baseline_micros": [1_234_567_890, 5_000],
+            "scenario_micros": [0, 15_000],
+            "delta_micros": [-1_234_567_890, 10_000],
+        }
+    )
+    shown = view.what_if_table(diff)
+    assert shown.to_dict("records") == [
+        {"item": "encoding", "today": "$1,234.57", "what_if": "$0.00", "change": "-$1,234.57"},
+        {"item": "total", "today": "$0.01", "what_if": "$0.02", "change": "$0.01"},
+    ]
+
+
+def test_form_answers_become_levers() -> None:
+    assert view.levers(view.NO_CAP, view.AS_TODAY, 0, False) == Levers()
+    assert view.levers("720p", "basic", 30, True) == Levers(
+        max_resolution="720p", video_quality="basic", delete_unwatched_days=30, migrate_s3=True
+    )
+
+
+def test_critical_alerts_are_errors_the_rest_warnings() -> None:
+    since = datetime(2026, 11, 3, 8, 5, tzinfo=UTC)
+    assert view.alert_message(BudgetAlert("critical", "Over by $3.", since)) == (
+        "error",
+        "Budget alert since 2026-11-03 08:05 UTC: Over by $3.",
+    )
+    assert view.alert_message(BudgetAlert("warning", "Close.", since))[0] == "warning"
+
+
+def test_csv_name_says_the_period_and_grouping() -> None:
+    assert view.csv_name(FIRST, LAST, "course") == "mux-costs-2026-11-01-2026-11-25-by-course.csv"
+
+
+def test_an_empty_period_has_usage_while_the_month_has(overview: CostOverview) -> None:
+    empty = replace(overview, estimate=overview.estimate.subset(Period(date(2000, 1, 1), date(2000, 1, 2))))
+    assert view.has_usage(empty)  # the month to date still counts
+    assert not view.has_usage(replace(empty, month_to_date_micros=0))

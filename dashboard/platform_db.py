@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,7 @@ STATUS_LABELS = {
     VideoStatus.errored.value: "errored",
 }
 PENDING = (VideoStatus.waiting_upload.value, VideoStatus.processing.value)
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class LessonRow:
         return self.status in PENDING
 
 
-def _scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
+def _scoped(stmt: Select[*Columns], scope: Scope) -> Select[*Columns]:
     if scope.teacher_id is not None:
         return stmt.where(Course.teacher_id == scope.teacher_id)
     if scope.sees_everything:

@@ -165,8 +165,8 @@ if "Students" in tabs:
             per_course = platform_db.lessons(factory, scope, course_id)
             counts = pd.Series([r.course_id for r in per_course]).value_counts().to_dict()
             # The warehouse knows students by key only; their names come from the platform DB, within scope.
-            names = platform_db.student_names(factory, scope, pseudonym_secret(context.settings()), course_id)
-            who = students["student_key"].map(lambda key: names.get(key, ("(unknown student)", None)))
+            people = platform_db.student_names(factory, scope, pseudonym_secret(context.settings()), course_id)
+            who = students["student_key"].map(lambda key: people.get(key, ("(unknown student)", None)))
             students = students.assign(name=who.str[0], email=who.str[1])
             flagged = flag_stalled(students, now=datetime.now(UTC), lessons_in_course=counts)
             only_stalled = st.toggle("Only stalled students", key="only_stalled", help=STALLED_HELP)

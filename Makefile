@@ -7,14 +7,15 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install web-components chromium wrk demo test test-quick soak bench lint audit format clean
+.PHONY: install web-components chromium wrk demo test test-quick soak bench check lint audit format clean
 
 install: $(STAMP)
 
+# The dev group (test and check tools) and the `demo` extra (moto, the demo's and the tests' local S3).
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv sync --frozen --inexact --quiet
+	$(BIN)/uv sync --frozen --inexact --extra demo --quiet
 	@touch $(STAMP)
 
 # Mux's uploader and player web components, vendored from the npm registry (no CDN at run time).
@@ -32,7 +33,8 @@ chromium:
 demo: install web-components
 	$(BIN)/lectern demo
 
-test: install web-components chromium
+# `check` first: CI runs `make test`, so it enforces the checks too.
+test: install check web-components chromium
 	$(BIN)/pytest -m "not slow"
 
 test-quick: install web-components
@@ -41,18 +43,24 @@ test-quick: install web-components
 bench: install wrk
 	$(BIN)/python -m bench
 
-lint: install
+# Lint, format and types of the product code (mypy: strict on core/, settings in pyproject.toml). Offline.
+check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# `check` plus `audit`. The audit is not part of `make test`: it needs a vulnerability database on the
+# internet (PyPI's per-version JSON API or OSV), which CI's machine cannot reach.
+lint: check
 	@$(MAKE) --no-print-directory audit
 
-# Known vulnerabilities in the locked dependencies (uv.lock, dev group included), not in whatever .venv holds.
+# Known vulnerabilities in the locked dependencies (uv.lock, dev group and extras included), not in whatever .venv holds.
 # --strict fails when a package cannot be audited: a vulnerability service that cannot be reached must not
 # read as "no known vulnerabilities". PIP_AUDIT_SERVICE=osv picks the OSV database instead of PyPI's.
 PIP_AUDIT_SERVICE ?= pypi
 audit: install
 	@mkdir -p var
-	$(BIN)/uv export --frozen --all-groups --no-emit-project --format requirements-txt --quiet -o var/audit-requirements.txt
+	$(BIN)/uv export --frozen --all-groups --all-extras --no-emit-project --format requirements-txt --quiet -o var/audit-requirements.txt
 	$(BIN)/pip-audit --strict --desc --disable-pip --progress-spinner off -s $(PIP_AUDIT_SERVICE) -r var/audit-requirements.txt
 
 format: install

@@ -38,7 +38,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        self.max_head_bytes, self.max_headers = getattr(config, "head_limits", (16 * 1024, 100))
+        limits: tuple[int, int] = getattr(config, "head_limits", (16 * 1024, 100))
+        self.max_head_bytes, self.max_headers = limits
         self._in_head = True
         self._head_bytes = 0
         self._head_tail = b""

@@ -79,7 +79,7 @@ def decode_token(secret: str, token: str, *, now: float | None = None) -> int:
 
 def verify_token(secret: str, token: str, *, now: float | None = None) -> tuple[int, int]:
     """(user id, exp) of a valid token; `Unauthenticated` with the reason otherwise."""
-    options = {"require": ["exp", "sub"]}
+    options: jwt.types.Options = {"require": ["exp", "sub"]}
     try:
         # exp is checked below, not by pyjwt: its check lets OverflowError escape for `"exp": 1e400`.
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={**options, "verify_exp": False})

@@ -127,6 +127,7 @@ class LessonVideoService:
             access = load_lesson_access(session, lesson_id, user_id, for_update=True)
             require_manage(access)
             lesson = access.lesson
+            assert isinstance(lesson, Lesson)  # for_update=True gives the session-managed row
             pending = self._pending_upload(lesson)
             if pending is not None:
                 return pending

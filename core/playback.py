@@ -38,9 +38,9 @@ AUDIENCES: dict[str, str] = {"video": "v", "thumbnail": "t", "storyboard": "s"}
 
 def detect_provider(lesson: LessonLike) -> Provider | None:
     if lesson.mux_playback_id:
-        return VideoProvider.mux.value  # type: ignore[return-value]
+        return VideoProvider.mux.value
     if lesson.video_url:
-        return VideoProvider.s3.value  # type: ignore[return-value]
+        return VideoProvider.s3.value
     return None
 
 

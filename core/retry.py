@@ -39,7 +39,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rand: float = 1.0) -> float:
         """Wait before retry number `retry_number` (1-based); `rand` in [0, 1] picks the jitter."""
-        ceiling = min(self.cap_s, self.base_s * 2 ** (retry_number - 1))
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** (retry_number - 1))
         return ceiling * (1.0 - self.jitter * (1.0 - rand))
 
     def delay_for(self, error: TransientError, retry_number: int, rand: float = 1.0) -> float | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.models import SignInFailure
@@ -115,7 +115,7 @@ class SignInThrottle:
         self._factory = factory
         self.limits = limits
 
-    def _recent(self, session: Session, since: datetime, *where: object) -> Recent:
+    def _recent(self, session: Session, since: datetime, *where: ColumnElement[bool]) -> Recent:
         count, last = session.execute(
             select(func.count(), func.max(SignInFailure.failed_at)).where(SignInFailure.failed_at > since, *where)
         ).one()

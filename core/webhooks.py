@@ -74,7 +74,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import MAX_ID
 from core.db.fast_read import FastRead
-from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent
+from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent, table_of
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
 from core.mux import unknown
@@ -359,7 +359,7 @@ def parse_event(body: bytes, *, received_at: datetime | None = None, max_future_
     data = doc.get("data")
     if data is not None and not isinstance(data, dict):
         raise WebhookPayloadInvalid("event data is not an object")
-    obj = doc.get("object") if isinstance(doc.get("object"), dict) else {}
+    obj = found if isinstance(found := doc.get("object"), dict) else {}
     object_type, object_id = _str(obj.get("type")), _str(obj.get("id"))
     received = received_at or datetime.now(UTC)
     created, problem = _event_time(doc, received, max_future_s)
@@ -450,14 +450,14 @@ def _text(value: Any) -> str:
 
 
 def _asset_error(data: dict[str, Any]) -> str:
-    errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
+    errors = found if isinstance(found := data.get("errors"), dict) else {}
     raw = errors.get("messages")
     messages = [str(m) for m in raw] if isinstance(raw, list) else []
     return _text("; ".join(messages) or str(errors.get("type") or "Mux could not process the video"))
 
 
 def _upload_error(data: dict[str, Any]) -> str:
-    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+    error = found if isinstance(found := data.get("error"), dict) else {}
     return _text(error.get("message") or error.get("type") or "the upload failed")
 
 
@@ -608,15 +608,15 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
     if not same_upload:
         return Plan(Outcome.ignored, reason=f"upload {upload_id} is not the lesson's pending upload")
     return Plan(
-        "applied",
+        Outcome.applied,
         {**base, "video_status": VideoStatus.errored.value, "video_error": _upload_error(event.data)},
     )
 
 
 # --- processing ------------------------------------------------------------------------------------
 
-LESSONS = Lesson.__table__
-EVENTS = WebhookEvent.__table__
+LESSONS = table_of(Lesson)
+EVENTS = table_of(WebhookEvent)
 
 
 @dataclass(frozen=True)

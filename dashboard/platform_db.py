@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +32,7 @@ STATUS_LABELS = {
     VideoStatus.errored.value: "errored",
 }
 PENDING = (VideoStatus.waiting_upload.value, VideoStatus.processing.value)
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class BudgetAlerts:
     unavailable: str | None = None
 
 
-def _scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
+def _scoped(stmt: Select[*Columns], scope: Scope) -> Select[*Columns]:
     if scope.teacher_id is not None:
         return stmt.where(Course.teacher_id == scope.teacher_id)
     if scope.sees_everything:

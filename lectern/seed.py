@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select, text
+from sqlalchemy.schema import ColumnDefault
 
-from core.db.models import Base, Course, Enrollment, Lesson, LessonProgress, User
+from core.db.models import Base, Course, Enrollment, Lesson, LessonProgress, User, table_of
 from core.errors import Conflict
 from lectern.sample_data import SamplePlatform, iter_progress
 
@@ -35,6 +36,7 @@ def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
     columns = [c.name for c in table.columns]
     json_cols = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
     raw = conn.connection.driver_connection
+    assert raw is not None  # an open Connection holds its DBAPI connection
     with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(
@@ -57,7 +59,9 @@ def _write(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], progr
 
 def _complete(rows: list[dict[str, Any]], table: Table) -> list[dict[str, Any]]:
     """Fill Python-side defaults so every row carries every column (COPY needs them all)."""
-    defaults = {c.name: c.default.arg for c in table.columns if c.default is not None and not callable(c.default.arg)}
+    defaults = {
+        c.name: c.default.arg for c in table.columns if isinstance(c.default, ColumnDefault) and c.default.is_scalar
+    }
     return [{**defaults, **row} for row in rows]
 
 
@@ -79,9 +83,9 @@ def write_platform(engine: Engine, platform: SamplePlatform, progress: Progress 
             (Lesson, platform.lessons),
             (Enrollment, platform.enrollments),
         ]:
-            table = model.__table__
+            table = table_of(model)
             counts[table.name] = _write(conn, table, _complete(rows, table), progress)
-        progress_table = LessonProgress.__table__
+        progress_table = table_of(LessonProgress)
         counts[progress_table.name] = _write(conn, progress_table, iter_progress(platform), progress)
         if conn.dialect.name == "postgresql":
             # Ids were assigned by the generator: move each sequence past them.
@@ -96,7 +100,7 @@ def write_platform(engine: Engine, platform: SamplePlatform, progress: Progress 
 def legacy_video_keys(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(select(Lesson.video_url).where(Lesson.video_url.is_not(None)).order_by(Lesson.id))
-        return [row[0] for row in rows]
+        return [row[0] for row in rows if row[0] is not None]
 
 
 def upload_missing_videos(

@@ -132,8 +132,8 @@ def run_one(
             progress=progress,
         )
     if job == "assets":
-        source, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
-        return run_assets(con, source, engine, now=now, progress=progress)
+        assets, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
+        return run_assets(con, assets, engine, now=now, progress=progress)
     if job == "cost_alerts":
         return run_cost_alerts(con, _need(ctx.engine, "The platform database"), s, now=now)
     raise ValueError(f"unknown job {job!r}; choose from {', '.join(JOBS)}")

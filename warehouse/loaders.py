@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -153,7 +153,9 @@ ASSET_SCHEMA = pa.schema(
 
 def _column(rows: Sequence[Row], key: str) -> list[Any]:
     if rows and type(rows[0]) is dict:
-        return list(map(dict.get, rows, repeat(key)))  # a C-level loop: the common case, ~3x faster
+        # The rows of one batch share a type, so the first one's decides (mypy cannot narrow a Sequence).
+        dicts = cast(Sequence[dict[str, Any]], rows)
+        return list(map(dict.get, dicts, repeat(key)))  # a C-level loop: the common case, ~3x faster
     return [r.get(key) for r in rows]
 
 
@@ -473,7 +475,7 @@ def append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
     finally:
         con.unregister(name)
-    return data.num_rows
+    return int(data.num_rows)
 
 
 def affected_days(con: duckdb.DuckDBPyConnection, data: pa.Table | str) -> tuple[Any, Any] | None:

@@ -101,8 +101,8 @@ async def _events(
     settings = services.settings
     current = {s.lesson_id: s for s in first}
     try:
-        for status in first:
-            yield sse("status", status.as_dict())
+        for initial in first:
+            yield sse("status", initial.as_dict())
         token_left = auth.expires_at - time.time()
         deadline = min(limit_s, token_left)
         started = last_sent = last_check = time.monotonic()

@@ -95,7 +95,8 @@ def _paths(
     y_star = fitted[:, None] + resid[idx]
     beta_star = np.linalg.pinv(x) @ y_star
     noise = resid[rng.integers(0, len(y), size=(len(future_days), n_paths))]
-    return np.clip(xf @ beta_star + noise, 0.0, None)
+    paths: np.ndarray = np.clip(xf @ beta_star + noise, 0.0, None)
+    return paths
 
 
 def forecast_costs(

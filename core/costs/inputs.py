@@ -91,7 +91,8 @@ def _codes(values: pa.ChunkedArray | pa.Array, normalize: Any, names: tuple[str,
 def _us(seconds: np.ndarray) -> np.ndarray:
     """Seconds (float) -> whole microseconds, as Mux reports them; missing, negative or NaN -> 0."""
     seconds = np.nan_to_num(np.asarray(seconds, dtype=np.float64), nan=0.0)
-    return np.floor(np.clip(seconds, 0.0, None) * 1e6 + 0.5).astype(np.int64)
+    micros: np.ndarray = np.floor(np.clip(seconds, 0.0, None) * 1e6 + 0.5).astype(np.int64)
+    return micros
 
 
 def read_inputs(
@@ -177,7 +178,8 @@ def _assets(con: duckdb.DuckDBPyConnection, sources: Sources, book: PriceBook, w
 
 
 def _column(table: pa.Table, name: str, dtype: type[np.generic], fill: float = 0) -> np.ndarray:
-    return table.column(name).fill_null(fill).to_numpy().astype(dtype, copy=False)
+    values: np.ndarray = table.column(name).fill_null(fill).to_numpy().astype(dtype, copy=False)
+    return values
 
 
 def _delivery(assets: _Assets, delivery: pa.Table, notes: list[str]) -> Inputs:

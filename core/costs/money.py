@@ -33,7 +33,8 @@ def allocate_cents(micros: pd.Series | np.ndarray) -> np.ndarray:
         return values.copy()
     cumulative = np.cumsum(values)
     rounded = np.sign(cumulative) * ((np.abs(cumulative) + MICROS_PER_CENT // 2) // MICROS_PER_CENT)
-    return np.diff(rounded, prepend=0).astype(np.int64)
+    cents: np.ndarray = np.diff(rounded, prepend=0).astype(np.int64)
+    return cents
 
 
 def cents_str(cents: int) -> str:
@@ -57,4 +58,5 @@ def micros_to_dollars(micros: pd.Series) -> pd.Series:
 
 def round_micros(values: np.ndarray) -> np.ndarray:
     """Float micro-dollars -> int64, half away from zero (np.rint would round half to even)."""
-    return (np.sign(values) * np.floor(np.abs(values) + 0.5)).astype(np.int64)
+    micros: np.ndarray = (np.sign(values) * np.floor(np.abs(values) + 0.5)).astype(np.int64)
+    return micros

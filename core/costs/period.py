@@ -57,7 +57,7 @@ def day_numbers(values: pd.Series) -> np.ndarray:
         arr = values.to_numpy()
     else:
         arr = pd.to_datetime(values, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    out = arr.astype("datetime64[D]").astype(np.int64)
+    out: np.ndarray = arr.astype("datetime64[D]").astype(np.int64)
     out[np.isnat(arr)] = np.iinfo(np.int64).min
     return out
 

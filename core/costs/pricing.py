@@ -61,11 +61,13 @@ class Block:
 
     @property
     def net(self) -> np.ndarray:
-        return self.gross - self.volume - self.free
+        net: np.ndarray = self.gross - self.volume - self.free
+        return net
 
     @property
     def quantity(self) -> np.ndarray:
-        return self.qn / self.qd
+        minutes: np.ndarray = self.qn / self.qd
+        return minutes
 
     def take(self, keep: np.ndarray | slice) -> Block:
         return Block(self.line, *(getattr(self, name)[keep] for name in ARRAYS))
@@ -152,7 +154,9 @@ def price_inputs(inputs: Inputs, book: PriceBook, *, window: tuple[date, date], 
 
 def _bucket(block: Block) -> np.ndarray:
     """(month, line, quality, tier): the unit volume tiers count minutes in."""
-    return ((block.month * len(LINES) + block.line) * len(QUALITIES) + block.quality) * len(TIERS) + block.tier
+    cell = (block.month * len(LINES) + block.line) * len(QUALITIES) + block.quality
+    bucket: np.ndarray = cell * len(TIERS) + block.tier
+    return bucket
 
 
 def _credit(blocks: list[Block], book: PriceBook, lengths: np.ndarray) -> None:

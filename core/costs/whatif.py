@@ -223,7 +223,7 @@ def _marginal(book: PriceBook, line: str, existing: float, added: float, list_co
     if added <= 0:
         return 0.0
     total, before = book.volume_multiplier(line, np.array([existing + added, existing]))
-    return list_cost * (total * (existing + added) - before * existing) / added
+    return float(list_cost * (total * (existing + added) - before * existing) / added)
 
 
 def migration_preview(

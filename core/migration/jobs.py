@@ -25,17 +25,18 @@ and stops. Heartbeats refresh `heartbeat_at` for every lease a worker process ho
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, and_, case, func, literal, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.engine import transaction
-from core.db.models import IngestMode, MigrationControl, MigrationJob, MigrationState, UTCDateTime
+from core.db.models import IngestMode, MigrationControl, MigrationJob, MigrationState, UTCDateTime, table_of
 from core.logging import get_logger
 from core.migration.errors import LeaseLost
 
@@ -46,7 +47,7 @@ ACTIVE = (S.queued.value, S.ingesting.value, S.waiting.value, S.verifying.value)
 IN_FLIGHT = (S.ingesting.value, S.waiting.value, S.verifying.value)
 TERMINAL = (S.done.value, S.failed.value, S.cancelled.value)
 REQUEUEABLE = (S.failed.value, S.cancelled.value)
-JOBS = MigrationJob.__table__
+JOBS = table_of(MigrationJob)
 CONTROL_ROW = 1
 
 
@@ -138,7 +139,7 @@ class Progress:
         return sum(self.counts.get(s, 0) for s in TERMINAL)
 
 
-def _insert(session: Session) -> Callable[..., Insert]:
+def _insert(session: Session) -> Callable[..., postgresql.Insert | sqlite.Insert]:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -414,7 +415,7 @@ class JobStore:
     def set_paused(self, paused: bool, *, by: str | None = None, reason: str | None = None) -> None:
         values = {"paused": paused, "reason": reason, "updated_by": by, "updated_at": self.clock()}
         with transaction(self.session_factory) as session:
-            stmt = _insert(session)(MigrationControl.__table__).values(id=CONTROL_ROW, **values)
+            stmt = _insert(session)(table_of(MigrationControl)).values(id=CONTROL_ROW, **values)
             session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
         log.info("migration.paused" if paused else "migration.resumed", by=by, reason=reason)
 
@@ -489,7 +490,7 @@ class JobStore:
             live_workers=live_workers,
         )
 
-    def finished_since(self, since: datetime) -> list[tuple[datetime, str]]:
+    def finished_since(self, since: datetime) -> builtins.list[tuple[datetime, str]]:
         """(finished_at, state) of every job that finished (done or failed) since `since`, oldest first."""
         with self.session_factory() as session:
             rows = session.execute(

@@ -63,7 +63,7 @@ def epoch_str_to_datetime(value: str | int | float | None) -> datetime | None:
     if value in (None, ""):
         return None
     try:
-        return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
+        return datetime.fromtimestamp(float(value), UTC)
     except (TypeError, ValueError):
         return None
 

@@ -33,9 +33,10 @@ st.caption(
     "The file goes from your browser straight to Mux in resumable chunks. Mux accepts it only from "
     f"{settings.cors_origin} (LECTERN_CORS_ORIGIN): open the dashboard at that address to upload."
 )
-lesson = pick_lesson(factory, scope, key="upload")
-if lesson is None:
+picked = pick_lesson(factory, scope, key="upload")
+if picked is None:
     st.stop()
+lesson = picked  # not Optional, in the functions below too
 
 if (playing := view.current_provider(lesson)) is not None:
     st.info(playing)

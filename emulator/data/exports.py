@@ -485,7 +485,7 @@ def write_file(store: ViewStore, lo: int, hi: int, version: int, environment_id:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return table.num_rows
+    return int(table.num_rows)
 
 
 @dataclass(frozen=True)

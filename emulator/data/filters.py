@@ -58,8 +58,8 @@ class Dimension:
         if self.source is None:
             hit = bool(table[0]) if len(table) else False
             return lambda store, lo, hi: np.full(hi - lo, hit)
-        source_table = table if self.mapping is None else table[self.mapping]
-        return lambda store, lo, hi: source_table[store[self.source][lo:hi]]
+        source, source_table = self.source, table if self.mapping is None else table[self.mapping]
+        return lambda store, lo, hi: source_table[store[source][lo:hi]]
 
 
 def _profile_dim(name: str, attribute: str) -> Dimension:
@@ -144,6 +144,14 @@ def _same(value: str) -> Callable[[str | None], bool]:
     return lambda label: label is not None and label.casefold() == folded
 
 
+def _constant(hit: bool) -> Predicate:
+    return lambda store, lo, hi: np.full(hi - lo, hit)
+
+
+def _negated(match: Predicate) -> Predicate:
+    return lambda store, lo, hi: ~match(store, lo, hi)
+
+
 def parse_filters(store: ViewStore, raw: list[str] | None) -> list[Predicate]:
     """`dim:value` (equals, case-insensitive), `!dim:value`; trace dims also `+dim:v`, `-dim:v`, `dim:[..]`."""
     predicates: list[Predicate] = []
@@ -156,13 +164,13 @@ def parse_filters(store: ViewStore, raw: list[str] | None) -> list[Predicate]:
         if name in TRACE_DIMENSIONS:
             # No simulated CDN trace: every view has an empty trace.
             hit = (op == "-") or (op == "" and value == "[]")
-            predicates.append(lambda store, lo, hi, hit=hit: np.full(hi - lo, hit))
+            predicates.append(_constant(hit))
             continue
         if op in "+-" and op:
             raise invalid(f"filters[] operator {op!r} only applies to trace dimensions")
         match = dim.matcher(_same(value))
         if op == "!":
-            predicates.append(lambda store, lo, hi, match=match: ~match(store, lo, hi))
+            predicates.append(_negated(match))
         else:
             predicates.append(match)
     return predicates
@@ -174,7 +182,8 @@ def _started(store: ViewStore, lo: int, hi: int) -> np.ndarray:
 
 def _rebuffer_pct(store: ViewStore, lo: int, hi: int) -> np.ndarray:
     watch = store["watch_ms"][lo:hi].astype(np.float64)
-    return np.divide(store["rebuf_ms"][lo:hi], watch, out=np.zeros_like(watch), where=watch > 0)
+    pct: np.ndarray = np.divide(store["rebuf_ms"][lo:hi], watch, out=np.zeros_like(watch), where=watch > 0)
+    return pct
 
 
 # Per-view values for metric_filters[] (and for the metrics). NaN = the metric has no value for the view.
@@ -373,8 +382,10 @@ class Selection:
         self._total: int | None = None
 
     def mask(self, a: int, b: int) -> np.ndarray | None:
-        if not self.predicates:
-            return None
+        """Rows a..b that match, or None when there is no filter (every row matches)."""
+        return self._match(a, b) if self.predicates else None
+
+    def _match(self, a: int, b: int) -> np.ndarray:
         out = self.predicates[0](self.store, a, b)
         for predicate in self.predicates[1:]:
             out = out & predicate(self.store, a, b)
@@ -397,8 +408,7 @@ class Selection:
             return b - a
         if block is not None and block in self._counts:
             return self._counts[block]
-        mask = self.mask(a, b)
-        count = int(np.count_nonzero(mask))
+        count = int(np.count_nonzero(self._match(a, b)))
         if block is not None:
             self._counts[block] = count
         return count
@@ -423,7 +433,7 @@ class Selection:
             if offset >= count:
                 offset -= count
                 continue
-            hits = np.flatnonzero(self.mask(a, b)) + a
+            hits = np.flatnonzero(self._match(a, b)) + a
             if descending:
                 hits = hits[::-1]
             taken = hits[offset : offset + wanted]

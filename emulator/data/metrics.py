@@ -249,7 +249,7 @@ def breakdown(
     by_impact = np.lexsort((present, -np.nan_to_num(impact[present], nan=-np.inf)))
     rank = np.empty(len(present), dtype=np.int64)
     rank[by_impact] = np.arange(1, len(present) + 1)
-    rows = []
+    rows: list[dict[str, object]] = []
     for position, g in enumerate(present):
         rows.append(
             {
@@ -291,7 +291,8 @@ def _impact(groups: Groups, metric: Metric, overall_value: float) -> np.ndarray:
     if metric.higher_is_worse is None:
         return groups.value.copy()
     sign = 1.0 if metric.higher_is_worse else -1.0
-    return sign * (groups.value - overall_value) * groups.valid
+    impact: np.ndarray = sign * (groups.value - overall_value) * groups.valid
+    return impact
 
 
 def default_granularity(span_s: int) -> str:
@@ -328,7 +329,8 @@ def timeseries(
     end_ms = sel.store["end_ms"]
 
     def bucket(a: int, b: int) -> np.ndarray:
-        return np.clip((end_ms[a:b] // 1000 - first) // step, 0, n - 1)
+        buckets: np.ndarray = np.clip((end_ms[a:b] // 1000 - first) // step, 0, n - 1)
+        return buckets
 
     groups = aggregate(sel, metric, measurement, bucket, n)
     rows = [

@@ -47,7 +47,7 @@ def get_data(request: Request) -> DataService:
             service = getattr(state, "mux_data", None)
             if service is None:
                 service = state.mux_data = DataService(state.emulator)
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 Data = Annotated[DataService, Depends(get_data)]

@@ -113,7 +113,8 @@ class Plan:
 
 def _cumulative(weights: np.ndarray) -> np.ndarray:
     cum = np.cumsum(weights, dtype=np.float64)
-    return cum / cum[-1]
+    shares: np.ndarray = cum / cum[-1]
+    return shares
 
 
 def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, seed: int) -> Plan:
@@ -423,4 +424,5 @@ def _start_times(
     step = 7 * DAY if days >= 14 else DAY
     start = np.where(start > end_s - 60.0, start - step * np.ceil((start - end_s + 60.0) / step), start)
     start = np.where(start < window_start, start + step * np.ceil((window_start - start) / step), start)
-    return np.clip(start, window_start, end_s - 60.0)
+    starts: np.ndarray = np.clip(start, window_start, end_s - 60.0)
+    return starts

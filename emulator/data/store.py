@@ -299,7 +299,8 @@ class ViewStore:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **self.columns)
+                # mypy matches **self.columns against savez's `allow_pickle: bool` keyword too.
+                np.savez(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **self.columns)  # type: ignore[arg-type]
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

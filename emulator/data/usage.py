@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from emulator.data import catalog
-from emulator.data.store import ViewStore
+from emulator.data.store import Lesson, ViewStore
 from emulator.data.views import iso
 from emulator.errors import invalid
 
@@ -75,7 +75,7 @@ def delivery_rows(
         key = lesson_asset[store["lesson"][start:stop]].astype(np.int64) * 2 + _PHONE[store["profile"][start:stop]]
         per_key += np.bincount(key, weights=store["playing_ms"][start:stop], minlength=n_assets * 2)
     seconds = per_key.reshape(n_assets, 2) / 1000.0
-    first_lesson = {}
+    first_lesson: dict[str, Lesson] = {}
     for lesson in store.lessons:
         first_lesson.setdefault(lesson.asset_id, lesson)
     rows = []

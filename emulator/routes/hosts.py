@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from typing import Any
 from urllib.parse import quote
@@ -95,7 +96,7 @@ def master_playlist(emu: Emu, playback_id: str, request: Request, token: str | N
     record, claims = _resolve(emu, playback_id, token, "v")
     params = _params(request, claims)
     renditions = record.renditions
-    for key, keep in (("max_resolution", lambda h, cap: h <= cap), ("min_resolution", lambda h, cap: h >= cap)):
+    for key, keep in (("max_resolution", operator.le), ("min_resolution", operator.ge)):
         if key in params:
             if params[key] not in _RESOLUTIONS:
                 raise HostError(400, "Invalid parameter")

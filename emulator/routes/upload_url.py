@@ -33,7 +33,7 @@ def _cors_headers(upload: UploadRecord, request: Request) -> dict[str, str]:
     origin = request.headers.get("origin")
     if allowed == "*":
         granted = "*"
-    elif allowed and origin == allowed:
+    elif origin and origin == allowed:
         granted = origin
     else:
         return {}

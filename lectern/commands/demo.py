@@ -7,6 +7,7 @@ migrates and seeds the platform database, and prints the URLs and demo sign-ins.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import signal
@@ -172,6 +173,12 @@ def command(
 ) -> None:
     """Run the whole product locally on sample data. Ctrl-C stops everything it started."""
     ports = DemoPorts()
+    if importlib.util.find_spec("moto") is None:
+        console.print(
+            "[red]The demo's S3 (moto) is not installed.[/] Install the `demo` extra: `make install`, "
+            "`uv sync --extra demo` or `pip install 'lectern\\[demo]'`."
+        )
+        raise typer.Exit(1)
     if fresh:
         for path in [VAR / "lectern.db", VAR / "emulator", VAR / "demo.env", VAR / "warehouse"]:
             subprocess.run(["rm", "-rf", str(path)], check=True)

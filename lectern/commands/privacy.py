@@ -33,7 +33,8 @@ def _secret(settings: Settings) -> bytes:
 
 
 def _database_error(exc: SQLAlchemyError) -> NoReturn:
-    reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
+    cause = getattr(exc, "orig", None)  # the driver's error, on the DBAPIError subclasses
+    reason = str(cause if cause is not None else exc).splitlines()[0]
     err.print(
         f"error: cannot read the platform DB (DATABASE_URL; run `lectern db upgrade`?): {reason}", highlight=False
     )

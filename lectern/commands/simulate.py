@@ -28,7 +28,7 @@ from sqlalchemy import Engine, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.engine import make_engine
-from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus
+from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus, table_of
 from core.errors import ErrorKind, NotConfigured, PermanentError
 from core.privacy import pseudonym_secret, student_key
 from lectern.commands._settings import settings_or_exit
@@ -191,7 +191,7 @@ def write_progress(engine: Engine, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    table = LessonProgress.__table__
+    table = table_of(LessonProgress)
     written = 0
     with engine.begin() as conn:
         for start in range(0, len(rows), WRITE_BATCH):

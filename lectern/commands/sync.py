@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lectern.commands._settings import settings_or_exit
@@ -56,7 +56,7 @@ def _run(jobs: list[str] | None, *, days: int | None = None) -> None:
     since = ctx.clock() - timedelta(days=days) if days is not None else None
     try:
         with _progress() as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(job: str, done: int, total: int, rows: int) -> None:
                 if job not in tasks:

@@ -135,15 +135,17 @@ class TokenVerifier:
 _ROLE = select(User.role).where(User.id == bindparam("user_id", type_=Integer))
 
 
+def user_role(session: Session | Connection, user_id: int) -> str | None:
+    """The user's role now (a primary-key read), or None when no such user exists."""
+    role: str | None = session.execute(_ROLE, {"user_id": user_id}).scalar_one_or_none()
+    return role
+
+
 def load_principal(session: Session | Connection, user_id: int) -> Principal:
-    role = session.execute(_ROLE, {"user_id": user_id}).scalar_one_or_none()
+    role = user_role(session, user_id)
     if role is None:
         raise Unauthenticated("token names an unknown user")
     return Principal(user_id=user_id, role=role)
-
-
-def authenticate(session: Session, secret: str, authorization: str | None) -> Principal:
-    return load_principal(session, decode_token(secret, bearer_token(authorization)))
 
 
 def _lesson_access_statement(*lesson: Any) -> Select[Any]:

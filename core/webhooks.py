@@ -8,21 +8,20 @@ timestamp more than `tolerance_s` in the future is rejected too, since a sender 
 would let a captured request stay replayable for longer. Each failure has its own reason string.
 
 Processing (`WebhookProcessor.handle`): ONE transaction stores the event row with
-INSERT ... ON CONFLICT DO NOTHING (SQLAlchemy's PostgreSQL and SQLite dialect inserts) — no row inserted
-means a duplicate, which changes nothing — and applies the change planned by the pure `plan_transition`
-to the lesson row, so an event is never half-applied and never applied twice, however many copies arrive
-at once. The order differs by backend because their locks differ:
+INSERT ... ON CONFLICT DO NOTHING (no row inserted means a duplicate, which changes nothing) and applies
+the change planned by the pure `plan_transition` to the lesson row, so an event is never half-applied and
+never applied twice, however many copies arrive at once. The order differs by backend because their locks
+differ:
 - PostgreSQL: the lesson row is locked first (SELECT ... FOR UPDATE), so copies of one event queue on
-  it; the plan is made, then ONE statement inserts the event row with its final outcome and, only if it
-  was inserted, updates the lesson (a data-modifying CTE): two statements in all, the lock read on the bare
-  cursor (the hot path: see make bench).
+  it; then ONE statement inserts the event row with its final outcome and, only if it was inserted,
+  updates the lesson (a data-modifying CTE). Two statements per event keep the hot path short.
 - SQLite: the event row is inserted first (as `received`), which takes the database's single write lock
   at once; reading the lesson first would start a read transaction that fails to upgrade when another
-  process (the migration worker, the sync) wrote in between. Threads of one process queue on a lock first.
+  process (the migration worker, the sync) writes in between. Threads of one process queue on a lock first.
 If applying raises, the transaction rolls back, the event is recorded as `failed` in a fresh transaction
 and the error goes up (the API answers 500, Mux retries, and a retry of a `failed` event may claim it
-again). The engine's connections are not pinged before use; a connection the server dropped fails the
-first statement, and the whole event is retried once on a fresh connection.
+again). Connections are not pinged before use: a connection the server dropped fails the first statement,
+and the whole event is retried once on a fresh connection.
 
 Migration assets: an asset the S3-to-Mux migration made (`meta.external_id` starting with
 MIGRATION_EXTERNAL_ID_PREFIX) belongs to the migration until it switches the lesson to it: it verifies

@@ -14,17 +14,12 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from warehouse import rollups
 from warehouse.rollups import BUCKETS_PER_DOUBLING
 from warehouse.scope import SCOPE_CTE, run_capped, scope_params
 
-QOE_DIMENSIONS = {
-    "browser": "v.browser",
-    "os": "v.os",
-    "device": "v.device",
-    "country": "v.country",
-    "player": "v.player",
-    "lesson": "v.lesson_id",
-}
+# QoE breaks down by the dimensions the rollups keep (a mux_views column each), or by lesson.
+QOE_DIMENSIONS = {**{d: f"v.{d}" for d in rollups.QOE_DIMENSIONS}, "lesson": "v.lesson_id"}
 
 
 def _unscoped(teacher_id: int | None, course_id: int | None, lesson_id: int | None) -> bool:

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from warehouse.rollups import ROLLUP_TABLES
+
 
 class SchemaError(Exception):
     """The warehouse file's schema cannot be used by this version of Lectern."""
@@ -397,12 +399,7 @@ TABLES = (
     "sync_view_exports",
     "sync_view_rereads",
     "warehouse_settings",
-    "lesson_daily",
-    "viewer_lesson_daily",
-    "viewer_daily",
-    "lesson_retention_daily",
-    "qoe_daily",
-    "qoe_startup_daily",
+    *ROLLUP_TABLES,
     "lesson_completion",
     "student_course_progress",
     "privacy_forgotten",

@@ -609,7 +609,7 @@ class HandleResult:
 
 
 class _Statements:
-    """Every statement of the hot path, built once per dialect (building them cost more than running them).
+    """Every statement of the hot path, built once per dialect (building them costs more than running them).
 
     Core, not the ORM: an event touches one row of two tables, and the identity map only added work.
     """
@@ -628,7 +628,7 @@ class _Statements:
         )
         self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
         state = LessonState.columns()  # what planning reads, not the whole row
-        # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution cost more than the query.
+        # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution costs more than the query.
         # The lesson owning the event's asset, else its upload, else the passthrough lesson: one statement,
         # and only the row returned is locked (LIMIT under FOR UPDATE), so an event never holds two locks.
         asset_id, upload_id = bindparam("asset_id", type_=String), bindparam("upload_id", type_=String)

@@ -58,7 +58,7 @@ class ReconcilePlan:
 
 def _lesson_id(passthrough: Any) -> int | None:
     text = str(passthrough or "").strip()
-    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses (the whole job failed).
+    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses (failing the whole job).
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 

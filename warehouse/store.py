@@ -214,7 +214,7 @@ class WarehouseWriter:
             removed.append(tmp)
         snapshots = layout.snapshot_files()
         keep = self.keep_snapshots if keep is None else max(0, keep)
-        for old in snapshots[: len(snapshots) - keep]:
+        for old in snapshots[: max(0, len(snapshots) - keep)]:
             if current is not None and old.resolve() == current:
                 continue
             old.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from core.db.models import Lesson
 
@@ -58,6 +58,6 @@ class LessonState:
     mux_playback_id: str | None
 
     @classmethod
-    def columns(cls) -> list[Column[Any]]:
+    def columns(cls) -> list[KeyedColumnElement[Any]]:
         """The `lessons` columns in field order: `LessonState(*row)` builds one from a row selecting them."""
         return [Lesson.__table__.c[f.name] for f in fields(cls)]

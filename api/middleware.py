@@ -1,4 +1,4 @@
-"""Pure ASGI middleware that guards every request before a route runs (issue 15).
+"""Pure ASGI middleware that guards every request before a route runs.
 
 - `BodyLimitMiddleware`: a body over the limit is answered 413 without being read: a Content-Length over
   it at once, a chunked body as soon as the bytes counted so far pass it.
@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from api.errors import error_body, error_headers, status_for
+from core.auth import bearer_token
 from core.errors import BodyTooLarge, LecternError, Unauthenticated
 
 Scope = MutableMapping[str, Any]
@@ -129,18 +130,12 @@ class AuthBeforeBodyMiddleware:
             and has_body(scope)
         ):
             try:
-                self.verify(bearer(header(scope, b"authorization")))
+                raw = header(scope, b"authorization")
+                self.verify(bearer_token(raw.decode("latin-1") if raw is not None else None))
             except Unauthenticated as exc:
                 await send_error(send, exc, extra_headers=((b"connection", b"close"),))
                 return
         await self.app(scope, receive, send)
-
-
-def bearer(authorization: bytes | None) -> str:
-    scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("missing or malformed Authorization header (expected: Bearer <token>)")
-    return token.strip()
 
 
 def security_headers(*, frame_ancestors: list[str], hsts_max_age_s: int) -> tuple[list[tuple[bytes, bytes]], bytes]:

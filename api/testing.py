@@ -2,6 +2,9 @@
 
 For tests and the benchmark. Uvicorn binds a free 127.0.0.1 port first, so the URL is known before the
 app starts; `start` returns once /healthz answers.
+
+emulator/testing.py does the same for the Mux emulator on purpose: the emulator shares no code with Lectern
+(it stands in for Mux), so the likeness is deliberate.
 """
 
 from __future__ import annotations

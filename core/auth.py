@@ -104,7 +104,7 @@ class TokenVerifier:
     """`decode_token` with a bounded cache of tokens already verified (their expiry is still checked).
 
     A player polls playback/status with the same token many times; re-verifying the HMAC and re-parsing
-    the JSON each time was a visible share of a request's CPU.
+    the JSON each time is a visible share of a request's CPU.
     """
 
     def __init__(self, secret: str, *, cache_size: int = 10_000, clock: Callable[[], float] = time.time) -> None:
@@ -135,15 +135,17 @@ class TokenVerifier:
 _ROLE = select(User.role).where(User.id == bindparam("user_id", type_=Integer))
 
 
+def user_role(session: Session | Connection, user_id: int) -> str | None:
+    """The user's role now (a primary-key read), or None when no such user exists."""
+    role: str | None = session.execute(_ROLE, {"user_id": user_id}).scalar_one_or_none()
+    return role
+
+
 def load_principal(session: Session | Connection, user_id: int) -> Principal:
-    role = session.execute(_ROLE, {"user_id": user_id}).scalar_one_or_none()
+    role = user_role(session, user_id)
     if role is None:
         raise Unauthenticated("token names an unknown user")
     return Principal(user_id=user_id, role=role)
-
-
-def authenticate(session: Session, secret: str, authorization: str | None) -> Principal:
-    return load_principal(session, decode_token(secret, bearer_token(authorization)))
 
 
 def _lesson_access_statement(*lesson: Any) -> Select[Any]:
@@ -158,7 +160,7 @@ def _lesson_access_statement(*lesson: Any) -> Select[Any]:
     )
 
 
-# Built once: composing a statement cost more than running it (playback is the hot path).
+# Built once: composing a statement costs more than running it (playback is the hot path).
 _LESSON_COLUMNS = tuple(Lesson.__table__.c)
 _LESSON_KEYS = tuple(c.key for c in _LESSON_COLUMNS)
 _LESSON_ACCESS_FOR_UPDATE = _lesson_access_statement(Lesson).with_for_update(of=Lesson)

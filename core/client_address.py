@@ -16,8 +16,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = "127.0.0.1"
 
 
-def parse_networks(cidrs: Iterable[str]) -> list[Network]:
-    return [ipaddress.ip_network(c, strict=False) for c in cidrs]
+def parse_networks(cidrs: Iterable[str | Network]) -> list[Network]:
+    """Addresses and CIDR networks (host bits allowed: 10.0.0.1/8 is 10.0.0.0/8); ValueError names a bad one."""
+    networks = []
+    for cidr in cidrs:
+        try:
+            networks.append(ipaddress.ip_network(cidr, strict=False))
+        except ValueError:
+            raise ValueError(f"{str(cidr)!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)") from None
+    return networks
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

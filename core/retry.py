@@ -52,7 +52,6 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
-NO_RETRY = RetryPolicy(attempts=1)
 
 
 @dataclass

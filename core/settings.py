@@ -7,7 +7,6 @@ variable (see `load_settings`), and secrets are `SecretStr` so they never print 
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.client_address import Network, parse_networks
 from core.errors import ErrorKind, PermanentError
 
 VAR_DIR = Path("var")
@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(default=1_000_000, ge=1024, alias="LECTERN_WEBHOOK_MAX_BODY_BYTES")
     api_base_url: AnyHttpUrl = Field(default=AnyHttpUrl("http://127.0.0.1:8000"), alias="LECTERN_API_URL")
 
-    # Students' personal data (issue 15 item 12): the HMAC key behind the pseudonymous student keys in the
+    # Students' personal data: the HMAC key behind the pseudonymous student keys in the
     # warehouse and in the viewer_user_id sent to Mux Data. Unset: derived from LECTERN_PLATFORM_JWT_SECRET
     # (see core/privacy.py); set it explicitly so rotating the JWT secret does not re-key the warehouse.
     pseudonym_key: SecretStr = Field(default=SecretStr(""), alias="LECTERN_PSEUDONYM_KEY")
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LECTERN_LOG_LEVEL")
 
-    # Core service layer and API (added with the Lectern API).
+    # Core service layer and API.
     mux_upload_chunk_bytes: int = Field(
         default=8 * 1024 * 1024, ge=256 * 1024, le=512 * 1024 * 1024, alias="LECTERN_MUX_UPLOAD_CHUNK_BYTES"
     )
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     lesson_events_poll_s: float = Field(default=1.0, gt=0, le=60, alias="LECTERN_LESSON_EVENTS_POLL_S")
     lesson_events_max_s: float = Field(default=300.0, gt=0, alias="LECTERN_LESSON_EVENTS_MAX_S")
 
-    # API hardening (issue 15): development escape hatch, request limits, disclosure, browser headers.
+    # API hardening: development escape hatch, request limits, disclosure, browser headers.
     # Accept a weak or well-known JWT secret (local development only; never in production).
     dev_mode: bool = Field(default=False, alias="LECTERN_DEV_MODE")
     # Bodies larger than this are refused with 413 before a route reads them (the webhook keeps its own limit).
@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     api_hsts: bool = Field(default=False, alias="LECTERN_API_HSTS")
     api_hsts_max_age_s: int = Field(default=180 * 86400, ge=0, alias="LECTERN_API_HSTS_MAX_AGE_S")
 
-    # Warehouse publishing and sync limits (added with the warehouse sync).
+    # Warehouse publishing and sync limits.
     warehouse_keep_snapshots: int = Field(default=3, ge=1, le=100, alias="LECTERN_WAREHOUSE_KEEP_SNAPSHOTS")
     warehouse_memory_limit: str = Field(
         default="512MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$", alias="LECTERN_WAREHOUSE_MEMORY_LIMIT"
@@ -145,13 +145,13 @@ class Settings(BaseSettings):
     sync_retry_base_s: float = Field(default=0.5, ge=0, le=60, alias="LECTERN_SYNC_RETRY_BASE_S")
     sync_lock_timeout_s: float = Field(default=600.0, ge=0, alias="LECTERN_SYNC_LOCK_TIMEOUT_S")
 
-    # Cost estimates (added with admin costs). Overrides: JSON of dotted price-book keys -> value, e.g.
+    # Cost estimates. Overrides: JSON of dotted price-book keys -> value, e.g.
     # {"delivery.plus.1080p": 0.0007, "delivery.free_minutes_per_month": 0} for a negotiated contract.
     pricebook_path: Path | None = Field(default=None, alias="LECTERN_PRICEBOOK_PATH")
     price_overrides: dict[str, float] = Field(default_factory=dict, alias="LECTERN_PRICE_OVERRIDES")
     cost_report_max_days: int = Field(default=400, ge=1, le=3660, alias="LECTERN_COST_REPORT_MAX_DAYS")
 
-    # S3-to-Mux migration (added with the migration engine, core/migration/).
+    # S3-to-Mux migration (core/migration/).
     migration_ingest_mode: Literal["url", "stream"] = Field(default="url", alias="LECTERN_MIGRATION_INGEST_MODE")
     # Presigned GET lifetime handed to Mux; Mux may queue an ingest for a while, so it is long (SigV4 max 7 d).
     migration_presign_ttl_s: int = Field(
@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     migration_auto_stream_fallback: bool = Field(default=True, alias="LECTERN_MIGRATION_AUTO_STREAM_FALLBACK")
     migration_playback_check_s: float = Field(default=60.0, gt=0, alias="LECTERN_MIGRATION_PLAYBACK_CHECK_S")
 
-    # Dashboard sign-in and sessions (issue 15; core/signin_throttle.py, core/dashboard_session.py). Failures
+    # Dashboard sign-in and sessions (core/signin_throttle.py, core/dashboard_session.py). Failures
     # count per (email, client address) first: that pair is locked out for a while. The account-wide limit
     # only slows an email down (growing delay), so knowing a teacher's email is not enough to lock them out.
     signin_window_s: int = Field(default=900, ge=10, le=86400, alias="LECTERN_SIGNIN_WINDOW_S")
@@ -185,25 +185,22 @@ class Settings(BaseSettings):
     signin_max_concurrent_hashes: int = Field(default=2, ge=1, le=64, alias="LECTERN_SIGNIN_MAX_CONCURRENT_HASHES")
     signin_hash_wait_s: float = Field(default=2.0, ge=0, le=60, alias="LECTERN_SIGNIN_HASH_WAIT_S")
     # Proxies whose X-Forwarded-For is believed (comma-separated CIDRs); from anyone else it is ignored.
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="LECTERN_TRUSTED_PROXIES")
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list, alias="LECTERN_TRUSTED_PROXIES"
+    )
     dashboard_idle_timeout_s: int = Field(default=1800, ge=60, le=7 * 86400, alias="LECTERN_DASHBOARD_IDLE_TIMEOUT_S")
     dashboard_session_max_s: int = Field(
         default=12 * 3600, ge=300, le=30 * 86400, alias="LECTERN_DASHBOARD_SESSION_MAX_S"
     )
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("metrics_allow", "trusted_proxies", mode="before")
     @classmethod
-    def _trusted_proxies_are_networks(cls, value: Any) -> list[str]:
+    def _networks(cls, value: Any) -> list[Network]:
+        # Comma-separated CIDRs from the environment, or a list; one parser for every network setting.
         items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value or [])
-        networks = []
-        for item in (i for i in items if i):
-            try:
-                networks.append(str(ipaddress.ip_network(item, strict=False)))
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)") from None
-        return networks
+        return parse_networks(i for i in items if i)
 
-    # Lesson event streams (issue 15 item 10): re-authorised while open, capped per user and
+    # Lesson event streams: re-authorised while open, capped per user and
     # per API process (counted in each process; with N processes a user may hold N x the per-user cap).
     lesson_events_recheck_s: float = Field(default=15.0, gt=0, le=300, alias="LECTERN_LESSON_EVENTS_RECHECK_S")
     lesson_events_max_per_user: int = Field(default=10, ge=1, le=1000, alias="LECTERN_LESSON_EVENTS_MAX_PER_USER")
@@ -221,7 +218,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database {url.get_backend_name()!r}; use postgresql or sqlite")
         return value
 
-    @field_validator("metrics_allow", "api_cors_origins", "api_frame_ancestors", mode="before")
+    @field_validator("api_cors_origins", "api_frame_ancestors", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         # Environment variables hold comma-separated lists ("https://a.example, https://b.example").

@@ -104,8 +104,13 @@ def decide(counts: FailureCounts, limits: ThrottleLimits, now: datetime) -> Deci
     return Decision(wait, reason) if wait > 0 else Decision(0.0, "ok")
 
 
+def normalise_email(email: str) -> str:
+    """An email as accounts and throttle counts are keyed: case and surrounding spaces do not matter."""
+    return email.strip().lower()
+
+
 def normalise_key(email: str, address: str) -> tuple[str, str]:
-    return email.strip().lower()[:EMAIL_MAX], address[:ADDRESS_MAX]
+    return normalise_email(email)[:EMAIL_MAX], address[:ADDRESS_MAX]
 
 
 class SignInThrottle:

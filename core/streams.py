@@ -49,10 +49,6 @@ class StreamSlots:
             self._open[user_id] += 1
         return StreamSlot(self, user_id)
 
-    def open_count(self, user_id: int | None = None) -> int:
-        with self._lock:
-            return self._open.total() if user_id is None else self._open[user_id]
-
     def _release(self, user_id: int) -> None:
         with self._lock:
             self._open[user_id] -= 1

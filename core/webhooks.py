@@ -8,21 +8,20 @@ timestamp more than `tolerance_s` in the future is rejected too, since a sender 
 would let a captured request stay replayable for longer. Each failure has its own reason string.
 
 Processing (`WebhookProcessor.handle`): ONE transaction stores the event row with
-INSERT ... ON CONFLICT DO NOTHING (SQLAlchemy's PostgreSQL and SQLite dialect inserts) — no row inserted
-means a duplicate, which changes nothing — and applies the change planned by the pure `plan_transition`
-to the lesson row, so an event is never half-applied and never applied twice, however many copies arrive
-at once. The order differs by backend because their locks differ:
+INSERT ... ON CONFLICT DO NOTHING (no row inserted means a duplicate, which changes nothing) and applies
+the change planned by the pure `plan_transition` to the lesson row, so an event is never half-applied and
+never applied twice, however many copies arrive at once. The order differs by backend because their locks
+differ:
 - PostgreSQL: the lesson row is locked first (SELECT ... FOR UPDATE), so copies of one event queue on
-  it; the plan is made, then ONE statement inserts the event row with its final outcome and, only if it
-  was inserted, updates the lesson (a data-modifying CTE): two statements in all, the lock read on the bare
-  cursor (the hot path: see make bench).
+  it; then ONE statement inserts the event row with its final outcome and, only if it was inserted,
+  updates the lesson (a data-modifying CTE). Two statements per event keep the hot path short.
 - SQLite: the event row is inserted first (as `received`), which takes the database's single write lock
   at once; reading the lesson first would start a read transaction that fails to upgrade when another
-  process (the migration worker, the sync) wrote in between. Threads of one process queue on a lock first.
+  process (the migration worker, the sync) writes in between. Threads of one process queue on a lock first.
 If applying raises, the transaction rolls back, the event is recorded as `failed` in a fresh transaction
 and the error goes up (the API answers 500, Mux retries, and a retry of a `failed` event may claim it
-again). The engine's connections are not pinged before use; a connection the server dropped fails the
-first statement, and the whole event is retried once on a fresh connection.
+again). Connections are not pinged before use: a connection the server dropped fails the first statement,
+and the whole event is retried once on a fresh connection.
 
 Migration assets: an asset the S3-to-Mux migration made (`meta.external_id` starting with
 MIGRATION_EXTERNAL_ID_PREFIX) belongs to the migration until it switches the lesson to it: it verifies
@@ -61,7 +60,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -75,6 +74,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.auth import MAX_ID
 from core.db.fast_read import FastRead
 from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent, table_of
+from core.db.records import LessonState
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
 from core.mux import unknown
@@ -411,33 +411,9 @@ def note_unknown_values(event: MuxEvent) -> None:
 
 
 @dataclass(frozen=True)
-class LessonState:
-    id: int
-    video_url: str | None
-    playback_policy: str
-    video_status: str
-    video_status_at: datetime | None
-    mux_upload_id: str | None
-    mux_asset_id: str | None
-    mux_playback_id: str | None
+class TransitionPlan:
+    """What one event does to its lesson: the outcome, the column changes, and why."""
 
-    @classmethod
-    def of(cls, lesson: Lesson | Any) -> LessonState:
-        """From a Lesson or a `lessons` row (anything with the column attributes)."""
-        return cls(
-            id=lesson.id,
-            video_url=lesson.video_url,
-            playback_policy=lesson.playback_policy,
-            video_status=lesson.video_status,
-            video_status_at=lesson.video_status_at,
-            mux_upload_id=lesson.mux_upload_id,
-            mux_asset_id=lesson.mux_asset_id,
-            mux_playback_id=lesson.mux_playback_id,
-        )
-
-
-@dataclass(frozen=True)
-class Plan:
     outcome: Outcome
     changes: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
@@ -499,48 +475,52 @@ def ownership_problem(event: MuxEvent, lesson: LessonState) -> str | None:
     )
 
 
-def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
+def plan_transition(event: MuxEvent, lesson: LessonState) -> TransitionPlan:
     """What `event` does to `lesson`: the column changes, or why it does nothing."""
     if event.type not in HANDLED_TYPES:
-        return Plan(Outcome.ignored, reason=f"{event.type} does not change a lesson")
+        return TransitionPlan(Outcome.ignored, reason=f"{event.type} does not change a lesson")
     asset_id, upload_id, at = event.asset_id, event.upload_id, event.created_at
     same_asset = bool(asset_id) and asset_id == lesson.mux_asset_id
     same_upload = bool(upload_id) and upload_id == lesson.mux_upload_id
     if event.is_migration_asset and not same_asset:
-        return Plan(Outcome.ignored, reason="a migration asset: the migration verifies it, then switches the lesson")
+        return TransitionPlan(
+            Outcome.ignored, reason="a migration asset: the migration verifies it, then switches the lesson"
+        )
     if not same_asset and upload_id and lesson.mux_upload_id and not same_upload:
-        return Plan(Outcome.stale, reason=f"upload {upload_id} was superseded by {lesson.mux_upload_id}")
+        return TransitionPlan(Outcome.stale, reason=f"upload {upload_id} was superseded by {lesson.mux_upload_id}")
     if (problem := ownership_problem(event, lesson)) is not None:
-        return Plan(Outcome.unmatched, reason=problem)
+        return TransitionPlan(Outcome.unmatched, reason=problem)
     if at is None:
         # No time: older than anything known. It may fill a lesson with no state yet, and never sets
         # video_status_at, so the next dated event still decides.
         if lesson.video_status_at is not None:
-            return Plan(Outcome.stale, reason="event has no created_at, so it cannot be newer than the lesson's state")
+            return TransitionPlan(
+                Outcome.stale, reason="event has no created_at, so it cannot be newer than the lesson's state"
+            )
         base: dict[str, Any] = {}
     else:
         # While waiting for an upload, video_status_at is our own clock (when the URL was handed out), so
         # events of that very upload are never "older" than it, whatever the clocks say.
         own_pending_upload = lesson.video_status == VideoStatus.waiting_upload and same_upload
         if lesson.video_status_at is not None and at < lesson.video_status_at and not own_pending_upload:
-            return Plan(Outcome.stale, reason=f"event from {at.isoformat()} is older than the lesson's state")
+            return TransitionPlan(Outcome.stale, reason=f"event from {at.isoformat()} is older than the lesson's state")
         base = {"video_status_at": at}
 
     if event.type in (UPLOAD_ASSET_CREATED, ASSET_CREATED):
         if same_asset and lesson.video_status in (VideoStatus.ready, VideoStatus.errored):
-            return Plan(Outcome.stale, reason=f"asset {asset_id} is already {lesson.video_status}")
+            return TransitionPlan(Outcome.stale, reason=f"asset {asset_id} is already {lesson.video_status}")
         changes = {**base, "video_status": VideoStatus.processing.value, "video_error": None}
         if asset_id:
             changes["mux_asset_id"] = asset_id
         if upload_id and not lesson.mux_upload_id:
             changes["mux_upload_id"] = upload_id
-        return Plan(Outcome.applied, changes)
+        return TransitionPlan(Outcome.applied, changes)
 
     if event.type == ASSET_READY:
         policy = lesson.playback_policy or PlaybackPolicy.public.value
         playback_id = _playback_id(event.data, policy)
         if playback_id is None:
-            return Plan(
+            return TransitionPlan(
                 Outcome.applied,
                 {
                     **base,
@@ -549,7 +529,7 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
                     "video_error": f"asset {asset_id} has no {policy} playback ID; add one in Mux",
                 },
             )
-        return Plan(
+        return TransitionPlan(
             Outcome.applied,
             {
                 **base,
@@ -563,7 +543,7 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
         )
 
     if event.type == ASSET_ERRORED:
-        return Plan(
+        return TransitionPlan(
             Outcome.applied,
             {
                 **base,
@@ -575,7 +555,7 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
 
     if event.type == ASSET_DELETED:
         if not same_asset:
-            return Plan(Outcome.ignored, reason=f"asset {asset_id} is not the lesson's current asset")
+            return TransitionPlan(Outcome.ignored, reason=f"asset {asset_id} is not the lesson's current asset")
         changes = {**base, "mux_asset_id": None, "mux_playback_id": None, "video_duration_s": None}
         pending_other_upload = (
             lesson.mux_upload_id
@@ -589,13 +569,13 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
                 video_status=(VideoStatus.ready if lesson.video_url else VideoStatus.none).value,
                 video_error=None,
             )
-        return Plan(Outcome.applied, changes)
+        return TransitionPlan(Outcome.applied, changes)
 
     if event.type == UPLOAD_CANCELLED:
         if not same_upload:
-            return Plan(Outcome.ignored, reason=f"upload {upload_id} is not the lesson's pending upload")
+            return TransitionPlan(Outcome.ignored, reason=f"upload {upload_id} is not the lesson's pending upload")
         playable = bool(lesson.mux_playback_id or lesson.video_url)
-        return Plan(
+        return TransitionPlan(
             Outcome.applied,
             {
                 **base,
@@ -606,8 +586,8 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> Plan:
 
     # UPLOAD_ERRORED
     if not same_upload:
-        return Plan(Outcome.ignored, reason=f"upload {upload_id} is not the lesson's pending upload")
-    return Plan(
+        return TransitionPlan(Outcome.ignored, reason=f"upload {upload_id} is not the lesson's pending upload")
+    return TransitionPlan(
         Outcome.applied,
         {**base, "video_status": VideoStatus.errored.value, "video_error": _upload_error(event.data)},
     )
@@ -629,7 +609,7 @@ class HandleResult:
 
 
 class _Statements:
-    """Every statement of the hot path, built once per dialect (building them cost more than running them).
+    """Every statement of the hot path, built once per dialect (building them costs more than running them).
 
     Core, not the ORM: an event touches one row of two tables, and the identity map only added work.
     """
@@ -647,8 +627,8 @@ class _Statements:
             EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome.in_((Outcome.received, Outcome.failed))
         )
         self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
-        state = [LESSONS.c[f.name] for f in fields(LessonState)]  # what planning reads, not the whole row
-        # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution cost more than the query.
+        state = LessonState.columns()  # what planning reads, not the whole row
+        # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution costs more than the query.
         # The lesson owning the event's asset, else its upload, else the passthrough lesson: one statement,
         # and only the row returned is locked (LIMIT under FOR UPDATE), so an event never holds two locks.
         asset_id, upload_id = bindparam("asset_id", type_=String), bindparam("upload_id", type_=String)
@@ -804,7 +784,7 @@ class WebhookProcessor:
         return event.type in HANDLED_TYPES and event.problem is None
 
     @staticmethod
-    def _plan(event: MuxEvent, lesson: LessonState | None) -> tuple[Plan | None, HandleResult]:
+    def _plan(event: MuxEvent, lesson: LessonState | None) -> tuple[TransitionPlan | None, HandleResult]:
         if event.problem is not None:
             return None, HandleResult(event.id, event.type, Outcome.ignored, reason=event.problem)
         if event.type not in HANDLED_TYPES:

@@ -24,12 +24,13 @@ import streamlit as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.auth import user_role
 from core.client_address import Network, client_address
 from core.dashboard_session import SessionLimits, session_end_reason
 from core.db.models import Role, User
 from core.errors import Unauthenticated
 from core.passwords import HashingBusy, HashingSlots, check_password
-from core.signin_throttle import SignInThrottle
+from core.signin_throttle import SignInThrottle, normalise_email
 
 SESSION_KEY = "user"
 SIGNED_IN_AT_KEY = "signed_in_at"
@@ -80,10 +81,6 @@ class SignedInUser:
 
 class SignInError(Unauthenticated):
     """Sign-in refused; the message is safe to show (it never says whether the email exists)."""
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def verify_password_signin(
@@ -169,9 +166,8 @@ def take_notice() -> str | None:
 
 
 def current_role(factory: sessionmaker[Session], user_id: int) -> str | None:
-    """The user's role now (a primary-key read), or None when the user no longer exists."""
     with factory() as session:
-        return session.execute(select(User.role).where(User.id == user_id)).scalar_one_or_none()
+        return user_role(session, user_id)
 
 
 def refresh_session(

@@ -55,7 +55,7 @@ class Emulator:
         if self.store.load():
             self.clock.set_offset(self.store.clock_offset)
             with self.store.lock:
-                # Upload URLs point at wherever this emulator now listens, not where it used to.
+                # Upload URLs point at where this run of the emulator listens (the port may differ between runs).
                 for upload_id, upload in self.store.uploads.items():
                     upload.data["url"] = self.upload_url(upload_id)
             for record in self.store.assets_newest_first()[::-1]:

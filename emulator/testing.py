@@ -2,6 +2,9 @@
 
 Starts uvicorn in a background thread on a free 127.0.0.1 port and talks to it only over HTTP, so a
 test exercises exactly what a separate `lectern emulator` process would serve.
+
+api/testing.py does the same for Lectern's API on purpose: the emulator shares no code with Lectern (it
+stands in for Mux), so the likeness is deliberate.
 """
 
 from __future__ import annotations

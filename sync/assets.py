@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.models import Alert, Lesson, MigrationJob
+from core.db.records import LessonState
 from sync import reconcile
 from sync.sources import AssetsSource
 from sync.state import JobResult, Progress, transaction, write_state
@@ -59,20 +60,8 @@ def run_assets(
     return result
 
 
-def _lessons(conn: Any) -> list[reconcile.LessonState]:
-    rows = conn.execute(
-        select(
-            Lesson.id,
-            Lesson.mux_asset_id,
-            Lesson.video_status,
-            Lesson.video_provider,
-            Lesson.mux_playback_id,
-            Lesson.playback_policy,
-            Lesson.video_duration_s,
-            Lesson.mux_upload_id,
-        )
-    ).all()
-    return [reconcile.LessonState(*row) for row in rows]
+def _lessons(conn: Any) -> list[LessonState]:
+    return [LessonState(*row) for row in conn.execute(select(*LessonState.columns())).all()]
 
 
 def apply_to_platform(engine: Engine, assets: list[dict[str, Any]], *, now: datetime) -> tuple[int, int, int]:

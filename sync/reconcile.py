@@ -22,22 +22,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.db.records import LessonState
+
 ORPHAN = "mux_orphan_asset"
 MISSING = "lesson_asset_missing"
 KINDS = (ORPHAN, MISSING)
 WAITING = ("waiting_upload", "processing")
-
-
-@dataclass(frozen=True)
-class LessonState:
-    id: int
-    mux_asset_id: str | None
-    video_status: str
-    video_provider: str | None
-    mux_playback_id: str | None
-    playback_policy: str
-    video_duration_s: float | None
-    mux_upload_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,14 +51,14 @@ class AlertSpec:
 
 
 @dataclass
-class Plan:
+class ReconcilePlan:
     heals: list[Heal] = field(default_factory=list)
     alerts: list[AlertSpec] = field(default_factory=list)
 
 
 def _lesson_id(passthrough: Any) -> int | None:
     text = str(passthrough or "").strip()
-    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses (the whole job failed).
+    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses (failing the whole job).
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 
@@ -93,13 +83,13 @@ def _error(asset: Mapping[str, Any]) -> str:
     return "; ".join(str(m) for m in messages or []) or "Mux could not process the video"
 
 
-def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], busy_lessons: set[int]) -> Plan:
+def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], busy_lessons: set[int]) -> ReconcilePlan:
     """Heals and alerts for a complete listing of Mux assets against every lesson."""
     by_id = {lesson.id: lesson for lesson in lessons}
     by_asset: dict[str, LessonState] = {le.mux_asset_id: le for le in by_id.values() if le.mux_asset_id}
     assets = [a for a in assets if a.get("id")]
     on_mux = {str(a["id"]) for a in assets}
-    result = Plan()
+    result = ReconcilePlan()
     for asset in assets:
         # Mux may add statuses: anything but ready/errored counts as still processing (heals nothing, no alert).
         asset_id, status = str(asset["id"]), asset.get("status")

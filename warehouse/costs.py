@@ -189,8 +189,6 @@ WHERE l.mux_asset_id IS NULL AND l.video_url IS NOT NULL
 ORDER BY l.id
 """
 
-LATEST_DAY_SQL = "SELECT max(usage_day) FROM delivery_usage"
-
 
 @dataclass
 class CostInputs:
@@ -251,11 +249,6 @@ def load_attribution(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def load_s3_lessons(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     """Lessons still on S3: `lesson_id`, `duration_s`, `watched_s_per_day` (+ title, course, teacher)."""
     return con.execute(S3_LESSONS_SQL, {"as_of": _ts(as_of)}).df()
-
-
-def latest_usage_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    rows = con.execute(LATEST_DAY_SQL).fetchall()
-    return rows[0][0] if rows and rows[0][0] is not None else None
 
 
 def price_period(

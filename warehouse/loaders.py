@@ -455,16 +455,6 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
     return {d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description}
 
 
-def replace_all(con: duckdb.DuckDBPyConnection, table: str, batches: Sequence[pa.Table] | pa.Table) -> int:
-    """Replace every row of `table` with `batches` (inside the caller's transaction)."""
-    table = _ident(table)
-    con.execute(f"DELETE FROM {table}")
-    total = 0
-    for batch in [batches] if isinstance(batches, pa.Table) else batches:
-        total += append(con, table, batch)
-    return total
-
-
 def append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
     if data.num_rows == 0:
         return 0

@@ -100,12 +100,6 @@ def forget_in_warehouse(writer: WarehouseWriter, key: int, user_id: int) -> Ware
         except Exception:
             con.execute("ROLLBACK")
             raise
-    removed = 0
     with writer.lock():  # no sync can publish (and so become the current snapshot) while we delete
-        current = writer.layout.published()
-        for snapshot in writer.layout.snapshot_files():
-            if current is not None and snapshot.resolve() == current:
-                continue
-            snapshot.unlink(missing_ok=True)
-            removed += 1
-    return WarehouseForgetResult(rows=rows, newly_listed=listed, snapshots_removed=removed)
+        removed = [path for path in writer.gc(keep=0) if not path.name.startswith(".")]
+    return WarehouseForgetResult(rows=rows, newly_listed=listed, snapshots_removed=len(removed))

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from core.errors import ErrorKind, PermanentError
+from warehouse.rollups import ROLLUP_TABLES
 
 
 class SchemaError(PermanentError):
@@ -354,7 +355,7 @@ _V7_VIEW_IDENTITY = (
     WHERE legacy_key AND view_end IS NOT NULL GROUP BY 1""",
 )
 
-# Students' personal data (issue 15 item 12): no emails at all, no student names, and the platform snapshot's
+# Students' personal data: no emails at all, no student names, and the platform snapshot's
 # student rows emptied: they held platform ids, and the platform job refills them under student keys
 # (core/privacy.py) on its next run. `privacy_forgotten` lists the keys of students `lectern privacy forget`
 # removed, so that neither the platform job nor a re-fetch of their Mux Data views brings them back.
@@ -401,12 +402,7 @@ TABLES = (
     "sync_view_exports",
     "sync_view_rereads",
     "warehouse_settings",
-    "lesson_daily",
-    "viewer_lesson_daily",
-    "viewer_daily",
-    "lesson_retention_daily",
-    "qoe_daily",
-    "qoe_startup_daily",
+    *ROLLUP_TABLES,
     "lesson_completion",
     "student_course_progress",
     "privacy_forgotten",

@@ -205,8 +205,9 @@ class WarehouseWriter:
         os.replace(link, pointer)
         _fsync_dir(pointer.parent)
 
-    def gc(self) -> list[Path]:
-        """Delete all but the newest `keep_snapshots` snapshots, and temporaries a crash left behind.
+    def gc(self, keep: int | None = None) -> list[Path]:
+        """Delete all but the newest `keep` snapshots (`keep_snapshots` by default; the published one always
+        stays), and temporaries a crash left behind. Call it under the writer lock.
 
         Readers that still have an older snapshot open keep working: on POSIX an unlinked file lives
         until its last descriptor closes. Keeping a few lets a reader that has just resolved the
@@ -219,7 +220,8 @@ class WarehouseWriter:
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
         snapshots = layout.snapshot_files()
-        for old in snapshots[: -self.keep_snapshots]:
+        keep = self.keep_snapshots if keep is None else max(0, keep)
+        for old in snapshots[: max(0, len(snapshots) - keep)]:
             if current is not None and old.resolve() == current:
                 continue
             old.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ServicesDep
 from api.errors import error_response
 from api.schemas import HealthResponse
+from core.auth import bearer_token
 from core.errors import Forbidden, LecternError, NotFound, Unauthenticated
 from core.settings import Settings
 
@@ -68,8 +69,11 @@ def metrics_refusal(settings: Settings, authorization: str | None, client: objec
     if not token and not settings.metrics_allow:
         return NotFound("metrics are off (set LECTERN_METRICS_TOKEN or LECTERN_METRICS_ALLOW)")
     if token and authorization:
-        scheme, _, presented = authorization.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode()):
+        try:
+            presented = bearer_token(authorization)
+        except Unauthenticated:
+            presented = ""
+        if presented and hmac.compare_digest(presented.encode(), token.encode()):
             return None
     host = getattr(client, "host", None)
     try:

@@ -7,17 +7,11 @@ so the displayed rows still add up to the displayed total.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import numpy as np
 import pandas as pd
 
 MICROS = 1_000_000
 MICROS_PER_CENT = 10_000
-
-
-def micros_to_decimal(micros: int) -> Decimal:
-    return Decimal(int(micros)) / MICROS
 
 
 def micros_to_cents(micros: int) -> int:

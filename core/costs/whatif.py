@@ -51,10 +51,6 @@ class Levers:
         if self.delete_unwatched_days is not None and self.delete_unwatched_days < 1:
             raise CostInputInvalid("delete_unwatched_days must be at least 1")
 
-    @property
-    def is_baseline(self) -> bool:
-        return self == Levers()
-
 
 @dataclass
 class WhatIf:

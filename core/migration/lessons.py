@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.models import Lesson
+from core.db.models import Lesson, VideoProvider, VideoStatus
 from core.storage import object_key
 from core.webhooks import MIGRATION_EXTERNAL_ID_PREFIX
 
@@ -47,6 +47,23 @@ def load_lesson(session_factory: sessionmaker[Session], lesson_id: int) -> Lesso
     with session_factory() as session:
         lesson = session.get(Lesson, lesson_id)
         return LessonSnapshot.of(lesson) if lesson is not None else None
+
+
+def stamp_after_events(lesson: Lesson, now: datetime) -> None:
+    """Set `video_status_at` later than any webhook about the lesson's previous asset, so none re-applies."""
+    stamp = lesson.video_status_at
+    lesson.video_status_at = max(now, stamp) if stamp is not None else now
+
+
+def put_back_on_s3(lesson: Lesson, now: datetime) -> None:
+    """The lesson plays its legacy S3 object again: no Mux ids, ready, the S3 video's duration."""
+    lesson.video_provider = VideoProvider.s3.value
+    lesson.mux_asset_id = None
+    lesson.mux_playback_id = None
+    lesson.video_duration_s = lesson.duration_s
+    lesson.video_status = VideoStatus.ready.value
+    lesson.video_error = None
+    stamp_after_events(lesson, now)
 
 
 def same_object(video_url: str | None, s3_key: str, bucket: str) -> bool:

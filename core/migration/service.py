@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.engine import transaction
-from core.db.models import Course, IngestMode, Lesson, MigrationJob, MigrationState, User, VideoProvider, VideoStatus
+from core.db.models import Course, IngestMode, Lesson, MigrationJob, MigrationState, User
 from core.errors import Conflict, LecternError, MuxNotFound, NotConfigured, NotFound, StorageUnavailable
 from core.logging import get_logger
 from core.migration.jobs import EnqueueResult, JobStore, Progress
+from core.migration.lessons import put_back_on_s3
 from core.mux.service import MuxService
 from core.settings import Settings
 from core.storage import StorageService, object_key
@@ -302,7 +303,7 @@ class MigrationService:
                 raise Conflict(
                     f"lesson {lesson_id} now plays another video ({lesson.mux_asset_id}); not rolling back over it"
                 )
-            self._restore_s3(lesson, now)
+            put_back_on_s3(lesson, now)
             row.state = S.cancelled.value
             row.rolled_back_at = now
             row.updated_at = now
@@ -311,18 +312,6 @@ class MigrationService:
             if delete_asset:
                 row.mux_asset_id = None
         return asset_id
-
-    @staticmethod
-    def _restore_s3(lesson: Lesson, now: datetime) -> None:
-        lesson.video_provider = VideoProvider.s3.value
-        lesson.mux_asset_id = None
-        lesson.mux_playback_id = None
-        lesson.video_duration_s = lesson.duration_s
-        lesson.video_status = VideoStatus.ready.value
-        lesson.video_error = None
-        # Later than any webhook about the old asset, which therefore cannot re-apply it.
-        stamp = lesson.video_status_at
-        lesson.video_status_at = max(now, stamp) if stamp is not None else now
 
 
 def service_from_settings(

@@ -35,7 +35,7 @@ from core.errors import LecternError
 from core.logging import get_logger
 from core.migration.errors import LessonChanged, VerificationFailed
 from core.migration.jobs import JobStore, JobView
-from core.migration.lessons import LessonSnapshot, same_object
+from core.migration.lessons import LessonSnapshot, put_back_on_s3, same_object, stamp_after_events
 from core.migration.pacing import PacedMux
 from core.mux.models import Asset
 from core.playback import PlaybackService
@@ -200,8 +200,7 @@ def switch_lesson(
             lesson.video_duration_s = verified.duration_s
             lesson.video_status = VideoStatus.ready.value
             lesson.video_error = None
-            stamp = lesson.video_status_at
-            lesson.video_status_at = max(now, stamp) if stamp is not None else now
+            stamp_after_events(lesson, now)
             done = store.fenced_in(
                 session,
                 job,
@@ -233,14 +232,7 @@ def undo_webhook_trace(lesson: Lesson, asset_id: str | None, now: datetime) -> b
     """Put back the S3 state when a webhook applied THIS migration asset to the lesson; True if it did."""
     if asset_id is None or lesson.mux_asset_id != asset_id:
         return False
-    lesson.video_provider = VideoProvider.s3.value
-    lesson.mux_asset_id = None
-    lesson.mux_playback_id = None
-    lesson.video_duration_s = lesson.duration_s
-    lesson.video_status = VideoStatus.ready.value
-    lesson.video_error = None
-    stamp = lesson.video_status_at
-    lesson.video_status_at = max(now, stamp) if stamp is not None else now
+    put_back_on_s3(lesson, now)
     return True
 
 

@@ -155,20 +155,6 @@ class DataMixin(MuxBase):
 
         return self.retrier.call(attempt)
 
-    def video_views_page(
-        self,
-        *,
-        page: int,
-        limit: int,
-        timeframe: Timeframe | None = None,
-        order_direction: str = "asc",
-    ) -> dict[str, Any]:
-        """One page of list-video-views as Mux's JSON (`data`, `total_row_count`, `timeframe`)."""
-        kwargs: dict[str, Any] = {"page": page, "limit": limit, "order_direction": order_direction}
-        if (tf := timeframe_param(timeframe)) is not None:
-            kwargs["timeframe"] = tf
-        return self._raw_json("list video views", self.views_api.list_video_views, **kwargs)
-
     def iter_video_view_pages(
         self,
         *,

@@ -9,12 +9,6 @@ from typing import Any
 
 from core.mux import unknown
 
-# Asset statuses Lectern branches on. Mux may add others: such an asset is kept with its raw status and
-# treated as neither ready nor errored (still processing) by every caller.
-ASSET_PREPARING = "preparing"
-ASSET_READY = "ready"
-ASSET_ERRORED = "errored"
-
 
 @dataclass(frozen=True)
 class PlaybackId:
@@ -25,7 +19,7 @@ class PlaybackId:
 @dataclass(frozen=True)
 class Asset:
     id: str
-    status: str | None  # Mux's raw value: one of ASSET_* or a status Mux added since
+    status: str | None  # Mux's raw value, kept as sent (unknown.ASSET_STATUSES lists the known ones)
     duration_s: float | None = None
     playback_ids: tuple[PlaybackId, ...] = ()
     passthrough: str | None = None
@@ -85,7 +79,7 @@ def asset_from_json(doc: Mapping[str, Any]) -> Asset:
     """An asset from Mux's JSON, every value kept as Mux sent it (`raw` holds the whole object).
 
     A status, error type or field Lectern does not know is kept and logged once (core/mux/unknown.py);
-    callers branch on the known values (`status == ASSET_READY`) and treat anything else as not ready yet.
+    callers branch on the known values (`status == "ready"`) and treat anything else as not ready yet.
     """
     unknown.note_fields("asset", doc, unknown.ASSET_FIELDS)
     status = _str(doc.get("status"))

@@ -96,7 +96,7 @@ def put_in_chunks(
         resp = retrier.call(attempt)
         sent += 1
         if resp.status_code == 308:
-            kept = _range_end(resp.headers.get("Range"))
+            kept = range_end(resp.headers.get("Range"))
             offset = end + 1 if kept is None else kept + 1
         elif resp.status_code in (200, 201, 202, 204):
             offset = end + 1
@@ -114,7 +114,8 @@ def put_in_chunks(
     return sent
 
 
-def _range_end(value: str | None) -> int | None:
+def range_end(value: str | None) -> int | None:
+    """The last byte offset in a `Range: bytes=0-N` header, or None when there is none."""
     if not value or "-" not in value:
         return None
     try:

@@ -108,8 +108,6 @@ WEEKEND_HOURS: tuple[float, ...] = (
     1.5, 1.5, 1.45, 1.4, 1.35, 1.3, 1.3, 1.4, 1.45, 1.3, 1.0, 0.7,
 )  # fmt: skip
 
-RESOLUTION_TIERS: tuple[str, ...] = ("audio-only", "720p", "1080p", "1440p", "2160p")
-
 # Dimensions Mux accepts in filters[] and group_by (the `dimension` enum of Mux's OpenAPI). The ones the
 # emulator does not simulate exist on no view: `cdn:x` matches nothing and `!cdn:x` everything.
 MUX_DIMENSIONS: frozenset[str] = frozenset((

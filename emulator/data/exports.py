@@ -51,7 +51,6 @@ from emulator.data.views import TIER_BITRATE, player_startup_many
 
 DAY_S = 86_400
 LATEST_VERSION = 14  # the newest export version Mux's field table describes (video_cdn_trace)
-OLDEST_VERSION = 2  # version 1 used other column names (viewer_application_name ...); not emulated
 FILE_FORMAT = 3  # bump when the bytes of a file change for the same rows, so cached files are rebuilt
 
 # Export columns the emulator fills, with the export version that introduced each (Mux's field table).

@@ -30,7 +30,6 @@ from emulator.data.store import (
 from emulator.errors import invalid
 
 BLOCK = 1 << 18  # rows per mask evaluation: a filtered page touches one or two blocks
-MAX_PAGE_LIMIT = 100  # Mux's documented maximum is not published; 100 matches the other list routes
 DEFAULT_TIMEFRAME = "24:hours"
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
 
@@ -333,17 +332,6 @@ def parse_timeframe(values: list[str] | None, now: float) -> tuple[int, int]:
     if start >= end:
         raise invalid("timeframe[] start must be before its end")
     return start, end
-
-
-def page_params(limit: int | None, page: int | None, default_limit: int = 25) -> tuple[int, int]:
-    """Mux silently caps `limit` (a client that assumes its own page size gets fewer rows)."""
-    limit = default_limit if limit is None else limit
-    page = 1 if page is None else page
-    if limit < 1:
-        raise invalid("limit must be a positive integer")
-    if page < 1:
-        raise invalid("page must be a positive integer")
-    return min(limit, MAX_PAGE_LIMIT), page
 
 
 # -- selections ---------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from emulator.data.filters import (
     Selection,
     dimension,
     error_predicate,
-    page_params,
     parse_filters,
     parse_metric_filters,
     parse_timeframe,
@@ -34,6 +33,7 @@ from emulator.data.service import DataService, SimulateRequest, SimulationBusy
 from emulator.data.store import ViewStore
 from emulator.deps import JsonBody
 from emulator.errors import MuxError, forbidden, invalid, not_found
+from emulator.validation import page_params
 
 router = APIRouter()
 _service_lock = threading.Lock()
@@ -54,12 +54,6 @@ Data = Annotated[DataService, Depends(get_data)]
 Filters = Annotated[list[str] | None, Query(alias="filters[]")]
 MetricFilters = Annotated[list[str] | None, Query(alias="metric_filters[]")]
 Timeframe = Annotated[list[str] | None, Query(alias="timeframe[]")]
-
-
-def _page_params(data: DataService, limit: int | None, page: int | None, default_limit: int = 25) -> tuple[int, int]:
-    """Mux's page parameters, `limit` also capped by the emulator's `max_page_limit` (silently, as Mux does)."""
-    limit, page = page_params(limit, page, default_limit)
-    return min(limit, data.emu.config.max_page_limit), page
 
 
 def _direction(value: str | None) -> str | None:
@@ -104,7 +98,7 @@ def list_video_views(
     metric_filters: MetricFilters = None,
     timeframe: Timeframe = None,
 ) -> JSONResponse:
-    limit, page = _page_params(data, limit, page)
+    limit, page = page_params(limit, page, max_limit=data.emu.config.max_page_limit)
     descending = (_direction(order_direction) or "desc") == "desc"
     store = data.current()
     sel, window = _selection(store, data.now(), timeframe, filters, metric_filters, viewer_id, error_id)
@@ -231,7 +225,7 @@ def breakdown_values(
     metric, measurement = metrics.resolve(metric_id, measurement)
     if not group_by:
         raise invalid("group_by is required")
-    limit, page = _page_params(data, limit, page)
+    limit, page = page_params(limit, page, max_limit=data.emu.config.max_page_limit)
     store = data.current()
     dim = dimension(store, group_by)
     sel, window = _selection(store, data.now(), timeframe, filters, metric_filters)
@@ -282,7 +276,7 @@ def delivery_usage(
 ) -> JSONResponse:
     if asset_id and live_stream_id:
         raise invalid("Cannot specify both asset_id and live_stream_id")
-    limit, page = _page_params(data, limit, page, default_limit=100)
+    limit, page = page_params(limit, page, max_limit=data.emu.config.max_page_limit, default_limit=100)
     now = data.now()
     start, end = usage.usage_window(timeframe, now)
     store = data.current()

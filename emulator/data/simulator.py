@@ -92,7 +92,7 @@ class DropOff:
 
 
 @dataclass(frozen=True)
-class Plan:
+class SimulationPlan:
     """Everything about the audience that does not depend on the number of views."""
 
     lessons: list[Lesson]
@@ -117,7 +117,7 @@ def _cumulative(weights: np.ndarray) -> np.ndarray:
     return shares
 
 
-def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, seed: int) -> Plan:
+def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, seed: int) -> SimulationPlan:
     if not lessons:
         raise ValueError("no lessons to simulate")
     rng = np.random.default_rng([seed, 0])
@@ -180,7 +180,7 @@ def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, se
     profile_p = _cumulative(np.array([p.share for p in catalog.PROFILES]))
     viewer_country = np.searchsorted(country_p, rng.random(len(viewers)), side="right")
     viewer_profiles = np.searchsorted(profile_p, rng.random((len(viewers), 2)), side="right")
-    return Plan(
+    return SimulationPlan(
         lessons=lessons,
         viewers=viewers,
         lesson_p=_cumulative(weights),
@@ -252,7 +252,7 @@ def generate(
     seed: int,
     knobs: Knobs | None = None,
     progress: Callable[[int], None] | None = None,
-) -> tuple[ViewStore, Plan]:
+) -> tuple[ViewStore, SimulationPlan]:
     """Simulate `views` views whose sessions start in the `days` before `end_s`; sorted by view_end."""
     if not 0 <= views <= MAX_VIEWS:
         raise ValueError(f"views must be between 0 and {MAX_VIEWS:,}")
@@ -282,7 +282,9 @@ def _salt(seed: int) -> int:
     return int(np.random.default_rng([seed, 2]).integers(0, 2**63 - 1))
 
 
-def _chunk(p: Plan, k: Knobs, rng: np.random.Generator, size: int, days: float, end_s: float) -> dict[str, np.ndarray]:
+def _chunk(
+    p: SimulationPlan, k: Knobs, rng: np.random.Generator, size: int, days: float, end_s: float
+) -> dict[str, np.ndarray]:
     u = rng.random((16, size))
     lesson = np.minimum(np.searchsorted(p.lesson_p, u[0], side="right"), len(p.lessons) - 1)
     course = p.lesson_course[lesson]
@@ -396,7 +398,7 @@ def _chunk(p: Plan, k: Knobs, rng: np.random.Generator, size: int, days: float, 
 
 
 def _start_times(
-    p: Plan,
+    p: SimulationPlan,
     k: Knobs,
     rng: np.random.Generator,
     lesson: np.ndarray,

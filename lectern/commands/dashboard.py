@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 
+from core.client_address import Network
 from lectern.commands._settings import settings_or_exit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,10 +32,10 @@ def dashboard_argv(host: str, port: int) -> list[str]:
     ]
 
 
-def dashboard_env(base: dict[str, str], trusted_proxies: list[str]) -> dict[str, str]:
+def dashboard_env(base: dict[str, str], trusted_proxies: Sequence[Network]) -> dict[str, str]:
     """The environment for the Streamlit process: uvicorn (Streamlit's server) believes X-Forwarded-For only
     from LECTERN_TRUSTED_PROXIES, like the dashboard itself (its default trusts any local process)."""
-    return {**base, "FORWARDED_ALLOW_IPS": ",".join(trusted_proxies)}
+    return {**base, "FORWARDED_ALLOW_IPS": ",".join(map(str, trusted_proxies))}
 
 
 def command(

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from core.errors import ErrorKind, LecternError, PermanentError
-from core.mux.uploads import put_in_chunks
+from core.mux.uploads import put_in_chunks, range_end
 from core.retry import Retrier
 from core.settings import Settings
 from core.storage import VIDEO_EXTENSIONS
@@ -45,22 +45,13 @@ class Ticket:
     reused: bool
 
 
-def _range_end(value: str | None) -> int | None:
-    if not value or "-" not in value:
-        return None
-    try:
-        return int(value.rsplit("-", 1)[1])
-    except ValueError:
-        return None
-
-
 def uploaded_bytes(http: httpx.Client, url: str, total: int) -> int:
     """How many bytes the upload URL already holds (0 for a fresh upload, `total` when complete)."""
     resp = http.put(url, content=b"", headers={"Content-Range": f"bytes */{total}"})
     if resp.status_code in (200, 201):
         return total
     if resp.status_code == 308:
-        end = _range_end(resp.headers.get("Range"))
+        end = range_end(resp.headers.get("Range"))
         return 0 if end is None else end + 1
     if resp.status_code == 400:
         raise UploadFailed(

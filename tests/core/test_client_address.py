@@ -36,7 +36,7 @@ def test_client_address(peer: str | None, forwarded: list[str], trusted: list, e
 def test_trusted_proxies_setting_is_a_comma_separated_list_of_networks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().trusted_proxies == []
     monkeypatch.setenv("LECTERN_TRUSTED_PROXIES", " 10.0.0.0/8, 127.0.0.1 ,fd00::/8")
-    assert load_settings().trusted_proxies == ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8"]
+    assert [str(n) for n in load_settings().trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8"]
     monkeypatch.setenv("LECTERN_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
     with pytest.raises(SettingsError, match=r"LECTERN_TRUSTED_PROXIES.*'proxy\.internal' is not an IP address"):
         load_settings()

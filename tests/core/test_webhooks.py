@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import Lesson, WebhookEvent
+from core.db.records import LessonState
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.webhooks import (
-    LessonState,
     MuxEvent,
     WebhookProcessor,
     json_depth_exceeds,
@@ -112,8 +112,10 @@ STATE = LessonState(
     id=7,
     video_url=None,
     playback_policy="signed",
+    video_provider=None,
     video_status="waiting_upload",
     video_status_at=T0 - timedelta(seconds=30),
+    video_duration_s=None,
     mux_upload_id="U1",
     mux_asset_id=None,
     mux_playback_id=None,

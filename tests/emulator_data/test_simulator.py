@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from emulator.data import catalog
-from emulator.data.simulator import Knobs, Plan, generate
+from emulator.data.simulator import Knobs, SimulationPlan, generate
 from emulator.data.store import (
     FLAG_EXIT_BEFORE_START,
     FLAG_PLAYBACK_FAILURE,
@@ -49,7 +49,7 @@ def _course(courses: int = 2, lessons: int = 10, students: int = 200) -> tuple[l
 
 
 @pytest.fixture(scope="module")
-def run() -> tuple[ViewStore, Plan, list[Lesson]]:
+def run() -> tuple[ViewStore, SimulationPlan, list[Lesson]]:
     lessons, students = _course()
     store, plan = generate(lessons, students, views=300_000, days=56, end_s=END, seed=42)
     return store, plan, lessons
@@ -68,7 +68,7 @@ def test_same_seed_gives_identical_views() -> None:
     assert a.view_id(0) != c.view_id(0) and a.opaque_id(0) != c.opaque_id(0)
 
 
-def test_invariants(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:
+def test_invariants(run: tuple[ViewStore, SimulationPlan, list[Lesson]]) -> None:
     store, _, lessons = run
     duration_ms = np.array([round(lesson.duration_s * 1000) for lesson in lessons])[store["lesson"]]
     flags = store["flags"]
@@ -88,7 +88,7 @@ def test_invariants(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:
     assert 0.005 < ebvs.mean() < 0.03 and 0.002 < failed.mean() < 0.03
 
 
-def test_viewers_come_from_the_course_and_drop_out(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:
+def test_viewers_come_from_the_course_and_drop_out(run: tuple[ViewStore, SimulationPlan, list[Lesson]]) -> None:
     store, _, lessons = run
     course = np.array([int(lesson.course) for lesson in lessons])[store["lesson"]]
     names = np.array(store.viewers)[store["viewer"]]
@@ -101,7 +101,7 @@ def test_viewers_come_from_the_course_and_drop_out(run: tuple[ViewStore, Plan, l
     assert per_position[0] > 2 * per_position[-1]
 
 
-def test_weekly_and_daily_rhythm(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:
+def test_weekly_and_daily_rhythm(run: tuple[ViewStore, SimulationPlan, list[Lesson]]) -> None:
     store, _, _ = run
     start_s = (store["end_ms"] - store["wall_ms"]) // 1000
     us = store["country"] == [c.code for c in catalog.COUNTRIES].index("US")
@@ -114,7 +114,7 @@ def test_weekly_and_daily_rhythm(run: tuple[ViewStore, Plan, list[Lesson]]) -> N
     assert per_hour[19:22].mean() > 5 * per_hour[2:5].mean()
 
 
-def test_browsers_with_more_errors(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:
+def test_browsers_with_more_errors(run: tuple[ViewStore, SimulationPlan, list[Lesson]]) -> None:
     store, _, _ = run
     browser = np.array([p.browser for p in catalog.PROFILES])[store["profile"]]
     failed = (store["flags"] & FLAG_PLAYBACK_FAILURE) > 0
@@ -124,7 +124,7 @@ def test_browsers_with_more_errors(run: tuple[ViewStore, Plan, list[Lesson]]) ->
     )
 
 
-def test_retention_dips_at_drop_off_points(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:
+def test_retention_dips_at_drop_off_points(run: tuple[ViewStore, SimulationPlan, list[Lesson]]) -> None:
     store, plan, lessons = run
     fresh = (store["flags"] & (FLAG_RESUMED | FLAG_PLAYBACK_FAILURE | FLAG_EXIT_BEFORE_START)) == 0
     checked = 0
@@ -142,7 +142,7 @@ def test_retention_dips_at_drop_off_points(run: tuple[ViewStore, Plan, list[Less
     assert checked >= 3
 
 
-def test_rewatches_skips_and_completion(run: tuple[ViewStore, Plan, list[Lesson]]) -> None:
+def test_rewatches_skips_and_completion(run: tuple[ViewStore, SimulationPlan, list[Lesson]]) -> None:
     store, plan, lessons = run
     duration_ms = np.array([lesson.duration_s * 1000 for lesson in lessons])[store["lesson"]]
     started = store["startup_ms"] > 0

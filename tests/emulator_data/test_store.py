@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from emulator.data import filters
-from emulator.data.filters import Selection, page_params, parse_filters, parse_metric_filters, parse_timeframe
+from emulator.data.filters import Selection, parse_filters, parse_metric_filters, parse_timeframe
 from emulator.data.metrics import grouped_quantile
 from emulator.data.simulator import generate
 from emulator.data.store import Lesson, ViewStore
 from emulator.errors import MuxError
+from emulator.validation import page_params
 
 END = 1_767_225_600
 

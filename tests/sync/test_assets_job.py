@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select, update
 
 from core.db.models import Alert, Lesson, MigrationJob
+from core.db.records import LessonState
 from sync import reconcile
 from sync.assets import run_assets
 from tests.sync.conftest import NOW
@@ -15,8 +16,11 @@ from tests.warehouse.factories import FakeAssets, make_asset
 from warehouse.store import WarehouseWriter
 
 
-def lesson(id: int, **kw: object) -> reconcile.LessonState:
+def lesson(id: int, **kw: object) -> LessonState:
     values: dict[str, object] = {
+        "video_url": None,
+        "video_status_at": None,
+        "mux_upload_id": None,
         "mux_asset_id": None,
         "video_status": "none",
         "video_provider": None,
@@ -25,7 +29,7 @@ def lesson(id: int, **kw: object) -> reconcile.LessonState:
         "video_duration_s": None,
     }
     values.update(kw)
-    return reconcile.LessonState(id=id, **values)  # type: ignore[arg-type]
+    return LessonState(id=id, **values)  # type: ignore[arg-type]
 
 
 def test_plan_heals_missed_ready_webhooks() -> None:

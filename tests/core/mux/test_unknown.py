@@ -9,7 +9,7 @@ import pytest
 
 from core.logging import record_fields
 from core.mux import unknown
-from core.mux.models import ASSET_READY, asset_from_json, upload_from_json
+from core.mux.models import asset_from_json, upload_from_json
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +57,7 @@ def test_asset_from_json_keeps_every_raw_value(caplog: pytest.LogCaptureFixture)
         ("full",),
     )
     assert asset.playback_id_for("geo_locked") == "p1" and asset.playback_id_for("public") == "p2"
-    assert asset.raw == doc and asset.status != ASSET_READY
+    assert asset.raw == doc and asset.status != "ready"
     assert {(f.get("field"), f.get("value")) for _, f in events(caplog)} == {
         ("shiny", None),
         ("asset.status", "archived"),

@@ -89,12 +89,8 @@ def test_accounts_without_exports_and_withdrawn_files(emu: EmulatorServer, tmp_p
     mux.close()
 
 
-def test_raw_view_pages_and_views(emu: EmulatorServer) -> None:
+def test_a_view_mux_does_not_have_is_not_found(emu: EmulatorServer) -> None:
     mux = service(emu)
-    now = datetime.now(UTC)
-    page = mux.video_views_page(page=1, limit=10, timeframe=(now - timedelta(days=1), now))
-    assert page["data"] == [] and page["total_row_count"] == 0
-    assert page["timeframe"] == [int((now - timedelta(days=1)).timestamp()), int(now.timestamp())]
     with pytest.raises(MuxNotFound):
         mux.video_view("00000000-0000-0000-0000-000000000000")
     mux.close()

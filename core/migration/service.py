@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
@@ -323,14 +323,3 @@ class MigrationService:
         # Later than any webhook about the old asset, which therefore cannot re-apply it.
         stamp = lesson.video_status_at
         lesson.video_status_at = max(now, stamp) if stamp is not None else now
-
-
-def service_from_settings(
-    settings: Settings, session_factory: sessionmaker[Session], **kwargs: Any
-) -> MigrationService:
-    """A service with S3 and Mux built from settings (Mux left out when no credentials are set)."""
-    from core.storage import build_s3_client
-
-    mux = MuxService(settings) if settings.mux_configured else None
-    storage = StorageService(settings, build_s3_client(settings), mux=mux)
-    return MigrationService(settings, session_factory, storage=storage, mux=mux, **kwargs)

@@ -17,7 +17,7 @@ st.caption(
     + ("" if admin else " Addresses and versions are shown to admins only.")
 )
 
-statuses = for_viewer(check_all(context.settings(), context.s3_client()), admin=admin)
+statuses = for_viewer(check_all(context.lectern()), admin=admin)
 frame = pd.DataFrame(
     {
         "part": [s.part for s in statuses],

@@ -1,7 +1,8 @@
 """The app factory: settings in, FastAPI app out (nothing is built at import time).
 
 `create_app(settings)` for code and tests; `app_from_env()` for `uvicorn --factory api.main:app_from_env`.
-Services are built in `api/services.py`; this module only wires them, the routers and the middleware.
+Services come from the container (core/container.py, `api/services.py` adds the metrics); this module only
+wires them, the routers and the middleware.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import AuthBeforeBodyMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from api.routes import costs, health, lessons, playback, uploads, webhooks
-from api.services import build_services
+from api.services import Services
 from core.logging import register_secrets, settings_secrets
 from core.memory import keep_freed_memory
 from core.mux.service import MuxService
@@ -34,7 +35,12 @@ def create_app(
 ) -> FastAPI:
     settings.require_api_secrets()  # never serve tokens signed with a missing, published or weak secret
     register_secrets(settings_secrets(settings))
-    services = build_services(settings, mux_client=mux_client, s3_client=s3_client)
+    services = Services.from_settings(settings, kind="api", mux_client=mux_client, s3_client=s3_client)
+    try:
+        services.start()
+    except BaseException:
+        services.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -34,6 +34,7 @@ from core.migration.jobs import JobStore
 from core.migration.service import MigrationService
 from core.migration.worker import MigrationWorker
 from core.mux.service import MuxService
+from core.playback import PlaybackService, PlaybackSigner
 from core.settings import Settings, load_settings
 from core.storage import StorageService, build_s3_client
 from emulator.testing import EmulatorServer
@@ -117,7 +118,8 @@ def _run(
     plan = service.plan().subset(course_id=course_id)
     planned = time.perf_counter()
     service.start(plan, ingest_mode=mode)
-    worker = MigrationWorker(settings, factory, mux, storage)
+    playback = PlaybackService(settings, storage=storage, signer=PlaybackSigner.from_settings(settings))
+    worker = MigrationWorker(settings, factory, mux, storage, playback=playback)
     cpu0, t0 = _cpu(), time.perf_counter()
     stats = worker.run(until_idle=True)
     wall = time.perf_counter() - t0

@@ -109,7 +109,7 @@ class LessonVideoService:
     ) -> None:
         self.session_factory = session_factory
         # Reads on the hot paths (status, playback) skip the Session and use a bare connection, from an
-        # AUTOCOMMIT engine when one is given (one round trip per read; see api/services.py).
+        # AUTOCOMMIT engine when one is given (one round trip per read; see core/container.py).
         self.engine: Engine = read_engine or session_factory.kw["bind"]
         self.mux = mux
         self.playback_service = playback

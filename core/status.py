@@ -11,14 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from core.db.engine import make_engine
-from core.db.migrate import current_revision
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.container import Lectern
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,14 @@ def _timed(part: str, probe: Callable[[], str]) -> PartStatus:
     return PartStatus(part, True, detail, round((time.perf_counter() - started) * 1000, 1))
 
 
-def check_database(settings: Settings) -> PartStatus:
+def check_database(engine: Engine) -> PartStatus:
     def probe() -> str:
-        engine = make_engine(settings.database_url)
-        try:
-            with engine.connect() as conn:
-                users = conn.execute(text("SELECT count(*) FROM users")).scalar_one()
-        finally:
-            engine.dispose()
-        return f"revision {current_revision(settings.database_url)}, {users:,} users ({engine.dialect.name})"
+        from alembic.runtime.migration import MigrationContext
+
+        with engine.connect() as conn:
+            users = conn.execute(text("SELECT count(*) FROM users")).scalar_one()
+            revision = MigrationContext.configure(conn).get_current_revision()
+        return f"revision {revision}, {users:,} users ({engine.dialect.name})"
 
     return _timed("Platform database", probe)
 
@@ -90,12 +90,14 @@ def check_warehouse(settings: Settings) -> PartStatus:
     return PartStatus("Warehouse", True, f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
-def check_all(settings: Settings, s3_client: Any) -> list[PartStatus]:
+def check_all(services: Lectern) -> list[PartStatus]:
+    """Every part, through the process's container (its pool and S3 client: a check opens no new ones)."""
+    settings = services.settings
     return [
-        check_database(settings),
+        check_database(services.engine),
         check_api(settings),
         check_mux(settings),
-        check_s3(settings, s3_client),
+        check_s3(settings, services.s3),
         check_warehouse(settings),
     ]
 

@@ -143,14 +143,14 @@ class StorageService:
     def __init__(
         self,
         settings: Settings,
-        client: Any | None = None,
+        client: Any,
         *,
         mux: MuxService | None = None,
         http: httpx.Client | None = None,
     ) -> None:
         self.settings = settings
         self.bucket = settings.s3_bucket
-        self.client = client or build_s3_client(settings)
+        self.client = client
         self.mux = mux
         self.http = http
 

@@ -1,7 +1,7 @@
-"""Per-process resources for the dashboard, built once from settings (`st.cache_resource`).
+"""Per-process resources for the dashboard: settings and the one service container (`st.cache_resource`).
 
-The same core services the API builds (api/services.py), built here because the dashboard never imports
-the API: the platform DB, Mux, S3, playback and the lesson video use cases.
+Services come from `lectern()` (core/container.py, the same container the API and the sync use); the
+functions below it only read from it, so pages keep their short names.
 """
 
 from __future__ import annotations
@@ -10,20 +10,18 @@ import logging
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.client_address import Network, parse_networks
+from core.container import Lectern
 from core.dashboard_session import SessionLimits
-from core.db.engine import make_engine, make_session_factory
 from core.lessons import LessonVideoService
 from core.logging import configure_logging, settings_secrets
 from core.mux.service import MuxService
 from core.passwords import HashingSlots
-from core.playback import PlaybackService, PlaybackSigner
+from core.playback import PlaybackService
 from core.settings import Settings, load_settings
-from core.signin_throttle import SignInThrottle, ThrottleLimits
-from core.storage import StorageService, build_s3_client
+from core.signin_throttle import SignInThrottle
 
 
 @st.cache_resource
@@ -40,48 +38,37 @@ def configure_process_logging() -> None:
 
 
 @st.cache_resource
+def lectern() -> Lectern:
+    """One per process: every session shares its pools, clients, sign-in throttle and hashing slots."""
+    return Lectern.from_settings(settings(), kind="dashboard")
+
+
 def s3_client() -> Any:
-    return build_s3_client(settings())
+    return lectern().s3
 
 
-@st.cache_resource
-def engine() -> Engine:
-    return make_engine(settings().database_url)
-
-
-@st.cache_resource
 def session_factory() -> sessionmaker[Session]:
-    return make_session_factory(engine())
+    return lectern().session_factory
 
 
-@st.cache_resource
 def mux() -> MuxService | None:
-    current = settings()
-    return MuxService(current) if current.mux_configured else None
+    return lectern().mux
 
 
-@st.cache_resource
 def playback() -> PlaybackService:
-    current = settings()
-    storage = StorageService(current, s3_client(), mux=mux())
-    return PlaybackService(current, storage=storage, signer=PlaybackSigner.from_settings(current))
+    return lectern().playback
 
 
-@st.cache_resource
 def lessons() -> LessonVideoService:
-    return LessonVideoService(session_factory(), mux=mux(), playback=playback())
+    return lectern().lessons
 
 
-@st.cache_resource
 def signin_throttle() -> SignInThrottle:
-    return SignInThrottle(session_factory(), ThrottleLimits.from_settings(settings()))
+    return lectern().signin_throttle
 
 
-@st.cache_resource
 def hashing_slots() -> HashingSlots:
-    """One per process: every session's sign-ins share the cap on concurrent password checks."""
-    current = settings()
-    return HashingSlots(current.signin_max_concurrent_hashes, current.signin_hash_wait_s)
+    return lectern().hashing_slots
 
 
 @st.cache_resource

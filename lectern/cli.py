@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,10 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from core.errors import ErrorKind, LecternError
-from core.settings import Settings
 from lectern.commands._settings import settings_or_exit
 from lectern.sample_data import DemoAccount
 from lectern.seed import Progress as seeding_progress
+
+if TYPE_CHECKING:
+    from core.container import Lectern
 
 # sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.
 EXIT_CODE_BY_KIND: dict[ErrorKind, int] = {
@@ -118,14 +121,15 @@ def seed(
     """Build a realistic sample platform (deterministic by --seed) and print the demo sign-ins."""
     import time
 
-    from core.db.engine import make_engine
+    from core.container import Lectern
     from core.db.migrate import upgrade
     from lectern import seed as seeding
     from lectern.sample_data import SeedConfig, build_platform
 
     settings = settings_or_exit()
     upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    lectern = Lectern.from_settings(settings)
+    engine = lectern.engine
     started = time.perf_counter()
     platform = None
     try:
@@ -146,9 +150,9 @@ def seed(
                 console.print("platform database already seeded; only filling in what is missing")
                 counts = {}
             if media:
-                _seed_media(settings, seeding.legacy_video_keys(engine), advance)
+                _seed_media(lectern, seeding.legacy_video_keys(engine), advance)
     finally:
-        engine.dispose()
+        lectern.close()
     if platform is not None:
         elapsed = time.perf_counter() - started
         console.print(", ".join(f"{n:,} {t}" for t, n in counts.items()) + f" in {elapsed:.1f} s")
@@ -166,16 +170,16 @@ def _advancer(bar: Progress) -> seeding_progress:
     return advance
 
 
-def _seed_media(settings: Settings, keys: list[str], advance: seeding_progress) -> None:
-    from core.storage import build_s3_client
+def _seed_media(lectern: Lectern, keys: list[str], advance: seeding_progress) -> None:
     from lectern.sample_media import sample_clips
     from lectern.seed import upload_missing_videos
 
+    settings = lectern.settings
     if settings.s3_endpoint_url is None and not settings.aws_access_key_id:
         console.print("S3 not configured (S3_ENDPOINT_URL / AWS_*): legacy lessons keep keys without files")
         return
     clips = sample_clips(Path("var/sample-media"))
-    added = upload_missing_videos(build_s3_client(settings), settings.s3_bucket, keys, clips, advance)
+    added = upload_missing_videos(lectern.s3, settings.s3_bucket, keys, clips, advance)
     console.print(f"{added} legacy lesson videos put in s3://{settings.s3_bucket}")
 
 

@@ -1,4 +1,4 @@
-"""Run sync jobs: build their collaborators from settings, hold the warehouse writer, record outcomes.
+"""Run sync jobs: services from the container (core/container.py), the warehouse writer held, outcomes recorded.
 
 `SyncContext` carries what jobs need (sources, platform engine, writer, clock) so tests and the bench
 can hand in fakes. `run_jobs` opens the working warehouse once for the jobs asked for, runs each (a
@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import duckdb
 from sqlalchemy import Engine
 
-from core.db.engine import make_engine
+from core.container import Lectern
 from core.errors import NotConfigured
 from core.logging import get_logger
 from core.privacy import pseudonym_secret
@@ -28,10 +28,7 @@ from sync.sources import AssetsSource, MuxSources, UsageSource, ViewsSource
 from sync.state import JobResult, Progress, transaction, utcnow, write_state
 from sync.usage import run_usage
 from sync.views import ViewsConfig, run_views
-from warehouse.store import WarehouseLayout, WarehouseWriter
-
-if TYPE_CHECKING:
-    from core.mux import MuxService
+from warehouse.store import WarehouseWriter
 
 log = get_logger(__name__)
 
@@ -56,22 +53,15 @@ class SyncContext:
     _close: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, mux_service: MuxService | None = None) -> SyncContext:
-        ctx = cls(settings=settings, writer=writer_for(settings))
-        engine = make_engine(settings.database_url)
-        ctx.engine = engine
-        ctx._close.append(engine.dispose)
-        if mux_service is None and settings.mux_configured:
-            from core.mux import MuxService
-            from core.retry import RetryPolicy
-
-            # A sync can wait out a bad minute; an interactive call cannot: more attempts than core's default.
-            policy = RetryPolicy(attempts=settings.sync_retry_attempts, base_s=settings.sync_retry_base_s)
-            service = MuxService(settings, retry_policy=policy)
-            ctx._close.append(service.close)
-            mux_service = service
-        if mux_service is not None:
-            sources = MuxSources(mux_service, views_page_size=settings.sync_views_page_size)
+    def from_settings(cls, settings: Settings, *, lectern: Lectern | None = None) -> SyncContext:
+        """Jobs' collaborators from `lectern` (its owner closes it), or from a sync container closed with this."""
+        ctx = cls(settings=settings, writer=WarehouseWriter.from_settings(settings))
+        if lectern is None:
+            lectern = Lectern.from_settings(settings, kind="sync")
+            ctx._close.append(lectern.close)
+        ctx.engine = lectern.engine
+        if lectern.mux is not None:
+            sources = MuxSources(lectern.mux, views_page_size=settings.sync_views_page_size)
             ctx._close.append(sources.close)
             ctx.views = ctx.usage = ctx.assets = sources
         return ctx
@@ -79,16 +69,6 @@ class SyncContext:
     def close(self) -> None:
         while self._close:
             self._close.pop()()
-
-
-def writer_for(settings: Settings) -> WarehouseWriter:
-    return WarehouseWriter(
-        WarehouseLayout(settings.warehouse_path),
-        keep_snapshots=settings.warehouse_keep_snapshots,
-        memory_limit=settings.warehouse_memory_limit,
-        threads=settings.warehouse_writer_threads,
-        lock_timeout_s=settings.sync_lock_timeout_s,
-    )
 
 
 T = TypeVar("T")

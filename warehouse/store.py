@@ -22,12 +22,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from core.errors import ErrorKind, PermanentError, TransientError
 from core.logging import get_logger
 from warehouse.schema import migrate
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 log = get_logger(__name__)
 
@@ -116,6 +120,17 @@ class WarehouseWriter:
         self.memory_limit = memory_limit
         self.threads = max(1, threads)
         self.lock_timeout_s = lock_timeout_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseWriter:
+        """The one way product code gets a writer (the sync, `lectern warehouse init`, `lectern privacy forget`)."""
+        return cls(
+            WarehouseLayout(settings.warehouse_path),
+            keep_snapshots=settings.warehouse_keep_snapshots,
+            memory_limit=settings.warehouse_memory_limit,
+            threads=settings.warehouse_writer_threads,
+            lock_timeout_s=settings.sync_lock_timeout_s,
+        )
 
     @contextmanager
     def lock(self) -> Iterator[None]:

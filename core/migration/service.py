@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
@@ -312,14 +312,3 @@ class MigrationService:
             if delete_asset:
                 row.mux_asset_id = None
         return asset_id
-
-
-def service_from_settings(
-    settings: Settings, session_factory: sessionmaker[Session], **kwargs: Any
-) -> MigrationService:
-    """A service with S3 and Mux built from settings (Mux left out when no credentials are set)."""
-    from core.storage import build_s3_client
-
-    mux = MuxService(settings) if settings.mux_configured else None
-    storage = StorageService(settings, build_s3_client(settings), mux=mux)
-    return MigrationService(settings, session_factory, storage=storage, mux=mux, **kwargs)

@@ -1,8 +1,9 @@
 """Migration workers: threads that claim jobs and drive each through its states, resumably.
 
-`MigrationWorker(...).run()` starts `concurrency` threads (LECTERN_MIGRATION_CONCURRENCY) and one heartbeat
-thread. Any number of worker processes may run against one database (`lectern migrate worker`); the job
-store's row locks keep them off each other's jobs (core/migration/jobs.py).
+`Lectern.migration_worker().run()` (core/container.py) starts `concurrency` threads
+(LECTERN_MIGRATION_CONCURRENCY) and one heartbeat thread. Any number of worker processes may run against
+one database (`lectern migrate worker`); the job store's row locks keep them off each other's jobs
+(core/migration/jobs.py).
 
 A job resumes from the state it is in, whoever ran it before:
 - queued     -> ingesting (committed BEFORE anything is created at Mux)
@@ -46,7 +47,7 @@ from core.migration.probe import probe_duration
 from core.migration.verify import Verifier, fail_job, switch_lesson
 from core.mux.models import Asset
 from core.mux.service import MuxService
-from core.playback import PlaybackService, PlaybackSigner
+from core.playback import PlaybackService
 from core.retry import DEFAULT_POLICY
 from core.settings import Settings
 from core.storage import StorageService
@@ -102,9 +103,9 @@ class MigrationWorker:
         mux: MuxService,
         storage: StorageService,
         *,
+        playback: PlaybackService,
         concurrency: int | None = None,
         hook: Hook | None = None,
-        playback: PlaybackService | None = None,
         prober: Callable[[str], float | None] = probe_duration,
         counters: TransferCounters | None = None,
         http: httpx.Client | None = None,
@@ -124,7 +125,6 @@ class MigrationWorker:
         self.http = http or httpx.Client(timeout=settings.mux_request_timeout_s)
         self.counters = counters or TransferCounters()
         self.ingestor = Ingestor(settings, self.mux, storage, self.store, counters=self.counters, http=self.http)
-        playback = playback or PlaybackService(settings, storage=storage, signer=PlaybackSigner.from_settings(settings))
         self.verifier = Verifier(
             settings,
             self.mux,

@@ -7,7 +7,6 @@ import streamlit as st
 from core.errors import LecternError
 from core.migration.plan import MigrationPlan
 from core.migration.service import MigrationService
-from core.storage import StorageService
 from dashboard import context
 from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.charts import migration as charts
@@ -28,11 +27,8 @@ st.caption(
 )
 
 
-@st.cache_resource
 def service() -> MigrationService:
-    settings = context.settings()
-    storage = StorageService(settings, context.s3_client(), mux=context.mux())
-    return MigrationService(settings, context.session_factory(), storage=storage, mux=context.mux())
+    return context.lectern().migration
 
 
 @st.cache_data(ttl=PLAN_TTL_S, show_spinner="Listing the S3 bucket…")

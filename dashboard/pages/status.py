@@ -17,7 +17,7 @@ st.caption(
     + ("" if admin else " Addresses and versions are shown to admins only.")
 )
 
-statuses = for_viewer(check_all(context.settings(), context.s3_client()), admin=admin)
+statuses = for_viewer(check_all(context.lectern()), admin=admin)
 st.dataframe(view.status_frame(statuses), hide_index=True, width="stretch")
 if (down := view.down_note(statuses, admin=admin)) is not None:
     st.info(down)

@@ -92,9 +92,9 @@ def forecast(
     alert: bool = typer.Option(False, "--alert", help="Write budget alerts to the platform database."),
 ) -> None:
     """Project this month and the next three; with --alert, record months over LECTERN_MONTHLY_BUDGET_USD."""
+    from core.container import Lectern
     from core.costs.alerts import record_budget_alerts
     from core.costs.forecast import forecast_costs, history_from_estimate, history_period
-    from core.db.engine import make_engine
     from warehouse.costs import estimate_period
     from warehouse.reader import reader_for
     from warehouse.store import WarehouseNotReady
@@ -128,9 +128,6 @@ def forecast(
     over = result.crossings()
     console.print(f"budget {usd(result.budget_micros or 0)}: {len(over)} month(s) projected over")
     if alert and not over.empty:
-        engine = make_engine(settings.database_url)
-        try:
-            created = record_budget_alerts(engine, result)
-        finally:
-            engine.dispose()
+        with Lectern.from_settings(settings) as lectern:
+            created = record_budget_alerts(lectern.engine, result)
         console.print(f"alerts written: {', '.join(created) or 'none new (already recorded)'}")

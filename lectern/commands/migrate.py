@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -27,8 +27,11 @@ from rich.table import Table
 
 from core.costs.money import usd
 from core.errors import LecternError
-from core.settings import Settings
 from lectern.commands._settings import settings_or_exit
+
+if TYPE_CHECKING:
+    from core.container import Lectern
+    from core.migration.service import MigrationService
 
 app = typer.Typer(help="Move legacy S3 lesson videos to Mux (resumable, verified, idempotent).", no_args_is_help=True)
 console = Console()
@@ -52,22 +55,15 @@ def _who() -> str:
 
 
 @contextmanager
-def _context() -> Iterator[tuple[Settings, Any]]:
-    """Settings, the engine's session factory and a MigrationService; errors become one line."""
-    from core.db.engine import make_engine, make_session_factory
-    from core.migration.service import service_from_settings
+def _context() -> Iterator[tuple[Lectern, MigrationService]]:
+    """The container and its MigrationService, closed afterwards; errors become one line."""
+    from core.container import Lectern
 
-    settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
-    service = service_from_settings(settings, make_session_factory(engine))
-    try:
-        yield settings, service
-    except LecternError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        if service.mux is not None:
-            service.mux.close()
-        engine.dispose()
+    with Lectern.from_settings(settings_or_exit()) as lectern:
+        try:
+            yield lectern, lectern.migration
+        except LecternError as exc:
+            raise _fail(exc.message) from None
 
 
 def _size(n: int | None) -> str:
@@ -103,7 +99,7 @@ def plan_cmd(
     limit: int = typer.Option(50, help="Rows shown in the table (0 = all)."),
 ) -> None:
     """Every legacy S3 lesson video: size, duration, course/teacher, status, and what moving it costs."""
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         plan = service.plan(course_id=course, teacher_id=teacher, lesson_ids=lesson or None, probe=probe)
     frame = plan.frame()
     if fmt == "csv":
@@ -157,14 +153,14 @@ def start_cmd(
     concurrency: int | None = typer.Option(None, help="Worker threads with --run (default: the setting)."),
 ) -> None:
     """Queue the selected lessons (all legacy S3 lessons when nothing is selected)."""
-    with _context() as (settings, service):
+    with _context() as (lectern, service):
         plan = service.plan(course_id=course, teacher_id=teacher, lesson_ids=lesson or None, probe=probe)
         result = service.start(plan, ingest_mode="stream" if stream else None)
         console.print(
             f"queued {result.created} new and {result.requeued} again; {result.skipped} already done or running"
         )
         if run:
-            _run_worker(settings, service, concurrency=concurrency, until_idle=True)
+            _run_worker(lectern, service, concurrency=concurrency, until_idle=True)
 
 
 # --- workers and progress ------------------------------------------------------------------------
@@ -203,12 +199,8 @@ def _watch(service: Any, done: threading.Event, interval: float = 0.5) -> None:
     _print_status(service.progress())
 
 
-def _run_worker(settings: Settings, service: Any, *, concurrency: int | None, until_idle: bool) -> None:
-    from core.migration.worker import MigrationWorker
-
-    worker = MigrationWorker(
-        settings, service.session_factory, service._mux(), service._storage(), concurrency=concurrency
-    )
+def _run_worker(lectern: Lectern, service: Any, *, concurrency: int | None, until_idle: bool) -> None:
+    worker = lectern.migration_worker(concurrency=concurrency)
 
     def graceful(signum: int, _frame: Any) -> None:
         console.print("stopping: jobs in hand go back to the queue at their next step…")
@@ -237,8 +229,8 @@ def worker_cmd(
     until_idle: bool = typer.Option(False, "--until-idle", help="Exit when no job is left (or when paused)."),
 ) -> None:
     """Claim and run migration jobs until stopped (Ctrl-C / SIGTERM hand jobs back cleanly)."""
-    with _context() as (settings, service):
-        _run_worker(settings, service, concurrency=concurrency, until_idle=until_idle)
+    with _context() as (lectern, service):
+        _run_worker(lectern, service, concurrency=concurrency, until_idle=until_idle)
 
 
 def _print_status(p: Any) -> None:
@@ -259,7 +251,7 @@ def status_cmd(
     failed: bool = typer.Option(True, "--failed/--no-failed", help="List failed jobs with their error."),
 ) -> None:
     """Progress, rate and ETA; failed jobs with Mux's error."""
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         if watch:
             done = threading.Event()
             watcher = threading.Thread(target=_watch, args=(service, done), daemon=True)
@@ -291,7 +283,7 @@ def status_cmd(
 @app.command("pause")
 def pause_cmd(reason: str | None = typer.Option(None, help="Shown with the status.")) -> None:
     """Workers stop taking jobs; jobs in hand go back to the queue at their next step."""
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         service.pause(by=_who(), reason=reason)
     console.print("paused: workers hand their jobs back within one heartbeat")
 
@@ -299,7 +291,7 @@ def pause_cmd(reason: str | None = typer.Option(None, help="Shown with the statu
 @app.command("resume")
 def resume_cmd() -> None:
     """Workers take jobs again."""
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         service.resume(by=_who())
     console.print("resumed")
 
@@ -313,7 +305,7 @@ def cancel_cmd(
     """Cancel queued or running jobs (lessons stay on S3; an asset already made is kept on the job)."""
     if not (lesson or job or all_jobs):
         raise _fail("say which: --lesson, --job or --all", 2)
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         n = service.cancel(job_ids=job or None, lesson_ids=lesson or None)
     console.print(f"cancelled {n} jobs")
 
@@ -326,7 +318,7 @@ def retry_cmd(
     stream: bool = typer.Option(False, "--stream", help="Retry them streaming through Lectern."),
 ) -> None:
     """Queue failed jobs again (all of them when nothing is selected)."""
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         n = service.retry(
             job_ids=job or None,
             lesson_ids=lesson or None,
@@ -343,7 +335,7 @@ def cleanup_cmd(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Delete the S3 objects of migrated, verified lessons (rollback is impossible afterwards)."""
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         if not dry_run and not yes:
             preview = service.cleanup(lesson_ids=lesson or None, dry_run=True)
             if not preview.succeeded:
@@ -360,7 +352,7 @@ def rollback_cmd(
     keep_asset: bool = typer.Option(False, "--keep-asset", help="Keep the Mux asset (a re-run reuses it)."),
 ) -> None:
     """Put lessons back on their S3 video (only while the S3 object exists, i.e. before cleanup)."""
-    with _context() as (_settings, service):
+    with _context() as (_, service):
         report = service.rollback(lesson, delete_asset=not keep_asset, by=_who())
     _print_report(report)
     if report.refused:

@@ -44,7 +44,7 @@ def _database_error(exc: SQLAlchemyError) -> NoReturn:
 @app.command("lookup")
 def lookup(key: int = typer.Argument(..., help="A student key from the warehouse or Mux Data (18 digits).")) -> None:
     """The platform student behind a student key (admins: needs the platform DB and the pseudonym key)."""
-    from core.db.engine import make_engine
+    from core.container import Lectern
     from core.privacy import is_student_key
     from core.privacy import lookup as find
 
@@ -52,13 +52,14 @@ def lookup(key: int = typer.Argument(..., help="A student key from the warehouse
     if not is_student_key(key):
         err.print(f"error: {key} is not a student key (those have 18 digits)")
         raise typer.Exit(2)
-    engine = make_engine(settings.database_url)
+    lectern = Lectern.from_settings(settings)
+    engine = lectern.engine
     try:
         person = find(engine, _secret(settings), key)
     except SQLAlchemyError as exc:
         _database_error(exc)
     finally:
-        engine.dispose()
+        lectern.close()
     if person is None:
         err.print(f"no platform student has key {key} (deleted, forgotten, or another LECTERN_PSEUDONYM_KEY)")
         raise typer.Exit(1)
@@ -72,16 +73,16 @@ def forget(
     ),
 ) -> None:
     """Remove a student from every store Lectern owns; prints what it cannot reach. Safe to run again."""
-    from core.db.engine import make_engine
+    from core.container import Lectern
     from core.errors import Conflict
     from core.privacy import forget as forget_student
-    from sync.runner import writer_for
     from warehouse.privacy import forget_in_warehouse
-    from warehouse.store import WarehouseBusy
+    from warehouse.store import WarehouseBusy, WarehouseWriter
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
-    writer = writer_for(settings)
+    lectern = Lectern.from_settings(settings)
+    engine = lectern.engine
+    writer = WarehouseWriter.from_settings(settings)
     try:
         report = forget_student(engine, _secret(settings), user, lambda key, uid: forget_in_warehouse(writer, key, uid))
     except Conflict as exc:
@@ -93,6 +94,6 @@ def forget(
     except SQLAlchemyError as exc:
         _database_error(exc)
     finally:
-        engine.dispose()
+        lectern.close()
     for line in report.lines():
         console.print(line, highlight=False, soft_wrap=True)

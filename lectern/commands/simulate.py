@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.db.engine import make_engine
+from core.container import Lectern
 from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus, table_of
 from core.errors import ErrorKind, NotConfigured, PermanentError
 from core.privacy import pseudonym_secret, student_key
@@ -243,7 +243,8 @@ def simulate(
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
     base_url = str(settings.mux_api_url).rstrip("/")
-    engine = make_engine(settings.database_url)
+    lectern = Lectern.from_settings(settings)
+    engine = lectern.engine
     try:
         catalogue = read_catalogue(engine, secret)
         if not catalogue.lessons:
@@ -278,7 +279,7 @@ def simulate(
                         rows.append(saved)
                 written = write_progress(engine, rows)
     finally:
-        engine.dispose()
+        lectern.close()
     span = summary["time_range"]
     console.print(
         f"{summary['views']:,} views of {len(summary['assets'])} lessons by {summary['viewers']:,} students "

@@ -16,7 +16,7 @@ def command(
     from sqlalchemy.exc import OperationalError
 
     from core.auth import mint_token
-    from core.db.engine import make_engine
+    from core.container import Lectern
     from core.db.models import User
     from core.settings import SettingsError
     from lectern.commands._settings import settings_or_exit
@@ -27,15 +27,13 @@ def command(
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    engine = make_engine(settings.database_url)
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(select(User.role, User.email).where(User.id == user)).one_or_none()
-    except OperationalError as exc:
-        typer.echo(f"error: cannot read users from DATABASE_URL: {exc.orig}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
+    with Lectern.from_settings(settings) as lectern:
+        try:
+            with lectern.engine.connect() as conn:
+                row = conn.execute(select(User.role, User.email).where(User.id == user)).one_or_none()
+        except OperationalError as exc:
+            typer.echo(f"error: cannot read users from DATABASE_URL: {exc.orig}", err=True)
+            raise typer.Exit(1) from None
     if row is None:
         typer.echo(f"error: no user with id {user}", err=True)
         raise typer.Exit(1)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import httpx
 import typer
@@ -25,6 +25,9 @@ from core.retry import Retrier
 from core.settings import Settings
 from core.storage import VIDEO_EXTENSIONS
 from lectern.commands._settings import settings_or_exit
+
+if TYPE_CHECKING:
+    from core.container import Lectern
 
 CHUNK_UNIT = 256 * 1024  # resumable-upload chunks are 256 KiB multiples (GCS, UpChunk, the emulator)
 FINAL_STATUSES = ("ready", "errored")
@@ -99,48 +102,35 @@ def _ticket_from_api(settings: Settings, token: str, lesson_id: int) -> Ticket:
     return Ticket(body["upload_id"], body["url"], bool(body.get("reused")))
 
 
-def _ticket_from_core(settings: Settings, lesson_id: int, acting_as: str | None, restart: bool) -> Ticket:
+def _ticket_from_core(lectern: Lectern, lesson_id: int, acting_as: str | None, restart: bool) -> Ticket:
     from sqlalchemy import select
 
-    from core.db.engine import make_engine, make_session_factory
     from core.db.models import Course, Lesson, User
-    from core.lessons import LessonVideoService
-    from core.mux.service import MuxService
-    from core.playback import PlaybackService
 
-    if not settings.mux_configured:
+    mux = lectern.mux
+    if mux is None:
         raise UploadFailed("Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET (or use --token)")
-    engine = make_engine(settings.database_url)
-    mux = MuxService(settings)
-    try:
-        factory = make_session_factory(engine)
-        with factory() as session:
-            if acting_as is None:
-                stmt = (
-                    select(Course.teacher_id).join(Lesson, Lesson.course_id == Course.id).where(Lesson.id == lesson_id)
-                )
-                user_id = session.execute(stmt).scalar_one_or_none()
-                if user_id is None:
-                    raise UploadFailed(f"lesson {lesson_id} not found")
-            else:
-                column = User.id if acting_as.isdigit() else User.email
-                user_id = session.execute(select(User.id).where(column == acting_as)).scalar_one_or_none()
-                if user_id is None:
-                    raise UploadFailed(f"no user {acting_as!r}")
-            pending = session.execute(select(Lesson.mux_upload_id).where(Lesson.id == lesson_id)).scalar_one_or_none()
-        if restart and pending:
-            mux.cancel_direct_upload(pending)  # core then creates a fresh upload instead of reusing this one
-        service = LessonVideoService(factory, mux=mux, playback=PlaybackService(settings))
-        ticket = service.request_upload(int(user_id), lesson_id)
-        return Ticket(ticket.upload_id, ticket.url, ticket.reused)
-    finally:
-        mux.close()
-        engine.dispose()
+    with lectern.session_factory() as session:
+        if acting_as is None:
+            stmt = select(Course.teacher_id).join(Lesson, Lesson.course_id == Course.id).where(Lesson.id == lesson_id)
+            user_id = session.execute(stmt).scalar_one_or_none()
+            if user_id is None:
+                raise UploadFailed(f"lesson {lesson_id} not found")
+        else:
+            column = User.id if acting_as.isdigit() else User.email
+            user_id = session.execute(select(User.id).where(column == acting_as)).scalar_one_or_none()
+            if user_id is None:
+                raise UploadFailed(f"no user {acting_as!r}")
+        pending = session.execute(select(Lesson.mux_upload_id).where(Lesson.id == lesson_id)).scalar_one_or_none()
+    if restart and pending:
+        mux.cancel_direct_upload(pending)  # core then creates a fresh upload instead of reusing this one
+    ticket = lectern.lessons.request_upload(int(user_id), lesson_id)
+    return Ticket(ticket.upload_id, ticket.url, ticket.reused)
 
 
-def _status_reader(settings: Settings, token: str | None, lesson_id: int) -> Callable[[], tuple[str, str | None]]:
+def _status_reader(lectern: Lectern, token: str | None, lesson_id: int) -> Callable[[], tuple[str, str | None]]:
     if token:
-        url = f"{str(settings.api_base_url).rstrip('/')}/api/lessons/{lesson_id}/status"
+        url = f"{str(lectern.settings.api_base_url).rstrip('/')}/api/lessons/{lesson_id}/status"
 
         def from_api() -> tuple[str, str | None]:
             body = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
@@ -148,10 +138,9 @@ def _status_reader(settings: Settings, token: str | None, lesson_id: int) -> Cal
 
         return from_api
 
-    from core.db.engine import make_engine, make_session_factory
     from core.db.models import Lesson
 
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = lectern.session_factory
 
     def from_db() -> tuple[str, str | None]:
         with factory() as session:
@@ -196,36 +185,39 @@ def command(
         err.print(f"error: {file.name} is empty")
         raise typer.Exit(2)
     chunk = chunk_mb * 1024 * 1024 if chunk_mb else settings.mux_upload_chunk_bytes
-    try:
-        if token and restart:
-            raise UploadFailed("--restart needs direct access (drop --token): the API has no cancel route")
-        ticket = (
-            _ticket_from_api(settings, token, lesson)
-            if token
-            else _ticket_from_core(settings, lesson, acting_as, restart)
-        )
-        with httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0)) as http, file.open("rb") as stream:
-            offset = uploaded_bytes(http, ticket.url, total)
-            if offset:
-                console.print(f"resuming upload {ticket.upload_id}: {offset:,} of {total:,} bytes already there")
-            with _progress() as bar:
-                task = bar.add_task(f"lesson {lesson}", total=total, completed=offset)
-                send_from(
-                    http,
-                    ticket.url,
-                    stream,
-                    total,
-                    offset,
-                    chunk_size=chunk,
-                    on_progress=lambda done: bar.update(task, completed=done),
-                )
-    except (UploadFailed, LecternError) as exc:
-        err.print(f"error: {exc}")
-        err.print("run the same command again to resume from where it stopped")
-        raise typer.Exit(1) from None
-    console.print(f"uploaded {file.name} ({total:,} bytes) to upload {ticket.upload_id}")
-    if wait:
-        _wait_ready(_status_reader(settings, token, lesson), wait_timeout)
+    from core.container import Lectern
+
+    with Lectern.from_settings(settings) as lectern:
+        try:
+            if token and restart:
+                raise UploadFailed("--restart needs direct access (drop --token): the API has no cancel route")
+            ticket = (
+                _ticket_from_api(settings, token, lesson)
+                if token
+                else _ticket_from_core(lectern, lesson, acting_as, restart)
+            )
+            with httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0)) as http, file.open("rb") as stream:
+                offset = uploaded_bytes(http, ticket.url, total)
+                if offset:
+                    console.print(f"resuming upload {ticket.upload_id}: {offset:,} of {total:,} bytes already there")
+                with _progress() as bar:
+                    task = bar.add_task(f"lesson {lesson}", total=total, completed=offset)
+                    send_from(
+                        http,
+                        ticket.url,
+                        stream,
+                        total,
+                        offset,
+                        chunk_size=chunk,
+                        on_progress=lambda done: bar.update(task, completed=done),
+                    )
+        except (UploadFailed, LecternError) as exc:
+            err.print(f"error: {exc}")
+            err.print("run the same command again to resume from where it stopped")
+            raise typer.Exit(1) from None
+        console.print(f"uploaded {file.name} ({total:,} bytes) to upload {ticket.upload_id}")
+        if wait:
+            _wait_ready(_status_reader(lectern, token, lesson), wait_timeout)
 
 
 def _wait_ready(read: Callable[[], tuple[str, str | None]], timeout: float) -> None:

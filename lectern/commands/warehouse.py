@@ -18,10 +18,10 @@ err = Console(stderr=True)
 @app.command("init")
 def init() -> None:
     """Create (or migrate) the warehouse and publish it, without syncing anything."""
-    from sync.runner import writer_for
+    from warehouse.store import WarehouseWriter
 
     settings = settings_or_exit()
-    with writer_for(settings).open():
+    with WarehouseWriter.from_settings(settings).open():
         pass
     console.print(f"warehouse published at {settings.warehouse_path}")
 

@@ -11,7 +11,7 @@ from core.db.models import Lesson
 from core.errors import NotFound, StorageCredentialsInvalid, StorageError, StorageUnavailable
 from core.mux.models import Upload
 from core.settings import Settings, load_settings
-from core.storage import StorageService, _translate, is_video, object_key, safe_filename
+from core.storage import StorageService, _translate, build_s3_client, is_video, object_key, safe_filename
 from tests.conftest import S3Server
 
 
@@ -26,13 +26,17 @@ def s3_settings(s3: S3Server, **overrides: Any) -> Settings:
     )
 
 
+def _storage(settings: Settings) -> StorageService:
+    return StorageService(settings, build_s3_client(settings))
+
+
 def test_listing_walks_every_page_with_continuation_tokens(s3: S3Server) -> None:
     client = s3.client()
     for i in range(23):
         client.put_object(Bucket=s3.bucket, Key=f"videos/{i:03}.mp4", Body=b"v" * i)
     client.put_object(Bucket=s3.bucket, Key="videos/notes.pdf", Body=b"pdf")
     client.put_object(Bucket=s3.bucket, Key="other/x.mp4", Body=b"x")
-    storage = StorageService(s3_settings(s3))
+    storage = _storage(s3_settings(s3))
     pages = list(storage.iter_object_pages("videos/", page_size=5))
     assert [len(p) for p in pages] == [5, 5, 5, 5, 4]
     assert len({o.key for p in pages for o in p}) == 24
@@ -43,7 +47,7 @@ def test_listing_walks_every_page_with_continuation_tokens(s3: S3Server) -> None
 
 def test_presigned_get_downloads_the_object_and_head_reports_size(s3: S3Server) -> None:
     s3.client().put_object(Bucket=s3.bucket, Key="legacy/a.mp4", Body=b"movie-bytes", ContentType="video/mp4")
-    storage = StorageService(s3_settings(s3))
+    storage = _storage(s3_settings(s3))
     url = storage.presign_get("legacy/a.mp4", ttl_s=120)
     assert "X-Amz-Expires=120" in url and "X-Amz-Signature=" in url
     assert httpx.get(url).content == b"movie-bytes"
@@ -55,7 +59,7 @@ def test_presigned_get_downloads_the_object_and_head_reports_size(s3: S3Server) 
 
 
 def test_presigned_put_uploads(s3: S3Server) -> None:
-    storage = StorageService(s3_settings(s3))
+    storage = _storage(s3_settings(s3))
     url = storage.presign_put("uploads/n.txt", content_type="text/plain")
     assert httpx.put(url, content=b"hello", headers={"Content-Type": "text/plain"}).status_code == 200
     assert storage.size("uploads/n.txt") == 5
@@ -85,8 +89,10 @@ def test_lesson_files_route_videos_to_mux_and_others_to_s3(s3: S3Server) -> None
 
     mux = FakeMux()
     http = httpx.Client(transport=httpx.MockTransport(upload_endpoint))
+    settings = s3_settings(s3, mux_upload_chunk_bytes=256 * 1024)
     storage = StorageService(
-        s3_settings(s3, mux_upload_chunk_bytes=256 * 1024),
+        settings,
+        build_s3_client(settings),
         mux=mux,
         http=http,  # type: ignore[arg-type]
     )
@@ -137,7 +143,7 @@ def test_presigning_without_credentials_is_a_storage_error_not_botocore(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    storage = StorageService(load_settings(s3_endpoint_url=s3.endpoint_url, s3_bucket=s3.bucket))
+    storage = _storage(load_settings(s3_endpoint_url=s3.endpoint_url, s3_bucket=s3.bucket))
     with pytest.raises(StorageCredentialsInvalid, match="AWS_ACCESS_KEY_ID"):
         storage.presign_get("legacy/a.mp4")
     with pytest.raises(StorageCredentialsInvalid):

@@ -12,6 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from core.container import Lectern
 from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import Lesson
 from core.settings import load_settings
@@ -86,7 +87,8 @@ def test_uploads_in_chunks_through_core(setup: tuple[EmulatorServer, int, str], 
 
 def test_a_second_run_resumes_where_the_first_stopped(setup: tuple[EmulatorServer, int, str], clip: Path) -> None:
     emu, lesson_id, url = setup
-    ticket = upload._ticket_from_core(load_settings(), lesson_id, None, restart=False)
+    with Lectern.from_settings(load_settings()) as lectern:
+        ticket = upload._ticket_from_core(lectern, lesson_id, None, restart=False)
     total = clip.stat().st_size
     first = clip.read_bytes()[: upload.CHUNK_UNIT]
     with httpx.Client() as http:  # an earlier run that died after one chunk

@@ -115,7 +115,13 @@ class MigrationEnv:
         return self.service.start(self.service.plan(probe=probe), ingest_mode=ingest_mode)
 
     def worker(self, *, settings: Settings | None = None, **kwargs: Any) -> MigrationWorker:
-        return MigrationWorker(settings or self.settings, self.session_factory, self.mux, self.storage, **kwargs)
+        settings = settings or self.settings
+        kwargs.setdefault("playback", self.playback(settings))
+        return MigrationWorker(settings, self.session_factory, self.mux, self.storage, **kwargs)
+
+    def playback(self, settings: Settings | None = None) -> PlaybackService:
+        settings = settings or self.settings
+        return PlaybackService(settings, storage=self.storage, signer=PlaybackSigner.from_settings(settings))
 
     def with_settings(self, **changes: Any) -> Settings:
         return self.settings.model_copy(update=changes)
@@ -172,10 +178,7 @@ class MigrationEnv:
 
     def playlist_status(self, lesson_id: int) -> int:
         """What the stream host answers a viewer of this lesson for its HLS master playlist."""
-        playback = PlaybackService(
-            self.settings, storage=self.storage, signer=PlaybackSigner.from_settings(self.settings)
-        )
-        info = playback.playback_for(self.lesson(lesson_id), "test-viewer")
+        info = self.playback().playback_for(self.lesson(lesson_id), "test-viewer")
         assert info.provider == "mux" and info.urls.hls is not None
         return self.http.get(info.urls.hls).status_code
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 
-from core.db.engine import make_engine, make_session_factory
+from core.container import Lectern
 from core.logging import configure_logging
 from core.migration.jobs import JobView
-from core.migration.worker import MigrationWorker
-from core.mux.service import MuxService
 from core.settings import load_settings
-from core.storage import StorageService
 
 
 def main() -> None:
@@ -26,14 +23,12 @@ def main() -> None:
         if point == crash_point:
             os._exit(137)
 
-    engine = make_engine(settings.database_url)
-    mux = MuxService(settings)
-    worker = MigrationWorker(settings, make_session_factory(engine), mux, StorageService(settings, mux=mux), hook=hook)
-    try:
-        worker.run(until_idle=True)
-    finally:
-        worker.close()
-        engine.dispose()
+    with Lectern.from_settings(settings) as lectern:  # as `lectern migrate worker` builds it
+        worker = lectern.migration_worker(hook=hook)
+        try:
+            worker.run(until_idle=True)
+        finally:
+            worker.close()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ from lectern.commands.sync import app as sync_app
 from lectern.commands.warehouse import app as warehouse_app
 from lectern.sample_data import SamplePlatform
 from lectern.seed import write_platform
-from sync.runner import writer_for
 from warehouse.schema import TABLES, VIEWS
+from warehouse.store import WarehouseWriter
 
 runner = CliRunner()
 
@@ -67,7 +67,7 @@ def test_export_reads_the_published_snapshot_while_a_sync_holds_the_writer(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     out = tmp_path / "export"
-    with writer_for(load_settings()).open(publish=False):
+    with WarehouseWriter.from_settings(load_settings()).open(publish=False):
         result = runner.invoke(warehouse_app, ["export", "--format", "parquet", str(out)], env=env)
         assert result.exit_code == 0, result.output
         csv = runner.invoke(warehouse_app, ["export", "-f", "csv", str(tmp_path / "csv")], env=env)

@@ -17,7 +17,7 @@ from core.costs.alerts import KIND, budget_key
 from core.db.models import Alert
 from core.settings import Settings, load_settings
 from lectern.commands.sync import app as sync_app
-from sync.runner import JOBS, SyncContext, run_jobs, writer_for
+from sync.runner import JOBS, SyncContext, run_jobs
 from tests.costs.demo import build_demo, write_warehouse
 from warehouse.reader import open_analyst_connection
 from warehouse.store import WarehouseLayout, WarehouseWriter
@@ -45,7 +45,9 @@ def _settings(monkeypatch: pytest.MonkeyPatch, db_url: str, warehouse: Path, bud
 
 
 def _run(settings: Settings, engine: Engine) -> dict[str, object]:
-    ctx = SyncContext(settings=settings, writer=writer_for(settings), engine=engine, clock=lambda: NOW)
+    ctx = SyncContext(
+        settings=settings, writer=WarehouseWriter.from_settings(settings), engine=engine, clock=lambda: NOW
+    )
     [result] = run_jobs(ctx, ["cost_alerts"])
     assert result.status == "ok", result.error
     return {"rows": result.rows, "new": result.new_rows, **result.details}

@@ -15,7 +15,7 @@ from core.errors import MuxInvalidRequest, MuxNotFound, MuxRateLimited, MuxUnava
 from core.mux import MuxService
 from core.retry import RetryPolicy
 from core.settings import load_settings
-from core.storage import StorageService
+from core.storage import StorageService, build_s3_client
 from emulator.testing import EmulatorServer
 from tests.conftest import S3Server
 
@@ -126,14 +126,13 @@ def test_assets_from_a_presigned_s3_url_list_playback_ids_and_delete(
     emu: EmulatorServer, s3: S3Server, clip_bytes: bytes
 ) -> None:
     s3.client().put_object(Bucket=s3.bucket, Key="legacy/c.mp4", Body=clip_bytes)
-    storage = StorageService(
-        load_settings(
-            s3_endpoint_url=s3.endpoint_url,
-            s3_bucket=s3.bucket,
-            aws_access_key_id=s3.access_key,
-            aws_secret_access_key=s3.secret_key,
-        )
+    settings = load_settings(
+        s3_endpoint_url=s3.endpoint_url,
+        s3_bucket=s3.bucket,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
     )
+    storage = StorageService(settings, build_s3_client(settings))
     mux = service(emu)
     asset = mux.create_asset_from_url(
         storage.presign_get("legacy/c.mp4"), passthrough="77", playback_policy="signed", title="Migrated"

@@ -71,21 +71,38 @@ def seed(url: str, *, upload_lessons: int, signed_lessons: int, students: int) -
         people = [User(email=f"s{i}@bench", name=f"S{i}", role="student", password_hash="!") for i in range(students)]
         s.add_all(people)
         uploads = [
-            Lesson(course_id=course.id, position=i, title=f"U{i}", playback_policy="signed",
-                   video_status="waiting_upload", mux_upload_id=f"up-{i}")
+            Lesson(
+                course_id=course.id,
+                position=i,
+                title=f"U{i}",
+                playback_policy="signed",
+                video_status="waiting_upload",
+                mux_upload_id=f"up-{i}",
+            )
             for i in range(upload_lessons)
-        ]  # fmt: skip
+        ]
         signed = [
-            Lesson(course_id=course.id, position=upload_lessons + i, title=f"S{i}", playback_policy="signed",
-                   video_status="ready", video_provider="mux", mux_asset_id=f"as-{i}", mux_playback_id=f"pb-{i}",
-                   video_duration_s=600.0)
+            Lesson(
+                course_id=course.id,
+                position=upload_lessons + i,
+                title=f"S{i}",
+                playback_policy="signed",
+                video_status="ready",
+                video_provider="mux",
+                mux_asset_id=f"as-{i}",
+                mux_playback_id=f"pb-{i}",
+                video_duration_s=600.0,
+            )
             for i in range(signed_lessons)
-        ]  # fmt: skip
+        ]
         s.add_all(uploads + signed)
         s.flush()
         s.add_all(Enrollment(user_id=p.id, course_id=course.id) for p in people)
-        ids = {"uploads": [lesson.id for lesson in uploads], "signed": [lesson.id for lesson in signed],
-               "students": [p.id for p in people]}  # fmt: skip
+        ids = {
+            "uploads": [lesson.id for lesson in uploads],
+            "signed": [lesson.id for lesson in signed],
+            "students": [p.id for p in people],
+        }
     engine.dispose()
     return ids
 
@@ -98,18 +115,44 @@ def webhook_requests(lesson_ids: list[int]) -> list[Request]:
         upload_id, asset_id = f"up-{n}", f"asset-{n}"
         base = time.time()
         docs = [
-            ("video.upload.asset_created", {"id": upload_id, "status": "asset_created", "asset_id": asset_id,
-                                            "new_asset_settings": {"passthrough": str(lesson_id)}}, "upload"),
-            ("video.asset.created", {"id": asset_id, "status": "preparing", "upload_id": upload_id,
-                                     "passthrough": str(lesson_id)}, "asset"),
-            ("video.asset.ready", {"id": asset_id, "status": "ready", "upload_id": upload_id, "duration": 3.0,
-                                   "passthrough": str(lesson_id),
-                                   "playback_ids": [{"id": f"pb-new-{n}", "policy": "signed"}]}, "asset"),
-        ]  # fmt: skip
+            (
+                "video.upload.asset_created",
+                {
+                    "id": upload_id,
+                    "status": "asset_created",
+                    "asset_id": asset_id,
+                    "new_asset_settings": {"passthrough": str(lesson_id)},
+                },
+                "upload",
+            ),
+            (
+                "video.asset.created",
+                {"id": asset_id, "status": "preparing", "upload_id": upload_id, "passthrough": str(lesson_id)},
+                "asset",
+            ),
+            (
+                "video.asset.ready",
+                {
+                    "id": asset_id,
+                    "status": "ready",
+                    "upload_id": upload_id,
+                    "duration": 3.0,
+                    "passthrough": str(lesson_id),
+                    "playback_ids": [{"id": f"pb-new-{n}", "policy": "signed"}],
+                },
+                "asset",
+            ),
+        ]
         for i, (event_type, data, object_type) in enumerate(docs):
-            doc = {"type": event_type, "id": str(uuid.uuid4()), "object": {"type": object_type, "id": data["id"]},
-                   "created_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base)) + f".{i:06d}Z",
-                   "environment": {"id": "bench", "name": "bench"}, "data": data, "attempts": []}  # fmt: skip
+            doc = {
+                "type": event_type,
+                "id": str(uuid.uuid4()),
+                "object": {"type": object_type, "id": data["id"]},
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base)) + f".{i:06d}Z",
+                "environment": {"id": "bench", "name": "bench"},
+                "data": data,
+                "attempts": [],
+            }
             raw = json.dumps(doc).encode()
             headers = {"Mux-Signature": sign(raw, WEBHOOK_SECRET, now), "Content-Type": "application/json"}
             out.append(Request("POST", "/api/videos/mux/webhook", headers, raw))
@@ -133,12 +176,18 @@ def playback_requests(
 
 def server_env(url: str, key_id: str, private_key: str) -> dict[str, str]:
     return {
-        "DATABASE_URL": url, "LECTERN_PLATFORM_JWT_SECRET": JWT_SECRET, "MUX_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "MUX_SIGNING_KEY_ID": key_id, "MUX_SIGNING_PRIVATE_KEY": private_key, "MUX_TOKEN_ID": "",
-        "MUX_TOKEN_SECRET": "", "LECTERN_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": url,
+        "LECTERN_PLATFORM_JWT_SECRET": JWT_SECRET,
+        "MUX_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "MUX_SIGNING_KEY_ID": key_id,
+        "MUX_SIGNING_PRIVATE_KEY": private_key,
+        "MUX_TOKEN_ID": "",
+        "MUX_TOKEN_SECRET": "",
+        "LECTERN_LOG_LEVEL": "WARNING",
         # One-hour buckets: the warm phase must not cross a bucket boundary (which re-signs every pair).
-        "LECTERN_PLAYBACK_TOKEN_BUCKET_S": "3600", "LECTERN_PLAYBACK_TOKEN_TTL_S": "900",
-    }  # fmt: skip
+        "LECTERN_PLAYBACK_TOKEN_BUCKET_S": "3600",
+        "LECTERN_PLAYBACK_TOKEN_TTL_S": "900",
+    }
 
 
 def proc_cpu_seconds(pids: list[int]) -> float:
@@ -169,8 +218,19 @@ def serve(env: dict[str, str], workers: int) -> Iterator[tuple[str, list[int]]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "lectern", "api", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--no-access-log"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "lectern",
+        "api",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would stall the server
         proc = subprocess.Popen(cmd, env=os.environ | env, stdout=log, stderr=subprocess.STDOUT)

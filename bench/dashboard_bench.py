@@ -71,10 +71,18 @@ def build_platform(workdir: Path, warehouse: Path) -> str:
         conn.execute(insert(Course), courses.to_dict("records"))
         conn.execute(
             insert(Lesson),
-            [{**r, "video_provider": "mux", "video_status": "ready", "mux_playback_id": f"pb{r['id']}",
-              "mux_asset_id": f"asset{r['id']}", "video_duration_s": r["duration_s"]}
-             for r in lessons.to_dict("records")],
-        )  # fmt: skip
+            [
+                {
+                    **r,
+                    "video_provider": "mux",
+                    "video_status": "ready",
+                    "mux_playback_id": f"pb{r['id']}",
+                    "mux_asset_id": f"asset{r['id']}",
+                    "video_duration_s": r["duration_s"],
+                }
+                for r in lessons.to_dict("records")
+            ],
+        )
     engine.dispose()
     return url
 

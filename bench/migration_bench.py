@@ -184,8 +184,9 @@ def main(argv: list[str] | None = None) -> None:
         clips = sample_clips(workdir / "clips", count=4)
         clip_notes = [f"{c.name} ({c.stat().st_size // 1024} KB)" for c in clips]
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        boto3.client("s3", endpoint_url=s3_url, aws_access_key_id="bench", aws_secret_access_key="bench",
-                     region_name="us-east-1").create_bucket(Bucket=bucket)  # fmt: skip
+        boto3.client(
+            "s3", endpoint_url=s3_url, aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+        ).create_bucket(Bucket=bucket)
         upgrade(db_url)
         engine = make_engine(db_url, pool_size=args.concurrency + 4) if not args.sqlite else make_engine(db_url)
         factory = make_session_factory(engine)

@@ -115,9 +115,19 @@ def run_wrk(
                     out.write(f"{len(raw)}\n".encode() + raw)
         script = folder / "replay.lua"
         script.write_text(LUA)
-        cmd = [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-               "-s", str(script),
-               url, "--", f"{folder}/"]  # fmt: skip
+        cmd = [
+            WRK,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            f"{folder}/",
+        ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -701,9 +701,15 @@ class WebhookProcessor:
             log.exception("webhook.failed", event_id=event.id, type=event.type, error=str(exc))
             raise
         log.info(
-            "webhook.processed", event_id=event.id, type=event.type, outcome=result.outcome,
-            lesson_id=result.lesson_id, reason=result.reason, asset_id=event.asset_id, upload_id=event.upload_id,
-        )  # fmt: skip
+            "webhook.processed",
+            event_id=event.id,
+            type=event.type,
+            outcome=result.outcome,
+            lesson_id=result.lesson_id,
+            reason=result.reason,
+            asset_id=event.asset_id,
+            upload_id=event.upload_id,
+        )
         return result
 
     def _transaction(self, event: MuxEvent) -> HandleResult:
@@ -752,11 +758,17 @@ class WebhookProcessor:
     def _row(self, event: MuxEvent, outcome: str, error: str | None = None) -> dict[str, Any]:
         received_at = self.clock()  # an undated event's row records when it arrived (the column is required)
         return {
-            "id": event.id, "type": event.type[:100], "object_type": event.object_type,
-            "object_id": event.object_id, "occurred_at": event.created_at or received_at,
-            "received_at": received_at, "outcome": outcome, "error": error, "payload": event.payload,
+            "id": event.id,
+            "type": event.type[:100],
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "occurred_at": event.created_at or received_at,
+            "received_at": received_at,
+            "outcome": outcome,
+            "error": error,
+            "payload": event.payload,
             "lesson_id": None,
-        }  # fmt: skip
+        }
 
     def _record_failure(self, event: MuxEvent, exc: Exception) -> None:
         error = str(exc)[:2000]

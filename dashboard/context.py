@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.client_address import Network, parse_networks
+from core.client_address import Network
 from core.container import Lectern
 from core.dashboard_session import SessionLimits
 from core.lessons import LessonVideoService
@@ -71,9 +71,8 @@ def hashing_slots() -> HashingSlots:
     return lectern().hashing_slots
 
 
-@st.cache_resource
 def trusted_proxies() -> list[Network]:
-    return parse_networks(settings().trusted_proxies)
+    return settings().trusted_proxies
 
 
 def session_limits() -> SessionLimits:

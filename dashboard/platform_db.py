@@ -112,10 +112,12 @@ def student_names(
 ) -> dict[int, tuple[str, str]]:
     """Student key -> (name, email) for students enrolled in the scope's courses (the warehouse has no names)."""
     stmt = _scoped(
-        select(User.id, User.name, User.email).join(Enrollment, Enrollment.user_id == User.id)
-        .join(Course, Course.id == Enrollment.course_id).distinct(),
+        select(User.id, User.name, User.email)
+        .join(Enrollment, Enrollment.user_id == User.id)
+        .join(Course, Course.id == Enrollment.course_id)
+        .distinct(),
         scope,
-    )  # fmt: skip
+    )
     if course_id is not None:
         stmt = stmt.where(Course.id == course_id)
     with factory() as session:

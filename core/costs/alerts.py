@@ -74,11 +74,15 @@ def _record(session: Session, forecast: Forecast, crossings: pd.DataFrame, now: 
             + (f"; {usd(row.actual_micros)} is already spent." if over_now else ".")
         )
         context = {
-            "month": month, "budget_micros": budget, "p50_micros": int(row.p50_micros),
-            "low_micros": int(row.low_micros), "high_micros": int(row.high_micros),
-            "actual_micros": int(row.actual_micros), "as_of": forecast.as_of.isoformat(),
+            "month": month,
+            "budget_micros": budget,
+            "p50_micros": int(row.p50_micros),
+            "low_micros": int(row.low_micros),
+            "high_micros": int(row.high_micros),
+            "actual_micros": int(row.actual_micros),
+            "as_of": forecast.as_of.isoformat(),
             "quantiles": list(forecast.quantiles),
-        }  # fmt: skip
+        }
         existing = session.execute(select(Alert).where(Alert.key == key)).scalar_one_or_none()
         if existing is None:
             try:

@@ -146,14 +146,18 @@ def forecast_costs(
                 totals[line] = totals[line] + float(daily.loc[hist_month, line].sum())
         net = _price_month(totals, rate, book, history.volume_ratio)
         lo, mid, hi = np.quantile(net, [quantiles[0], 0.5, quantiles[1]])
-        rows.append({
-            "month": m,
-            "actual_micros": history.month_to_date_net_micros if m == current else 0,
-            "low_micros": int(np.rint(lo)), "p50_micros": int(np.rint(mid)), "high_micros": int(np.rint(hi)),
-            "is_current": m == current,
-            "days_of_data": int(hist_month.sum()) if m == current else 0,
-            "days_in_month": calendar.monthrange(m.year, m.month)[1],
-        })  # fmt: skip
+        rows.append(
+            {
+                "month": m,
+                "actual_micros": history.month_to_date_net_micros if m == current else 0,
+                "low_micros": int(np.rint(lo)),
+                "p50_micros": int(np.rint(mid)),
+                "high_micros": int(np.rint(hi)),
+                "is_current": m == current,
+                "days_of_data": int(hist_month.sum()) if m == current else 0,
+                "days_in_month": calendar.monthrange(m.year, m.month)[1],
+            }
+        )
     month_frame = pd.DataFrame(rows)
     cur = _current_month_path(
         daily, hist_month, gross, month_keys, future_dates, current, history, rate, book, quantiles
@@ -201,10 +205,15 @@ def _current_month_path(
     hist_cum = np.cumsum(daily.loc[hist_month, list(LINES)].sum(axis=1).to_numpy(np.float64))
     scale = base / actual_gross if actual_gross > 0 else 0.0
     rows = [
-        {"day": d, "actual_cum_micros": float(c * scale), "low_cum_micros": np.nan, "p50_cum_micros": np.nan,
-         "high_cum_micros": np.nan}
+        {
+            "day": d,
+            "actual_cum_micros": float(c * scale),
+            "low_cum_micros": np.nan,
+            "p50_cum_micros": np.nan,
+            "high_cum_micros": np.nan,
+        }
         for d, c in zip(daily.loc[hist_month, "day"], hist_cum, strict=True)
-    ]  # fmt: skip
+    ]
     cur_dates = [d for d, k in zip(future_dates, month_keys, strict=True) if k == current]
     for i, d in enumerate(cur_dates):
         lo, mid, hi = np.quantile(cum_future[i], [quantiles[0], 0.5, quantiles[1]])

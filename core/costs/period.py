@@ -20,16 +20,36 @@ LAST_DAY = date(2261, 12, 31)
 ENCODING, STORAGE, DELIVERY = 0, 1, 2
 # Per (lesson) group: net per line item, the credits, and the quantities behind them.
 MEASURES = (
-    "encoding_micros", "storage_micros", "delivery_micros", "gross_micros", "volume_micros", "free_micros",
-    "net_micros", "encoded_min", "stored_min_months", "delivered_min",
-)  # fmt: skip
+    "encoding_micros",
+    "storage_micros",
+    "delivery_micros",
+    "gross_micros",
+    "volume_micros",
+    "free_micros",
+    "net_micros",
+    "encoded_min",
+    "stored_min_months",
+    "delivered_min",
+)
 QUANTITY_OF = ("encoded_min", "stored_min_months", "delivered_min")  # by line item
 # Per (day, line item): the amounts spread over the days they cover, in micro-dollars, and the quantity.
 DAILY_COLUMNS = ("day", "line", "gross_micros", "volume_micros", "free_micros", "net_micros", "quantity")
 ROW_COLUMNS = (
-    "asset_id", "lesson_id", "line", "day", "days", "month", "quality", "tier", "storage_class", "quantity",
-    "gross_micros", "volume_micros", "free_micros", "net_micros",
-)  # fmt: skip
+    "asset_id",
+    "lesson_id",
+    "line",
+    "day",
+    "days",
+    "month",
+    "quality",
+    "tier",
+    "storage_class",
+    "quantity",
+    "gross_micros",
+    "volume_micros",
+    "free_micros",
+    "net_micros",
+)
 
 
 def month_start(d: date) -> date:

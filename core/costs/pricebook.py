@@ -33,10 +33,18 @@ STORAGE_CLASSES = ("standard", "infrequent", "cold")
 # Mux's deprecated names still appear in old assets and in delivery-usage rows.
 QUALITY_ALIASES = {"baseline": "basic", "smart": "plus"}
 TIER_ALIASES = {
-    "tier_720p": "720p", "tier_1080p": "1080p", "tier_1440p": "1440p", "tier_2160p": "2160p",
-    "tier_audio_only": "audio-only", "audio_only": "audio-only", "Audio only": "audio-only",
-    "SD": "720p", "HD": "720p", "FHD": "1080p", "UHD": "2160p",
-}  # fmt: skip
+    "tier_720p": "720p",
+    "tier_1080p": "1080p",
+    "tier_1440p": "1440p",
+    "tier_2160p": "2160p",
+    "tier_audio_only": "audio-only",
+    "audio_only": "audio-only",
+    "Audio only": "audio-only",
+    "SD": "720p",
+    "HD": "720p",
+    "FHD": "1080p",
+    "UHD": "2160p",
+}
 # Bounds per rule key: (min, max, must be a whole number).
 RULE_BOUNDS: dict[str, tuple[Decimal, Decimal | None, bool]] = {
     "delivery.free_minutes_per_month": (Decimal(0), None, False),
@@ -143,10 +151,17 @@ class PriceBook:
 
     def as_frame(self) -> pd.DataFrame:
         rows = [
-            {"key": e.key, "value": str(e.value), "unit": e.unit, "status": e.status, "source": e.source,
-             "overridden": e.overridden, "note": e.note}
+            {
+                "key": e.key,
+                "value": str(e.value),
+                "unit": e.unit,
+                "status": e.status,
+                "source": e.source,
+                "overridden": e.overridden,
+                "note": e.note,
+            }
             for e in (self.entries[k] for k in self.all_keys())
-        ]  # fmt: skip
+        ]
         return pd.DataFrame(rows)
 
     # -- overrides ---------------------------------------------------------------------------------

@@ -123,14 +123,41 @@ def price_inputs(inputs: Inputs, book: PriceBook, *, window: tuple[date, date], 
     st_month = month_of[st_start - w0]
     dlv = inputs.delivery
     unpriced = [
-        (ENCODING, enc, inputs.created[enc], np.ones(enc.size, np.int64), inputs.quality[enc], inputs.tier[enc],
-         np.full(enc.size, NO_CLASS), inputs.duration_us[enc], np.full(enc.size, US_PER_MINUTE)),
+        (
+            ENCODING,
+            enc,
+            inputs.created[enc],
+            np.ones(enc.size, np.int64),
+            inputs.quality[enc],
+            inputs.tier[enc],
+            np.full(enc.size, NO_CLASS),
+            inputs.duration_us[enc],
+            np.full(enc.size, US_PER_MINUTE),
+        ),
         # Storage is priced per minute-month: microseconds x days over a minute x the month's days.
-        (STORAGE, st_asset, st_start, st_days, inputs.quality[st_asset], inputs.tier[st_asset], st_class,
-         inputs.duration_us[st_asset] * st_days, US_PER_MINUTE * lengths[st_month]),
-        (DELIVERY, dlv["asset"], dlv["day"], np.ones(dlv["day"].size, np.int64), dlv["quality"], dlv["tier"],
-         np.full(dlv["day"].size, NO_CLASS), dlv["us"], np.full(dlv["day"].size, US_PER_MINUTE)),
-    ]  # fmt: skip
+        (
+            STORAGE,
+            st_asset,
+            st_start,
+            st_days,
+            inputs.quality[st_asset],
+            inputs.tier[st_asset],
+            st_class,
+            inputs.duration_us[st_asset] * st_days,
+            US_PER_MINUTE * lengths[st_month],
+        ),
+        (
+            DELIVERY,
+            dlv["asset"],
+            dlv["day"],
+            np.ones(dlv["day"].size, np.int64),
+            dlv["quality"],
+            dlv["tier"],
+            np.full(dlv["day"].size, NO_CLASS),
+            dlv["us"],
+            np.full(dlv["day"].size, US_PER_MINUTE),
+        ),
+    ]
     unit = rates(book)
     blocks = []
     for line, asset, day, days, quality, tier, cls, qn, qd in unpriced:

@@ -201,8 +201,10 @@ def report_payload(estimate: CostEstimate, group_by: str, attribution: pd.DataFr
     # Column by column (`tolist` gives Python ints, floats and strs, ~3x faster than to_dict's boxing per
     # value at 100,000 lessons); missing values become None.
     columns = list(shown.columns)
-    values = [[None if pd.isna(v) else v for v in shown[c].tolist()] if shown[c].hasnans else shown[c].tolist()
-              for c in columns]  # fmt: skip
+    values = [
+        [None if pd.isna(v) else v for v in shown[c].tolist()] if shown[c].hasnans else shown[c].tolist()
+        for c in columns
+    ]
     records = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
     return {
         "from": estimate.period.start.isoformat(),

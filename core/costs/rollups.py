@@ -116,8 +116,9 @@ def daily(blocks: list[Block], period: Period) -> pd.DataFrame:
             column = f"{name}_micros" if name != "quantity" else name
             if not value.any():
                 continue
-            columns[column][:, block.line] += np.bincount(one, weights=value if single.all() else value[single],
-                                                          minlength=n)[:n]  # fmt: skip
+            columns[column][:, block.line] += np.bincount(
+                one, weights=value if single.all() else value[single], minlength=n
+            )[:n]
         if single.all():
             continue
         # Rows over several days (storage runs): +per_day+1 from the first day, -1 after `rem` days and

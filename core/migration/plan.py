@@ -116,10 +116,22 @@ class MigrationPlan:
 
     def frame(self) -> pd.DataFrame:
         columns = [
-            "lesson_id", "lesson_title", "course_id", "course_title", "teacher_id", "teacher_name", "key",
-            "status", "size_bytes", "duration_s", "probed_duration_s", "playback_policy", "watched_s_per_day",
-            "job_state", "job_error",
-        ]  # fmt: skip
+            "lesson_id",
+            "lesson_title",
+            "course_id",
+            "course_title",
+            "teacher_id",
+            "teacher_name",
+            "key",
+            "status",
+            "size_bytes",
+            "duration_s",
+            "probed_duration_s",
+            "playback_policy",
+            "watched_s_per_day",
+            "job_state",
+            "job_error",
+        ]
         frame = pd.DataFrame([{c: getattr(i, c) for c in columns} for i in self.items], columns=columns)
         if self.cost is not None and not frame.empty:
             costs = self.cost.lessons[["lesson_id", "encoding_micros", "storage_month_micros", "delivery_month_micros"]]

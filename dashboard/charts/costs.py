@@ -64,9 +64,12 @@ def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> g
     )
     current = months["is_current"].astype(bool)
     fig.add_scatter(
-        x=label[current], y=dollars(months.loc[current, "actual_micros"]), mode="markers", name="spent so far",
+        x=label[current],
+        y=dollars(months.loc[current, "actual_micros"]),
+        mode="markers",
+        name="spent so far",
         marker={"size": 14, "symbol": "diamond", "color": "#2d3436"},
-    )  # fmt: skip
+    )
     _budget_line(fig, budget_micros)
     fig.update_layout(yaxis_tickprefix="$")
     return _layout(fig, "Month-end projection and the next months (bars: median; whiskers: band)")
@@ -80,9 +83,13 @@ def month_path(current: pd.DataFrame, budget_micros: int | None = None) -> go.Fi
         x=current["day"], y=dollars(current["high_cum_micros"]), line_width=0, showlegend=False, hoverinfo="skip"
     )
     fig.add_scatter(
-        x=current["day"], y=dollars(current["low_cum_micros"]), fill="tonexty", fillcolor="rgba(116,185,255,0.35)",
-        line_width=0, name="band",
-    )  # fmt: skip
+        x=current["day"],
+        y=dollars(current["low_cum_micros"]),
+        fill="tonexty",
+        fillcolor="rgba(116,185,255,0.35)",
+        line_width=0,
+        name="band",
+    )
     fig.add_scatter(
         x=current["day"],
         y=dollars(current["p50_cum_micros"]),

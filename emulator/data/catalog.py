@@ -97,8 +97,8 @@ ERRORS: tuple[PlayerError, ...] = (
     PlayerError(1105, "bufferStalledError", "mediaError: bufferStalledError"),
 )
 
-# Local hour-of-day weights (index = hour). Students watch at lunch and in the evening on weekdays,
-# and from late morning on weekends.
+# Local hour-of-day weights (index = hour; two rows of 12 hours each, kept by `fmt: skip`). Students watch
+# at lunch and in the evening on weekdays, and from late morning on weekends.
 WEEKDAY_HOURS: tuple[float, ...] = (
     0.25, 0.12, 0.06, 0.04, 0.04, 0.08, 0.25, 0.55, 0.8, 0.95, 1.0, 1.1,
     1.25, 1.15, 1.0, 1.0, 1.1, 1.3, 1.6, 1.9, 2.1, 1.9, 1.3, 0.6,

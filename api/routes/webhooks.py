@@ -13,7 +13,7 @@ from api.schemas import WebhookResponse
 from api.services import WEBHOOK_THREADS
 from core.errors import BodyTooLarge, WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
-from core.webhooks import SIGNATURE_HEADER, parse_event, verify_signature
+from core.webhooks import SIGNATURE_HEADER, Outcome, parse_event, verify_signature
 
 router = APIRouter(prefix="/api/videos/mux", tags=["webhooks"])
 log = get_logger(__name__)
@@ -81,7 +81,7 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
         result = await to_thread.run_sync(services.webhooks.handle, event, limiter=webhook_limiter(request))
     except Exception:
         # Recorded as `failed` by the processor; the 500 makes Mux deliver it again later.
-        metrics.webhooks.labels(event.type, "failed").inc()
+        metrics.webhooks.labels(event.type, Outcome.failed).inc()
         raise
     metrics.webhooks.labels(event.type, result.outcome).inc()
     return JSONResponse(

@@ -94,6 +94,7 @@ def config_check() -> None:
         console.print(f"[red]problem:[/] {problem}", highlight=False, soft_wrap=True)
     if settings.dev_mode:
         console.print("LECTERN_DEV_MODE is on: the API accepts a short or published JWT secret (never in production)")
+    # Each problem is a line of the report above, not one error line: the settings themselves loaded.
     if problems:
         raise typer.Exit(1)
 

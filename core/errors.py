@@ -14,7 +14,8 @@ LecternError                         base of everything Lectern raises on purpos
 │   ├── StorageUnavailable           S3 answered 5xx/throttled or could not be reached      unavailable
 │   ├── TooManyStreams               a user or process holds its cap of event streams      retryable
 │   ├── HashingBusy (core.passwords) every password-check slot stayed taken                 retryable
-│   └── WarehouseBusy (warehouse.store)  another process holds the warehouse writer lock   retryable
+│   ├── WarehouseBusy (warehouse.store)  another process holds the warehouse writer lock   retryable
+│   └── DatabaseUnavailable, ApiUnreachable (lectern.errors)  DATABASE_URL or the API is down  unavailable
 └── PermanentError                   retrying the same call will fail the same way: fix the input/config
     ├── MuxInvalidRequest            Mux answered 400/409/422 (Mux's own messages kept)     upstream
     ├── MuxAuthError                 Mux answered 401/403: wrong token or missing permission upstream
@@ -50,7 +51,7 @@ PermanentError
 ├── ViewExportsUnavailable (sync.sources), RefusedUrl (sync.view_exports)                   upstream
 ├── SyncConfigError (sync.runner)            a NotConfigured for sync jobs                  misconfigured
 ├── SignInError (dashboard.auth)             sign-in refused                                unauthenticated
-└── UploadFailed, SimulationFailed, DatabaseNotEmpty (lectern)
+└── UploadFailed, SimulationFailed, DatabaseNotEmpty, InvalidArgument, DatabaseNotMigrated (lectern)
 ```
 
 Every Mux error also derives from `MuxError`, which carries the HTTP `status`, Mux's error `type` and

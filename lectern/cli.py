@@ -5,19 +5,23 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
-from core.errors import ErrorKind, LecternError
+from core.errors import ErrorKind
 from lectern.commands._settings import settings_or_exit
+from lectern.errors import as_lectern_error
 from lectern.sample_data import DemoAccount
 from lectern.seed import Progress as seeding_progress
 
 if TYPE_CHECKING:
+    from typer._click.core import Context as ClickContext  # typer's own copy of click, which TyperGroup takes
+
     from core.container import Lectern
 
 # sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.
@@ -38,16 +42,42 @@ EXIT_CODE_BY_KIND: dict[ErrorKind, int] = {
 EPILOG = (
     "An error is one line on stderr (`error: ...`) and an exit code by its kind: "
     + ", ".join(f"{kind.value} {code}" for kind, code in EXIT_CODE_BY_KIND.items())
-    + "; 1 or 2 when a command stops on its own (2: bad usage or settings)."
+    + "; 2 when the command line does not parse (an unknown option, a number out of range); 1 when a command "
+    "reports failures in its own output (a sync job in its table, a refused rollback)."
 )
 
-app = typer.Typer(help="Lectern: course videos on Mux.", epilog=EPILOG, no_args_is_help=True, add_completion=False)
+
+class _ErrorsAsExitCodes(TyperGroup):
+    """The root command: any LecternError from any command becomes one line and its kind's exit code.
+
+    Here rather than around `app()` in `main`, so a test that drives `app` with typer's CliRunner goes
+    through the same mapping as the `lectern` script.
+    """
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            error = as_lectern_error(exc)
+            if error is None:
+                raise
+            message = " ".join(error.user_message.split())  # one line, whatever the message holds
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(EXIT_CODE_BY_KIND[error.kind]) from None
+
+
+app = typer.Typer(
+    cls=_ErrorsAsExitCodes,
+    help="Lectern: course videos on Mux.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+)
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 db_app = typer.Typer(help="Platform database migrations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 console = Console()
-err = Console(stderr=True)
 
 
 @config_app.command("check")
@@ -64,6 +94,7 @@ def config_check() -> None:
         console.print(f"[red]problem:[/] {problem}", highlight=False, soft_wrap=True)
     if settings.dev_mode:
         console.print("LECTERN_DEV_MODE is on: the API accepts a short or published JWT secret (never in production)")
+    # Each problem is a line of the report above, not one error line: the settings themselves loaded.
     if problems:
         raise typer.Exit(1)
 
@@ -74,7 +105,7 @@ def db_upgrade(revision: str = typer.Option("head", help="Target revision.")) ->
     from core.db.migrate import current_revision, upgrade
 
     settings = settings_or_exit()
-    _run_db(lambda: upgrade(settings.database_url, revision))
+    upgrade(settings.database_url, revision)
     console.print(f"database at revision {current_revision(settings.database_url)}")
 
 
@@ -84,7 +115,7 @@ def db_downgrade(revision: str = typer.Option("-1", help="Target revision (e.g. 
     from core.db.migrate import current_revision, downgrade
 
     settings = settings_or_exit()
-    _run_db(lambda: downgrade(settings.database_url, revision))
+    downgrade(settings.database_url, revision)
     console.print(f"database at revision {current_revision(settings.database_url)}")
 
 
@@ -95,16 +126,6 @@ def db_current() -> None:
 
     settings = settings_or_exit()
     console.print(current_revision(settings.database_url) or "empty (no revision)")
-
-
-def _run_db(action: object) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        action()  # type: ignore[operator]
-    except OperationalError as exc:
-        err.print(f"error: cannot reach the database in DATABASE_URL: {exc.orig}", highlight=False)
-        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -143,10 +164,10 @@ def seed(
                 )
                 counts = seeding.write_platform(engine, built, advance)
                 platform = built
-            except seeding.DatabaseNotEmpty as exc:
+            except seeding.DatabaseNotEmpty:
                 if not if_empty:
-                    err.print(f"error: {exc}")
-                    raise typer.Exit(1) from None
+                    raise
+                # --if-empty: a seeded database is what the caller asked for; fill in the media only.
                 console.print("platform database already seeded; only filling in what is missing")
                 counts = {}
             if media:
@@ -245,8 +266,4 @@ _mount()
 
 def main(args: list[str] | None = None) -> None:
     """The `lectern` entry point: the commands, with any LecternError as one line and an exit code by kind."""
-    try:
-        app(args=args, prog_name="lectern")
-    except LecternError as exc:
-        typer.echo(f"error: {exc.user_message}", err=True)
-        raise SystemExit(EXIT_CODE_BY_KIND[exc.kind]) from None
+    app(args=args, prog_name="lectern")

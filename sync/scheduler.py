@@ -16,24 +16,35 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from core.container import Lectern
 from core.logging import get_logger
-from core.settings import Settings, load_settings
+from core.settings import Settings
 
 log = get_logger(__name__)
 JOBSTORE_TABLE = "lectern_scheduler_jobs"
 
 
+# The scheduler process's one container (engines, Mux client), shared by every run: `start` opens it and
+# the scheduler's shutdown closes it. A module global because APScheduler stores a job as a reference to
+# `scheduled_job` plus pickled arguments, and a container cannot be pickled.
+_lectern: Lectern | None = None
+_lectern_lock = threading.Lock()
+
+
 def scheduled_job(job: str) -> None:
-    """Entry point APScheduler stores by reference: builds settings at run time, runs one job."""
+    """Entry point APScheduler stores by reference: runs one job on the process's container."""
     from sync.runner import SyncContext, run_jobs
 
-    settings = load_settings()
-    ctx = SyncContext.from_settings(settings)
+    lectern = _lectern
+    if lectern is None:
+        raise RuntimeError("scheduled_job runs only in a scheduler made by sync.scheduler.start()")
+    ctx = SyncContext.from_settings(lectern.settings, lectern=lectern)
     try:
         run_jobs(ctx, [job])
     finally:
@@ -80,10 +91,35 @@ def ensure_jobs(
 
 
 def start(settings: Settings, **kwargs: Any) -> BackgroundScheduler:
-    """A running scheduler with every sync job in place (paused while the jobs are reconciled)."""
+    """A running scheduler with every sync job in place (paused while the jobs are reconciled).
+
+    Its jobs share one sync container for the scheduler's lifetime; `scheduler.shutdown()` closes it.
+    """
+    global _lectern
+    lectern = Lectern.from_settings(settings, kind="sync")
+    with _lectern_lock:
+        if _lectern is not None:
+            lectern.close()
+            raise RuntimeError("a sync scheduler is already running in this process")
+        _lectern = lectern
+
+    def release(_event: SchedulerEvent) -> None:
+        global _lectern
+        with _lectern_lock:
+            _lectern = None
+        lectern.close()
+
     scheduler = build_scheduler(settings)
-    scheduler.start(paused=True)
-    actions = ensure_jobs(scheduler, settings, **kwargs)
+    scheduler.add_listener(release, EVENT_SCHEDULER_SHUTDOWN)
+    try:
+        scheduler.start(paused=True)
+        actions = ensure_jobs(scheduler, settings, **kwargs)
+    except BaseException:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)  # the listener releases the container
+        else:
+            release(SchedulerEvent(EVENT_SCHEDULER_SHUTDOWN))
+        raise
     scheduler.resume()
     log.info("sync.scheduler_started", **actions)
     return scheduler

@@ -22,7 +22,7 @@ def command(
     try:
         settings.require_api_secrets()
     except SettingsError as exc:
-        typer.echo(f"error: {exc} (the API will not start)", err=True)
-        raise typer.Exit(2) from None
+        # Re-raised with the consequence, which the bare setting problem does not say.
+        raise SettingsError(f"{exc.message} (the API will not start)") from exc
     configure_logging(settings.log_level, secrets=settings_secrets(settings))
     serve(settings, host=host, port=port, workers=workers, access_log=access_log)

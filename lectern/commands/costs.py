@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.costs.errors import CostError
 from core.costs.money import usd
 from core.costs.pricebook import pricebook_from_settings
 from core.costs.report import parse_report_params, present, report_csv, report_payload, rollup, summary
@@ -17,13 +16,7 @@ from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(help="Estimated Mux costs: report, price book, forecast.", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
 FORMATS = ("table", "csv", "json")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"error: {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @app.command("report")
@@ -36,21 +29,15 @@ def report(
     """Estimated Mux costs for a period, grouped (cents add up to the total)."""
     from warehouse.costs import estimate_period
     from warehouse.reader import reader_for
-    from warehouse.store import WarehouseNotReady
 
-    try:
-        settings = settings_or_exit()
-        today = datetime.now(UTC).date()
-        params = parse_report_params(
-            first, last, group_by, fmt, today=today, max_days=settings.cost_report_max_days, formats=FORMATS
-        )
-        book = pricebook_from_settings(settings)
-        with reader_for(settings.warehouse_path).connect() as con:
-            estimate, attribution = estimate_period(con, params.period, book, today=today)
-    except CostError as exc:
-        raise _fail(str(exc)) from None
-    except WarehouseNotReady as exc:
-        raise _fail(str(exc), 1) from None
+    settings = settings_or_exit()
+    today = datetime.now(UTC).date()
+    params = parse_report_params(
+        first, last, group_by, fmt, today=today, max_days=settings.cost_report_max_days, formats=FORMATS
+    )
+    book = pricebook_from_settings(settings)
+    with reader_for(settings.warehouse_path).connect() as con:
+        estimate, attribution = estimate_period(con, params.period, book, today=today)
     if params.format == "csv":
         typer.echo(report_csv(estimate, params.group_by, attribution), nl=False)
         return
@@ -77,10 +64,7 @@ def report(
 @app.command("prices")
 def prices() -> None:
     """The price book in use (with LECTERN_PRICE_OVERRIDES applied), each price with its source and status."""
-    try:
-        book = pricebook_from_settings(settings_or_exit())
-    except CostError as exc:
-        raise _fail(str(exc)) from None
+    book = pricebook_from_settings(settings_or_exit())
     table = Table("key", "value", "unit", "status", "source", title=f"{book.version} (effective {book.effective})")
     for row in book.as_frame().itertuples(index=False):
         table.add_row(row.key, row.value, row.unit, row.status, row.source)
@@ -97,22 +81,16 @@ def forecast(
     from core.costs.forecast import forecast_costs, history_from_estimate, history_period
     from warehouse.costs import estimate_period
     from warehouse.reader import reader_for
-    from warehouse.store import WarehouseNotReady
 
-    try:
-        settings = settings_or_exit()
-        book = pricebook_from_settings(settings)
-        today = datetime.now(UTC).date()
-        period = history_period(today)
-        with reader_for(settings.warehouse_path).connect() as con:
-            estimate, _ = estimate_period(con, period, book, today=today)
-        result = forecast_costs(
-            history_from_estimate(estimate), book, as_of=period.end, budget_usd=settings.monthly_budget_usd
-        )
-    except CostError as exc:
-        raise _fail(str(exc)) from None
-    except WarehouseNotReady as exc:
-        raise _fail(str(exc), 1) from None
+    settings = settings_or_exit()
+    book = pricebook_from_settings(settings)
+    today = datetime.now(UTC).date()
+    period = history_period(today)
+    with reader_for(settings.warehouse_path).connect() as con:
+        estimate, _ = estimate_period(con, period, book, today=today)
+    result = forecast_costs(
+        history_from_estimate(estimate), book, as_of=period.end, budget_usd=settings.monthly_budget_usd
+    )
     table = Table("month", "so far", "projected", "band", title="Mux cost forecast")
     for row in result.months.itertuples():
         table.add_row(

@@ -172,21 +172,21 @@ def command(
     fresh: bool = typer.Option(False, "--fresh", help="Forget the previous demo's data (var/) first."),
 ) -> None:
     """Run the whole product locally on sample data. Ctrl-C stops everything it started."""
+    from core.errors import Conflict, NotConfigured
+
     ports = DemoPorts()
     if importlib.util.find_spec("moto") is None:
-        console.print(
-            "[red]The demo's S3 (moto) is not installed.[/] Install the `demo` extra: `make install`, "
-            "`uv sync --extra demo` or `pip install 'lectern\\[demo]'`."
+        raise NotConfigured(
+            "the demo's S3 (moto) is not installed; install the `demo` extra: `make install`, "
+            "`uv sync --extra demo` or `pip install 'lectern[demo]'`"
         )
-        raise typer.Exit(1)
     if fresh:
         for path in [VAR / "lectern.db", VAR / "emulator", VAR / "demo.env", VAR / "warehouse"]:
             subprocess.run(["rm", "-rf", str(path)], check=True)
     (VAR / "logs").mkdir(parents=True, exist_ok=True)
     busy = [f"{name} ({port})" for name, port in vars(ports).items() if not port_free(port)]
     if busy:
-        console.print(f"[red]Ports in use:[/] {', '.join(busy)}. Stop whatever holds them (an earlier demo?).")
-        raise typer.Exit(1)
+        raise Conflict(f"ports in use: {', '.join(busy)}; stop whatever holds them (an earlier demo?)")
 
     env = demo_environment(ports)
     sup = Supervisor()
@@ -236,6 +236,7 @@ def command(
     except KeyboardInterrupt:
         console.print("\nStopping…")
     except RuntimeError as exc:
+        # A failed step carries that step's own output (many lines): shown whole, not as one error line.
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     finally:

@@ -26,7 +26,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from core.costs.money import usd
-from core.errors import LecternError
 from lectern.commands._settings import settings_or_exit
 
 if TYPE_CHECKING:
@@ -35,16 +34,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Move legacy S3 lesson videos to Mux (resumable, verified, idempotent).", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
 
 LessonOpt = typer.Option(None, "--lesson", help="Lesson id (repeatable).")
 CourseOpt = typer.Option(None, "--course", help="Only this course.")
 TeacherOpt = typer.Option(None, "--teacher", help="Only this teacher's courses.")
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"error: {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _who() -> str:
@@ -56,14 +49,11 @@ def _who() -> str:
 
 @contextmanager
 def _context() -> Iterator[tuple[Lectern, MigrationService]]:
-    """The container and its MigrationService, closed afterwards; errors become one line."""
+    """The container and its MigrationService, closed afterwards."""
     from core.container import Lectern
 
     with Lectern.from_settings(settings_or_exit()) as lectern:
-        try:
-            yield lectern, lectern.migration
-        except LecternError as exc:
-            raise _fail(exc.message) from None
+        yield lectern, lectern.migration
 
 
 def _size(n: int | None) -> str:
@@ -304,7 +294,9 @@ def cancel_cmd(
 ) -> None:
     """Cancel queued or running jobs (lessons stay on S3; an asset already made is kept on the job)."""
     if not (lesson or job or all_jobs):
-        raise _fail("say which: --lesson, --job or --all", 2)
+        from lectern.errors import InvalidArgument
+
+        raise InvalidArgument("say which: --lesson, --job or --all")
     with _context() as (_, service):
         n = service.cancel(job_ids=job or None, lesson_ids=lesson or None)
     console.print(f"cancelled {n} jobs")
@@ -355,6 +347,7 @@ def rollback_cmd(
     with _context() as (_, service):
         report = service.rollback(lesson, delete_asset=not keep_asset, by=_who())
     _print_report(report)
+    # Each refused lesson is a line of the report (with its reason), not one error line.
     if report.refused:
         raise typer.Exit(1)
 

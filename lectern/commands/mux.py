@@ -13,19 +13,14 @@ app.add_typer(signing_key_app, name="signing-key")
 def create_signing_key() -> None:
     """Create a signing key through Mux's System API and print the two settings to add to .env."""
     from core.container import Lectern
-    from core.errors import MuxError
+    from core.errors import NotConfigured
     from lectern.commands._settings import settings_or_exit
 
     settings = settings_or_exit()
     with Lectern.from_settings(settings) as lectern:
         if lectern.mux is None:
-            typer.echo("error: set MUX_TOKEN_ID and MUX_TOKEN_SECRET (a token with System permission)", err=True)
-            raise typer.Exit(2)
-        try:
-            key = lectern.mux.create_signing_key()
-        except MuxError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(1) from None
+            raise NotConfigured("set MUX_TOKEN_ID and MUX_TOKEN_SECRET (a token with System permission)")
+        key = lectern.mux.create_signing_key()
     typer.echo(f"# signing key {key.id} created at {settings.mux_api_url}; Mux shows the private key only now.")
     typer.echo("# Add these two lines to .env (keep the private key secret):")
     typer.echo(f"MUX_SIGNING_KEY_ID={key.id}")

@@ -29,12 +29,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.container import Lectern
 from core.db.models import Enrollment, Lesson, LessonProgress, VideoStatus, table_of
-from core.errors import ErrorKind, NotConfigured, PermanentError
+from core.errors import ErrorKind, PermanentError
 from core.privacy import pseudonym_secret, student_key
 from lectern.commands._settings import settings_or_exit
 
 console = Console()
-err = Console(stderr=True)
 
 PROGRESS_PAGE = 5_000
 WRITE_BATCH = 1_000
@@ -236,20 +235,16 @@ def simulate(
     ),
 ) -> None:
     """Simulate Mux Data views of the platform's ready lessons by their enrolled students."""
+    from core.errors import MuxUnavailable, NotFound
+
     settings = settings_or_exit()
-    try:
-        secret = pseudonym_secret(settings)
-    except NotConfigured as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(2) from None
+    secret = pseudonym_secret(settings)
     base_url = str(settings.mux_api_url).rstrip("/")
-    lectern = Lectern.from_settings(settings)
-    engine = lectern.engine
-    try:
+    with Lectern.from_settings(settings) as lectern:
+        engine = lectern.engine
         catalogue = read_catalogue(engine, secret)
         if not catalogue.lessons:
-            err.print("error: no lessons with a ready Mux video in the platform DB (upload some or run the demo)")
-            raise typer.Exit(1)
+            raise NotFound("no lessons with a ready Mux video in the platform DB (upload some or run the demo)")
         body = {
             "days": days,
             "views": views,
@@ -263,11 +258,7 @@ def simulate(
             try:
                 summary = run_simulation(base_url, body, lambda done, total: bar.update(task, completed=done))
             except httpx.HTTPError as exc:
-                err.print(f"error: cannot reach the Mux emulator at {base_url} (MUX_API_URL): {exc}")
-                raise typer.Exit(1) from None
-            except SimulationFailed as exc:
-                err.print(f"error: {exc}")
-                raise typer.Exit(1) from None
+                raise MuxUnavailable(f"cannot reach the Mux emulator at {base_url} (MUX_API_URL): {exc}") from exc
             bar.update(task, completed=views)
             written = 0
             if write_lesson_progress:
@@ -278,8 +269,6 @@ def simulate(
                     if saved is not None:
                         rows.append(saved)
                 written = write_progress(engine, rows)
-    finally:
-        lectern.close()
     span = summary["time_range"]
     console.print(
         f"{summary['views']:,} views of {len(summary['assets'])} lessons by {summary['viewers']:,} students "

@@ -24,7 +24,6 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-err = Console(stderr=True)
 
 # Spelled out rather than imported: sync.runner pulls in DuckDB, and `lectern --help` should stay instant.
 JOB_HELP = "Job to run (repeatable): platform, assets, views, delivery_usage, cost_alerts. Default: all, in that order."
@@ -43,15 +42,14 @@ def _progress() -> Progress:
 
 
 def _run(jobs: list[str] | None, *, days: int | None = None) -> None:
+    from lectern.errors import InvalidArgument
     from sync.runner import JOBS, SyncContext, run_jobs
-    from warehouse.store import WarehouseBusy
 
     settings = settings_or_exit()
     chosen = jobs or list(JOBS)
     unknown = [j for j in chosen if j not in JOBS]
     if unknown:
-        err.print(f"error: unknown job {unknown[0]!r}; choose from {', '.join(JOBS)}")
-        raise typer.Exit(2)
+        raise InvalidArgument(f"unknown job {unknown[0]!r}; choose from {', '.join(JOBS)}")
     ctx = SyncContext.from_settings(settings)
     since = ctx.clock() - timedelta(days=days) if days is not None else None
     try:
@@ -64,9 +62,6 @@ def _run(jobs: list[str] | None, *, days: int | None = None) -> None:
                 bar.update(tasks[job], completed=done, total=total or None, rows=rows)
 
             results = run_jobs(ctx, chosen, since=since, progress=progress)
-    except WarehouseBusy as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(1) from None
     finally:
         ctx.close()
     table = Table("job", "status", "rows", "new rows", "watermark", "seconds", "error", title="Sync")
@@ -81,6 +76,7 @@ def _run(jobs: list[str] | None, *, days: int | None = None) -> None:
             r.error or "",
         )
     console.print(table)
+    # A failed job is a row of the table (with its error), not one error line: the other jobs still ran.
     if any(r.status != "ok" for r in results):
         raise typer.Exit(1)
 
@@ -132,18 +128,10 @@ def status() -> None:
     """Show each job's watermark, last run and outcome from the published warehouse."""
     from warehouse.queries import sync_status
     from warehouse.reader import open_analyst_connection
-    from warehouse.store import WarehouseNotReady
 
     settings = settings_or_exit()
-    try:
-        con = open_analyst_connection(settings.warehouse_path)
-    except WarehouseNotReady as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(1) from None
-    try:
+    with open_analyst_connection(settings.warehouse_path) as con:
         df = sync_status(con)
-    finally:
-        con.close()
     table = Table(*df.columns, title=f"sync_state ({settings.warehouse_path})")
     for row in df.itertuples(index=False):
         table.add_row(*["" if v is None or v != v else str(v) for v in row])

@@ -13,30 +13,19 @@ def command(
 ) -> None:
     """Print a bearer token for USER; the token is the last line of the output."""
     from sqlalchemy import select
-    from sqlalchemy.exc import OperationalError
 
     from core.auth import mint_token
     from core.container import Lectern
     from core.db.models import User
-    from core.settings import SettingsError
+    from core.errors import NotFound
     from lectern.commands._settings import settings_or_exit
 
     settings = settings_or_exit()
-    try:
-        settings.require_api_secrets()  # a token the API would never accept helps nobody
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    with Lectern.from_settings(settings) as lectern:
-        try:
-            with lectern.engine.connect() as conn:
-                row = conn.execute(select(User.role, User.email).where(User.id == user)).one_or_none()
-        except OperationalError as exc:
-            typer.echo(f"error: cannot read users from DATABASE_URL: {exc.orig}", err=True)
-            raise typer.Exit(1) from None
+    settings.require_api_secrets()  # a token the API would never accept helps nobody
+    with Lectern.from_settings(settings) as lectern, lectern.engine.connect() as conn:
+        row = conn.execute(select(User.role, User.email).where(User.id == user)).one_or_none()
     if row is None:
-        typer.echo(f"error: no user with id {user}", err=True)
-        raise typer.Exit(1)
+        raise NotFound(f"no user with id {user}")
     lifetime = ttl or settings.platform_token_ttl_s
     typer.echo(f"# {row.role} {row.email} (user {user}), valid for {lifetime} s — use: Authorization: Bearer <token>")
     # Plain echo, never a rich console: a wrapped token would not paste back.

@@ -90,14 +90,37 @@ def send_from(
     )
 
 
+def api_refusal(resp: httpx.Response) -> LecternError:
+    """The API's error answer (`{"error": {"kind", "message"}}`) as the error of the same kind, so the exit
+    code says what the API said: 66 for a lesson it does not know, 77 for a token it refuses."""
+    from core.errors import Conflict, Forbidden, NotFound, Unauthenticated
+    from lectern.errors import InvalidArgument
+
+    try:
+        error = resp.json()["error"]
+        kind, message = ErrorKind(error["kind"]), f"the API refused the upload URL: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return UploadFailed(f"the API refused the upload URL ({resp.status_code}): {resp.text[:300]}")
+    as_kind: dict[ErrorKind, Callable[[str], LecternError]] = {
+        ErrorKind.NOT_FOUND: NotFound,
+        ErrorKind.UNAUTHENTICATED: Unauthenticated,
+        ErrorKind.FORBIDDEN: Forbidden,
+        ErrorKind.CONFLICT: Conflict,
+        ErrorKind.INVALID: InvalidArgument,
+    }
+    return as_kind.get(kind, UploadFailed)(message)
+
+
 def _ticket_from_api(settings: Settings, token: str, lesson_id: int) -> Ticket:
     url = f"{str(settings.api_base_url).rstrip('/')}/api/videos/mux/upload-url"
     try:
         resp = httpx.post(url, json={"lesson_id": lesson_id}, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     except httpx.HTTPError as exc:
-        raise UploadFailed(f"cannot reach the API at {settings.api_base_url}: {exc}") from exc
+        from lectern.errors import ApiUnreachable
+
+        raise ApiUnreachable(f"cannot reach the API at {settings.api_base_url}: {exc}") from exc
     if resp.status_code != 200:
-        raise UploadFailed(f"the API refused the upload URL ({resp.status_code}): {resp.text[:300]}")
+        raise api_refusal(resp)
     body = resp.json()
     return Ticket(body["upload_id"], body["url"], bool(body.get("reused")))
 
@@ -106,21 +129,22 @@ def _ticket_from_core(lectern: Lectern, lesson_id: int, acting_as: str | None, r
     from sqlalchemy import select
 
     from core.db.models import Course, Lesson, User
+    from core.errors import NotConfigured, NotFound
 
     mux = lectern.mux
     if mux is None:
-        raise UploadFailed("Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET (or use --token)")
+        raise NotConfigured("Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET (or use --token)")
     with lectern.session_factory() as session:
         if acting_as is None:
             stmt = select(Course.teacher_id).join(Lesson, Lesson.course_id == Course.id).where(Lesson.id == lesson_id)
             user_id = session.execute(stmt).scalar_one_or_none()
             if user_id is None:
-                raise UploadFailed(f"lesson {lesson_id} not found")
+                raise NotFound(f"lesson {lesson_id} not found")
         else:
             column = User.id if acting_as.isdigit() else User.email
             user_id = session.execute(select(User.id).where(column == acting_as)).scalar_one_or_none()
             if user_id is None:
-                raise UploadFailed(f"no user {acting_as!r}")
+                raise NotFound(f"no user {acting_as!r}")
         pending = session.execute(select(Lesson.mux_upload_id).where(Lesson.id == lesson_id)).scalar_one_or_none()
     if restart and pending:
         mux.cancel_direct_upload(pending)  # core then creates a fresh upload instead of reusing this one
@@ -176,26 +200,25 @@ def command(
     wait_timeout: float = typer.Option(600.0, help="Seconds to wait for ready."),
 ) -> None:
     """Upload a lesson video to Mux (chunked; run again to resume an interrupted upload)."""
+    from lectern.errors import InvalidArgument
+
     settings = settings_or_exit()
     if file.suffix.lower() not in VIDEO_EXTENSIONS:
-        err.print(f"error: {file.name} does not look like a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
-        raise typer.Exit(2)
+        raise InvalidArgument(f"{file.name} does not look like a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
     total = file.stat().st_size
     if total == 0:
-        err.print(f"error: {file.name} is empty")
-        raise typer.Exit(2)
+        raise InvalidArgument(f"{file.name} is empty")
+    if token and restart:
+        raise InvalidArgument("--restart needs direct access (drop --token): the API has no cancel route")
     chunk = chunk_mb * 1024 * 1024 if chunk_mb else settings.mux_upload_chunk_bytes
     from core.container import Lectern
 
     with Lectern.from_settings(settings) as lectern:
+        if token:
+            ticket = _ticket_from_api(settings, token, lesson)
+        else:
+            ticket = _ticket_from_core(lectern, lesson, acting_as, restart)
         try:
-            if token and restart:
-                raise UploadFailed("--restart needs direct access (drop --token): the API has no cancel route")
-            ticket = (
-                _ticket_from_api(settings, token, lesson)
-                if token
-                else _ticket_from_core(lectern, lesson, acting_as, restart)
-            )
             with httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0)) as http, file.open("rb") as stream:
                 offset = uploaded_bytes(http, ticket.url, total)
                 if offset:
@@ -211,10 +234,10 @@ def command(
                         chunk_size=chunk,
                         on_progress=lambda done: bar.update(task, completed=done),
                     )
-        except (UploadFailed, LecternError) as exc:
-            err.print(f"error: {exc}")
-            err.print("run the same command again to resume from where it stopped")
-            raise typer.Exit(1) from None
+        except LecternError:
+            # The bytes sent so far stay at the upload URL: say so beside the error line, which main() prints.
+            console.print("run the same command again to resume from where it stopped")
+            raise
         console.print(f"uploaded {file.name} ({total:,} bytes) to upload {ticket.upload_id}")
         if wait:
             _wait_ready(_status_reader(lectern, token, lesson), wait_timeout)
@@ -229,10 +252,10 @@ def _wait_ready(read: Callable[[], tuple[str, str | None]], timeout: float) -> N
             if status in FINAL_STATUSES:
                 break
             if time.monotonic() >= deadline:
+                # Not an error: the upload is done and Mux is still working on it.
                 err.print(f"still {status} after {timeout:.0f} s; check `lectern dashboard` later")
                 raise typer.Exit(1)
             time.sleep(1.0)
     if status == "errored":
-        err.print(f"Mux could not process the video: {error or 'no message'}")
-        raise typer.Exit(1)
+        raise UploadFailed(f"Mux could not process the video: {error or 'no message'}")
     console.print("ready: the lesson now plays from Mux")

@@ -12,7 +12,6 @@ from lectern.commands._settings import settings_or_exit
 
 app = typer.Typer(help="The analytics warehouse (DuckDB): info, exports.", no_args_is_help=True, add_completion=False)
 console = Console()
-err = Console(stderr=True)
 
 
 @app.command("init")
@@ -31,24 +30,17 @@ def info() -> None:
     """The published snapshot, its schema version and row counts per table."""
     from warehouse.reader import open_analyst_connection
     from warehouse.schema import TABLES, current_version
-    from warehouse.store import WarehouseLayout, WarehouseNotReady
+    from warehouse.store import WarehouseLayout
 
     settings = settings_or_exit()
     layout = WarehouseLayout(settings.warehouse_path)
-    try:
-        con = open_analyst_connection(settings.warehouse_path)
-    except WarehouseNotReady as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(1) from None
-    try:
+    with open_analyst_connection(settings.warehouse_path) as con:
         console.print(f"entry point: {layout.pointer} -> {layout.published()}")
         console.print(f"schema version: {current_version(con)}; snapshots kept: {len(layout.snapshot_files())}")
         table = Table("table", "rows", title="Tables")
         for name in TABLES:
             table.add_row(name, f"{con.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]:,}")
         console.print(table)
-    finally:
-        con.close()
 
 
 @app.command("export")
@@ -57,21 +49,13 @@ def export(
     fmt: str = typer.Option("parquet", "--format", "-f", help="parquet or csv."),
 ) -> None:
     """Export every table and view of the published snapshot (never the sync's working file)."""
+    from lectern.errors import InvalidArgument
     from warehouse.export import FORMATS, export_all
     from warehouse.reader import open_analyst_connection
-    from warehouse.store import WarehouseNotReady
 
     if fmt not in FORMATS:
-        err.print(f"error: --format must be one of {', '.join(FORMATS)}")
-        raise typer.Exit(2)
+        raise InvalidArgument(f"--format must be one of {', '.join(FORMATS)}")
     settings = settings_or_exit()
-    try:
-        con = open_analyst_connection(settings.warehouse_path)
-    except WarehouseNotReady as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(1) from None
-    try:
+    with open_analyst_connection(settings.warehouse_path) as con:
         written = export_all(con, directory, fmt)
-    finally:
-        con.close()
     console.print(f"wrote {len(written)} files to {directory}")

@@ -33,7 +33,8 @@ def test_token_prints_a_valid_token_on_its_last_line(db_url: str, env: dict[str,
     token = result.output.strip().splitlines()[-1]
     assert decode_token(JWT_SECRET, token) == user_id
     missing = runner.invoke(app, ["token", "--user", "999999"], env=env | {"DATABASE_URL": db_url})
-    assert missing.exit_code == 1
+    assert missing.exit_code == 66  # not found
+    assert missing.stderr == "error: no user with id 999999\n"
 
 
 def test_signing_key_create_prints_both_settings(fresh_emu: EmulatorServer, env: dict[str, str]) -> None:
@@ -58,7 +59,7 @@ def test_signing_key_create_without_credentials_says_what_to_set(env: dict[str, 
     result = runner.invoke(
         app, ["mux", "signing-key", "create"], env=env | {"MUX_TOKEN_ID": "", "MUX_TOKEN_SECRET": ""}
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 78  # misconfigured
     assert "MUX_TOKEN_ID" in result.output
 
 
@@ -71,13 +72,14 @@ def test_api_command_is_mounted() -> None:
 def test_api_refuses_to_start_with_the_published_default_secret(env: dict[str, str]) -> None:
     published = "dev-only-secret-change-me-in-production-0001"
     result = runner.invoke(app, ["api", "--port", "1"], env=env | {"LECTERN_PLATFORM_JWT_SECRET": published})
-    assert result.exit_code == 2
+    assert result.exit_code == 78  # misconfigured
     assert "LECTERN_PLATFORM_JWT_SECRET is Lectern's published default" in result.output
+    assert "(the API will not start)" in result.output
     assert published not in result.output
     unset = runner.invoke(app, ["api", "--port", "1"], env=env | {"LECTERN_PLATFORM_JWT_SECRET": ""})
-    assert unset.exit_code == 2 and "LECTERN_PLATFORM_JWT_SECRET is not set" in unset.output
+    assert unset.exit_code == 78 and "LECTERN_PLATFORM_JWT_SECRET is not set" in unset.output
     token = runner.invoke(app, ["token", "--user", "1"], env=env | {"LECTERN_PLATFORM_JWT_SECRET": "short"})
-    assert token.exit_code == 2 and "shorter than 32 bytes" in token.output
+    assert token.exit_code == 78 and "shorter than 32 bytes" in token.output
 
 
 def test_config_check_flags_published_and_weak_secrets(env: dict[str, str]) -> None:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import Enrollment, Lesson, LessonProgress
 from core.privacy import pseudonym_secret, student_key
 from core.settings import load_settings
 from emulator.testing import EmulatorServer
-from lectern.commands.simulate import simulate
+from lectern.cli import app
 from tests.emulator_data.helpers import Catalogue
 from tests.factories import enroll, make_course, make_lesson, make_user
 
@@ -45,11 +42,8 @@ def _platform(factory: sessionmaker[Session], catalogue: Catalogue) -> dict[int,
     return durations
 
 
-def _run(*args: str) -> Any:
-    app = typer.Typer()
-    app.callback()(lambda: None)
-    app.command("simulate")(simulate)
-    return CliRunner().invoke(app, ["simulate", *args])
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(app, ["emulator", "simulate", *args])
 
 
 def test_simulate_writes_matching_progress(
@@ -107,7 +101,7 @@ def test_simulate_explains_missing_lessons(
     monkeypatch.setenv("LECTERN_PSEUDONYM_KEY", PSEUDONYM_KEY)
     monkeypatch.setenv("MUX_API_URL", fresh_emu.url)
     result = _run("--views", "10")
-    assert result.exit_code == 1
+    assert result.exit_code == 66  # not found
     assert "no lessons with a ready Mux video" in result.output
 
 
@@ -120,8 +114,9 @@ def test_simulate_explains_an_unreachable_emulator(db_url: str, monkeypatch: pyt
         make_lesson(s, mux_asset_id="some-asset", video_provider="mux", video_status="ready")
     engine.dispose()
     result = _run("--views", "10")
-    assert result.exit_code == 1
-    assert "cannot reach the Mux emulator" in result.output
+    assert result.exit_code == 69  # unavailable
+    assert result.stderr.startswith("error: cannot reach the Mux emulator at http://127.0.0.1:9 (MUX_API_URL): ")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
 def test_simulate_explains_a_missing_pseudonym_key(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,5 +124,5 @@ def test_simulate_explains_a_missing_pseudonym_key(db_url: str, monkeypatch: pyt
     for name in ("LECTERN_PSEUDONYM_KEY", "LECTERN_PLATFORM_JWT_SECRET"):
         monkeypatch.delenv(name, raising=False)
     result = _run("--views", "10")
-    assert result.exit_code == 2
+    assert result.exit_code == 78  # misconfigured
     assert "LECTERN_PSEUDONYM_KEY" in result.output and "Traceback" not in result.output

@@ -20,7 +20,7 @@ def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProc
 
 def test_malformed_database_url_stops_with_one_line(tmp_path: Path) -> None:
     result = run(["db", "upgrade"], tmp_path, DATABASE_URL="nonsense")
-    assert result.returncode != 0
+    assert result.returncode == 78  # misconfigured
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "DATABASE_URL" in lines[0]
@@ -48,7 +48,8 @@ def test_upgrade_seed_downgrade_round_trip(tmp_path: Path) -> None:
     assert seeded.returncode == 0, seeded.stderr
     assert "admin@lectern.test" in seeded.stdout
     again = run(["seed", "--no-media"], tmp_path, DATABASE_URL=url)
-    assert again.returncode == 1 and "--reset" in again.stderr
+    assert again.returncode == 73  # conflict
+    assert again.stderr.splitlines() == ["error: the platform database already has users; use `lectern seed --reset`"]
     assert run(["seed", "--no-media", "--if-empty"], tmp_path, DATABASE_URL=url).returncode == 0
     down = run(["db", "downgrade", "--revision", "0001"], tmp_path, DATABASE_URL=url)
     assert down.returncode == 0 and "0001" in down.stdout

@@ -146,7 +146,7 @@ def test_forget_refuses_a_teacher_and_changes_nothing(world: World) -> None:
     with _published(world) as con:
         before = con.execute("SELECT count(*) FROM mux_views").fetchall()
     result = _invoke(world, "forget", "--user", str(world.teacher))
-    assert result.exit_code == 1
+    assert result.exit_code == 73  # conflict
     assert "not a student" in result.output
     with _published(world) as con:
         assert con.execute("SELECT count(*) FROM mux_views").fetchall() == before
@@ -163,9 +163,9 @@ def test_lookup_maps_a_key_back_from_the_platform_db_only(world: World) -> None:
     assert world.kept_email not in everything and world.forgotten_email not in everything
 
     unknown = _invoke(world, "lookup", str(10**17 + 1))
-    assert unknown.exit_code == 1 and "no platform student" in unknown.output
+    assert unknown.exit_code == 66 and "no platform student" in unknown.output  # not found
     not_a_key = _invoke(world, "lookup", "42")
-    assert not_a_key.exit_code == 2 and "not a student key" in not_a_key.output
+    assert not_a_key.exit_code == 65 and "not a student key" in not_a_key.output  # invalid
 
 
 def test_out_of_range_ids_and_an_unreadable_database_get_one_line_not_a_traceback(world: World, tmp_path: Path) -> None:
@@ -176,6 +176,8 @@ def test_out_of_range_ids_and_an_unreadable_database_get_one_line_not_a_tracebac
     missing = world.env | {"DATABASE_URL": f"sqlite:///{tmp_path / 'nowhere' / 'p.db'}"}
     for args in (["lookup", "123456789012345678"], ["forget", "--user", "5"]):
         result = runner.invoke(app, ["privacy", *args], env=missing)
-        assert result.exit_code == 1, (args, result.output)
+        assert result.exit_code == 78, (args, result.output)  # misconfigured: a database without Lectern's tables
         assert isinstance(result.exception, SystemExit), (args, result.exception)
-        assert "cannot read the platform DB" in result.output, args
+        assert result.stderr.startswith("error: the platform database has no Lectern tables"), args
+        assert result.stderr.rstrip().endswith("run `lectern db upgrade`"), result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr

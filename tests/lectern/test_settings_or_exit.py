@@ -28,7 +28,7 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_a_bad_setting_is_one_line_and_exit_code_2(
+def test_a_bad_setting_is_one_line_and_exit_code_78(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env from the checkout
@@ -36,7 +36,7 @@ def test_a_bad_setting_is_one_line_and_exit_code_2(
     monkeypatch.setenv("LECTERN_TRUSTED_PROXIES", "not-an-address")
     monkeypatch.setenv("COLUMNS", "400")
     result = CliRunner().invoke(app, command)
-    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    assert result.exit_code == 78, (result.stdout, result.stderr, result.exception)  # misconfigured
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "LECTERN_TRUSTED_PROXIES" in lines[0] and not result.stdout

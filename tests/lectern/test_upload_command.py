@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import imageio_ffmpeg
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from core.container import Lectern
@@ -17,11 +16,9 @@ from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.models import Lesson
 from core.settings import load_settings
 from emulator.testing import EmulatorServer
+from lectern.cli import app
 from lectern.commands import upload
 from tests.factories import make_course, make_lesson, make_user
-
-app = typer.Typer()
-app.command()(upload.command)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +73,7 @@ def lesson(url: str, lesson_id: int) -> Lesson:
 
 def test_uploads_in_chunks_through_core(setup: tuple[EmulatorServer, int, str], clip: Path) -> None:
     emu, lesson_id, url = setup
-    result = CliRunner().invoke(app, [str(lesson_id), str(clip), "--no-wait"])
+    result = CliRunner().invoke(app, ["upload", str(lesson_id), str(clip), "--no-wait"])
     assert result.exit_code == 0, result.output
     assert f"uploaded lesson.mp4 ({clip.stat().st_size:,} bytes)" in said(result)
     row = lesson(url, lesson_id)
@@ -96,7 +93,7 @@ def test_a_second_run_resumes_where_the_first_stopped(setup: tuple[EmulatorServe
         assert resp.status_code == 308
         assert upload.uploaded_bytes(http, ticket.url, total) == upload.CHUNK_UNIT
 
-    result = CliRunner().invoke(app, [str(lesson_id), str(clip), "--no-wait"])
+    result = CliRunner().invoke(app, ["upload", str(lesson_id), str(clip), "--no-wait"])
     assert result.exit_code == 0, result.output
     assert f"resuming upload {ticket.upload_id}: {upload.CHUNK_UNIT:,} of {total:,} bytes already there" in said(result)
     assert lesson(url, lesson_id).mux_upload_id == ticket.upload_id  # the same upload, not a new one
@@ -108,6 +105,6 @@ def test_refuses_files_that_are_not_videos(setup: tuple[EmulatorServer, int, str
     _, lesson_id, _ = setup
     notes = tmp_path / "notes.pdf"
     notes.write_bytes(b"%PDF-1.4")
-    result = CliRunner().invoke(app, [str(lesson_id), str(notes)])
-    assert result.exit_code == 2
+    result = CliRunner().invoke(app, ["upload", str(lesson_id), str(notes)])
+    assert result.exit_code == 65  # invalid
     assert "does not look like a video" in said(result)

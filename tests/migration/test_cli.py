@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lectern.commands.migrate import app
+from lectern.cli import app
 from tests.migration.helpers import MigrationEnv, settings_env
 
 runner = CliRunner()
@@ -27,7 +27,7 @@ def cli(env: MigrationEnv, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
     monkeypatch.setenv("COLUMNS", "400")  # table cells (errors) unwrapped
 
     def invoke(*args: str, code: int = 0, stdin: str | None = None, raw: bool = False) -> str:
-        result = runner.invoke(app, list(args), input=stdin)
+        result = runner.invoke(app, ["migrate", *args], input=stdin)
         assert result.exit_code == code, (result.output, result.exception)
         # rich wraps lines at the terminal width; compare words, not layout.
         return result.output if raw else " ".join(result.output.split())
@@ -55,7 +55,7 @@ def test_the_whole_migration_from_the_command_line(cli, env: MigrationEnv, clips
 
     assert "queued 1 jobs again" in cli("retry", "--lesson", str(bad))
     assert "cancelled 1 jobs" in cli("cancel", "--all")
-    assert "say which" in cli("cancel", code=2)
+    assert "say which" in cli("cancel", code=65)  # invalid
 
     out = cli("cleanup", "--dry-run")
     assert out.count("would delete") == 2
@@ -71,4 +71,4 @@ def test_the_whole_migration_from_the_command_line(cli, env: MigrationEnv, clips
 
 def test_a_bad_setting_is_named(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("LECTERN_MIGRATION_STALE_AFTER_S", "0.01")
-    assert "LECTERN_MIGRATION_STALE_AFTER_S" in cli("status", code=2)
+    assert "LECTERN_MIGRATION_STALE_AFTER_S" in cli("status", code=78)  # misconfigured

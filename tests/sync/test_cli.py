@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from core.db.engine import make_engine
 from core.db.migrate import upgrade
 from core.settings import load_settings
+from lectern.cli import app as lectern_app
 from lectern.commands.sync import app as sync_app
 from lectern.commands.warehouse import app as warehouse_app
 from lectern.sample_data import SamplePlatform
@@ -47,17 +48,18 @@ def test_once_in_both_spellings_then_status(env: dict[str, str]) -> None:
     assert status.exit_code == 0 and "platform" in status.output
 
 
-def test_failing_job_exits_1_and_unknown_job_exits_2(env: dict[str, str]) -> None:
+def test_failing_job_exits_1_and_unknown_job_is_invalid(env: dict[str, str]) -> None:
     result = runner.invoke(sync_app, ["--once", "--job", "views"], env=env)
     assert result.exit_code == 1
     assert "MUX_TOKEN_ID" in result.output
-    assert runner.invoke(sync_app, ["once", "--job", "nope"], env=env).exit_code == 2
+    unknown = runner.invoke(lectern_app, ["sync", "once", "--job", "nope"], env=env)
+    assert unknown.exit_code == 65 and unknown.stderr.startswith("error: unknown job 'nope'; choose from platform")
     assert runner.invoke(sync_app, [], env=env).exit_code == 2
 
 
 def test_status_before_anything_was_published(env: dict[str, str]) -> None:
-    result = runner.invoke(sync_app, ["status"], env=env)
-    assert result.exit_code == 1 and "lectern sync --once" in result.output
+    result = runner.invoke(lectern_app, ["sync", "status"], env=env)
+    assert result.exit_code == 69 and "lectern sync --once" in result.output  # unavailable
 
 
 def test_export_reads_the_published_snapshot_while_a_sync_holds_the_writer(
@@ -76,7 +78,8 @@ def test_export_reads_the_published_snapshot_while_a_sync_holds_the_writer(
     assert pq.read_table(out / "users.parquet").num_rows > 0
     assert "password_hash" not in pq.read_table(out / "users.parquet").column_names
     assert (tmp_path / "csv" / "lessons.csv").read_text().startswith("id,course_id,position")
-    assert runner.invoke(warehouse_app, ["export", "--format", "xml", str(out)], env=env).exit_code == 2
+    xml = runner.invoke(lectern_app, ["warehouse", "export", "--format", "xml", str(out)], env=env)
+    assert xml.exit_code == 65 and xml.stderr == "error: --format must be one of parquet, csv\n"  # invalid
     info = runner.invoke(warehouse_app, ["info"], env=env)
     assert info.exit_code == 0 and "mux_views" in info.output
 

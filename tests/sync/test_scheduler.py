@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.container import Lectern
 from core.db.engine import make_engine
 from core.db.migrate import upgrade
 from core.settings import Settings, load_settings
@@ -81,3 +82,30 @@ def test_jobs_run_and_persist_across_restarts(settings: Settings) -> None:
         assert restarted.get_job("sync.views").trigger.interval.total_seconds() == 60  # type: ignore[union-attr]
     finally:
         restarted.shutdown(wait=False)
+
+
+def test_every_run_uses_the_schedulers_one_container_and_shutdown_closes_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync import scheduler as module
+    from sync.runner import SyncContext
+
+    given: list[object] = []
+    build = SyncContext.from_settings
+
+    def recording(settings: Settings, *, lectern: Lectern | None = None) -> SyncContext:
+        given.append(lectern)
+        return build(settings, lectern=lectern)
+
+    monkeypatch.setattr(SyncContext, "from_settings", recording)
+    scheduler = start(settings)
+    try:
+        container = module._lectern
+        assert container is not None
+        _wait_for_status(settings, "platform")
+        _wait_for_status(settings, "cost_alerts")
+        assert "engine" in container.built  # the runs built their engine once, on this container
+    finally:
+        scheduler.shutdown(wait=True)
+    assert len(given) >= 2 and all(lectern is container for lectern in given)
+    assert container.built == () and module._lectern is None  # closed with the scheduler

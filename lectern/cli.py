@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,10 +13,32 @@ from rich.table import Table
 
 from core.settings import Settings
 from lectern.commands._settings import settings_or_exit
+from lectern.lazy_commands import lazy_group
 from lectern.sample_data import DemoAccount
-from lectern.seed import Progress as seeding_progress
 
-app = typer.Typer(help="Lectern: course videos on Mux.", no_args_is_help=True, add_completion=False)
+if TYPE_CHECKING:
+    from lectern.seed import Progress as seeding_progress
+
+# Commands contributed by other modules (each a typer app or a function named `command`), imported only when
+# the command runs: the heavy ones (emulator, costs, upload) cost seconds to import.
+_SUBCOMMANDS = {
+    "emulator": "lectern.commands.emulator",
+    "api": "lectern.commands.api",
+    "token": "lectern.commands.token",
+    "mux": "lectern.commands.mux",
+    "dashboard": "lectern.commands.dashboard",
+    "demo": "lectern.commands.demo",
+    "costs": "lectern.commands.costs",
+    "sync": "lectern.commands.sync",
+    "warehouse": "lectern.commands.warehouse",
+    "migrate": "lectern.commands.migrate",
+    "upload": "lectern.commands.upload",
+    "privacy": "lectern.commands.privacy",
+}
+
+app = typer.Typer(
+    help="Lectern: course videos on Mux.", no_args_is_help=True, add_completion=False, cls=lazy_group(_SUBCOMMANDS)
+)
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 db_app = typer.Typer(help="Platform database migrations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -181,37 +203,3 @@ def _progress() -> Progress:
         transient=False,
         disable=not sys.stdout.isatty(),
     )
-
-
-# Commands contributed by other modules (each a typer app or a function named `command`).
-_SUBCOMMANDS = {
-    "emulator": "lectern.commands.emulator",
-    "api": "lectern.commands.api",
-    "token": "lectern.commands.token",
-    "mux": "lectern.commands.mux",
-    "dashboard": "lectern.commands.dashboard",
-    "demo": "lectern.commands.demo",
-    "costs": "lectern.commands.costs",
-    "sync": "lectern.commands.sync",
-    "warehouse": "lectern.commands.warehouse",
-    "migrate": "lectern.commands.migrate",
-    "upload": "lectern.commands.upload",
-    "privacy": "lectern.commands.privacy",
-}
-
-
-def _mount() -> None:
-    for name, module_name in _SUBCOMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        if isinstance(getattr(module, "app", None), typer.Typer):
-            app.add_typer(module.app, name=name)
-        elif callable(getattr(module, "command", None)):
-            app.command(name)(module.command)
-
-
-_mount()

@@ -78,6 +78,7 @@ def new_pg_database(prefix: str = "lectern_test") -> str:
 # if any line carries one. The root logger is raised to INFO, the level `configure_logging` runs at.
 # Secrets: whatever Lectern registered for masking, every `*SECRET`/`*PASSWORD` constant of a loaded test
 # module, the emulator's token secret and the test signing key. Lines logged by subprocesses are not seen here.
+# Under pytest-xdist every worker scans its own lines and the controller adds them up and fails the run.
 _SECRET_CONSTANT = re.compile(r"(SECRET|PASSWORD)$")
 
 
@@ -112,6 +113,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     root.addHandler(_scanner)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Under pytest-xdist each worker scans its own log lines; the controller adds up what they found."""
+    found = getattr(node, "workeroutput", {}).get("log_scan")
+    if found:
+        _scanner.lines += found["lines"]
+        _scanner.leaks.extend(found["leaks"])
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _scanner.leaks:
         terminalreporter.section("secrets or signed tokens in log lines", red=True)
@@ -125,6 +135,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     logging.getLogger().removeHandler(_scanner)
     if _root_level is not None:
         logging.getLogger().setLevel(_root_level)
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller reports and fails the run
+        session.config.workeroutput["log_scan"] = {"lines": _scanner.lines, "leaks": _scanner.leaks}
     if _scanner.leaks and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not _created_pg_dbs or not _pg_admin_url():

@@ -28,6 +28,13 @@ from core.db.engine import make_engine, make_session_factory
 from core.db.migrate import upgrade
 from tests.secret_scan import LeakScanner
 
+# pytest-xdist workers start with COLUMNS=80 in their environment where a plain run has none; a rich console
+# created at import takes that as its fixed width, and a test that sets COLUMNS for a wide table would not get
+# it. Workers drop it, so tests see the same environment with or without xdist.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 RUN_ID = uuid.uuid4().hex[:8]
 _created_pg_dbs: list[str] = []
 

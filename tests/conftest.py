@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator
@@ -63,8 +64,9 @@ def _pg_unavailable_reason() -> str | None:
     return None
 
 
-def new_pg_database(prefix: str = "lectern_test") -> str:
-    """Create a fresh database on the test server and return its URL (dropped at session end)."""
+def new_pg_database(prefix: str = "lectern_test", template: str | None = None) -> str:
+    """Create a fresh database on the test server (a copy of `template` if given) and return its URL (dropped at
+    session end)."""
     reason = _pg_unavailable_reason()
     if reason:
         if os.environ.get("CI", "").lower() == "true":
@@ -74,7 +76,7 @@ def new_pg_database(prefix: str = "lectern_test") -> str:
     name = f"{prefix}_{RUN_ID}_{len(_created_pg_dbs)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     _created_pg_dbs.append(name)
     return admin_url.set(database=name).render_as_string(hide_password=False)
@@ -163,11 +165,35 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return new_pg_database()
 
 
-@pytest.fixture
-def db_url(empty_db_url: str) -> str:
+# One database per backend is migrated per run; each test gets a copy (SQLite's backup API, PostgreSQL's CREATE
+# DATABASE ... TEMPLATE), which costs a fraction of running every migration again for every test.
+_migrated: dict[str, str] = {}
+
+
+def migrated_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new database on `backend` ("sqlite" or "postgresql"), migrated to head."""
+    if backend == "sqlite":
+        if "sqlite" not in _migrated:
+            template = tmp_path_factory.mktemp("migrated") / "lectern.db"
+            upgrade(f"sqlite:///{template}")
+            _migrated["sqlite"] = str(template)
+        target = tmp_path_factory.mktemp("db") / "lectern.db"
+        with sqlite3.connect(_migrated["sqlite"]) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+        source.close()
+        copy.close()
+        return f"sqlite:///{target}"
+    if "postgresql" not in _migrated:
+        url = new_pg_database("lectern_migrated")
+        upgrade(url)
+        _migrated["postgresql"] = str(make_url(url).database)
+    return new_pg_database(template=_migrated["postgresql"])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database on each backend, migrated to head."""
-    upgrade(empty_db_url)
-    return empty_db_url
+    return migrated_database(request.param, tmp_path_factory)
 
 
 @pytest.fixture
@@ -183,11 +209,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def pg_url() -> str:
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A PostgreSQL database migrated to head (for tests that need PostgreSQL specifically)."""
-    url = new_pg_database()
-    upgrade(url)
-    return url
+    return migrated_database("postgresql", tmp_path_factory)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ chromium:
 demo: install web-components
 	$(BIN)/lectern demo
 
+# Two pytest-xdist workers: most tests wait on servers, subprocesses and PostgreSQL, so two keep both cores busy.
 test: install web-components chromium
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadgroup
 
 test-quick: install web-components
 	$(BIN)/pytest -x -q -m "not slow and not browser"

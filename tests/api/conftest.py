@@ -116,7 +116,8 @@ def start_api(db_url: str) -> Iterator[ApiFactory]:
         settings = settings or api_settings(db_url)
         server = ApiServer(create_app(settings, **kwargs)).__enter__()
         engine = make_engine(settings.database_url)
-        http = httpx.Client(base_url=server.url, timeout=30.0)
+        # keep-alive shorter than uvicorn's 5 s, so no request races the server closing an idle connection
+        http = httpx.Client(base_url=server.url, timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
         stack.append((server, http, engine))
         return RunningApi(server.url, settings, make_session_factory(engine), http)
 

@@ -26,7 +26,9 @@ from tests.conftest import S3Server, free_port
 from tests.dashboard.world import PASSWORD, World, build_world
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.browser
+# One worker runs the Streamlit-server tests (this module's stack, test_signin_address.py's dashboard) under
+# pytest-xdist: each module starts its servers once, and two dashboards never compete for the 2 cores.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("streamlit")]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

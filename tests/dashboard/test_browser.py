@@ -26,9 +26,7 @@ from tests.conftest import S3Server, free_port
 from tests.dashboard.world import PASSWORD, World, build_world
 from tests.waiting import wait_until
 
-# One worker runs the Streamlit-server tests (this module's stack, test_signin_address.py's dashboard) under
-# pytest-xdist: each module starts its servers once, and two dashboards never compete for the 2 cores.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("streamlit")]
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

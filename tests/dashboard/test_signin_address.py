@@ -30,7 +30,6 @@ from tests.dashboard.test_browser import wait_healthy
 from tests.dashboard.world import PASSWORD, World
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.xdist_group("streamlit")  # see tests/dashboard/test_browser.py
 TRUSTED_PROXY = "127.0.0.3"
 
 

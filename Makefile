@@ -33,9 +33,11 @@ chromium:
 demo: install web-components
 	$(BIN)/lectern demo
 
-# `check` first: CI runs `make test`, so it enforces the checks too.
+# `check` first: CI runs `make test`, so it enforces the checks too. Two pytest-xdist workers: most tests wait
+# on servers, subprocesses and PostgreSQL, so two keep both cores busy. --dist loadfile keeps a module on one
+# worker, so its module-scoped servers (the browser stack) start once.
 test: install check web-components chromium
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile
 
 test-quick: install web-components
 	$(BIN)/pytest -x -q -m "not slow and not browser"

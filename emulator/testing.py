@@ -86,7 +86,9 @@ class EmulatorServer:
             target=self._server.run, kwargs={"sockets": [sock]}, name="mux-emulator", daemon=True
         )
         self._thread.start()
-        self._http = httpx.Client(base_url=self.url, timeout=10.0)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them: a request sent on a
+        # connection the server is closing at that moment fails with a reset.
+        self._http = httpx.Client(base_url=self.url, timeout=10.0, limits=httpx.Limits(keepalive_expiry=2.0))
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self._server.started:

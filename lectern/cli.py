@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,18 +10,35 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from typer.core import TyperGroup
 
 from core.errors import ErrorKind
 from lectern.commands._settings import settings_or_exit
 from lectern.errors import as_lectern_error
+from lectern.lazy_commands import LazyGroup
 from lectern.sample_data import DemoAccount
-from lectern.seed import Progress as seeding_progress
 
 if TYPE_CHECKING:
     from typer._click.core import Context as ClickContext  # typer's own copy of click, which TyperGroup takes
 
     from core.container import Lectern
+    from lectern.seed import Progress as seeding_progress
+
+# Commands contributed by other modules (each a typer app or a function named `command`), imported only when
+# the command runs: the heavy ones (emulator, costs, upload) cost seconds to import.
+_SUBCOMMANDS = {
+    "emulator": "lectern.commands.emulator",
+    "api": "lectern.commands.api",
+    "token": "lectern.commands.token",
+    "mux": "lectern.commands.mux",
+    "dashboard": "lectern.commands.dashboard",
+    "demo": "lectern.commands.demo",
+    "costs": "lectern.commands.costs",
+    "sync": "lectern.commands.sync",
+    "warehouse": "lectern.commands.warehouse",
+    "migrate": "lectern.commands.migrate",
+    "upload": "lectern.commands.upload",
+    "privacy": "lectern.commands.privacy",
+}
 
 # sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.
 EXIT_CODE_BY_KIND: dict[ErrorKind, int] = {
@@ -47,12 +63,15 @@ EPILOG = (
 )
 
 
-class _ErrorsAsExitCodes(TyperGroup):
-    """The root command: any LecternError from any command becomes one line and its kind's exit code.
+class _ErrorsAsExitCodes(LazyGroup):
+    """The root command: any LecternError from any command becomes one line and its kind's exit code; the
+    commands in `_SUBCOMMANDS` are imported only when they run.
 
     Here rather than around `app()` in `main`, so a test that drives `app` with typer's CliRunner goes
     through the same mapping as the `lectern` script.
     """
+
+    lazy_modules = _SUBCOMMANDS
 
     def invoke(self, ctx: ClickContext) -> Any:
         try:
@@ -228,40 +247,6 @@ def _progress() -> Progress:
         transient=False,
         disable=not sys.stdout.isatty(),
     )
-
-
-# Commands contributed by other modules (each a typer app or a function named `command`).
-_SUBCOMMANDS = {
-    "emulator": "lectern.commands.emulator",
-    "api": "lectern.commands.api",
-    "token": "lectern.commands.token",
-    "mux": "lectern.commands.mux",
-    "dashboard": "lectern.commands.dashboard",
-    "demo": "lectern.commands.demo",
-    "costs": "lectern.commands.costs",
-    "sync": "lectern.commands.sync",
-    "warehouse": "lectern.commands.warehouse",
-    "migrate": "lectern.commands.migrate",
-    "upload": "lectern.commands.upload",
-    "privacy": "lectern.commands.privacy",
-}
-
-
-def _mount() -> None:
-    for name, module_name in _SUBCOMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        if isinstance(getattr(module, "app", None), typer.Typer):
-            app.add_typer(module.app, name=name)
-        elif callable(getattr(module, "command", None)):
-            app.command(name)(module.command)
-
-
-_mount()
 
 
 def main(args: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import sys
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db.engine import make_engine, make_session_factory
 from core.db.migrate import upgrade
 from tests.secret_scan import LeakScanner
+
+# pytest-xdist workers start with COLUMNS=80 in their environment where a plain run has none; a rich console
+# created at import takes that as its fixed width, and a test that sets COLUMNS for a wide table would not get
+# it. Workers drop it, so tests see the same environment with or without xdist.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 RUN_ID = uuid.uuid4().hex[:8]
 _created_pg_dbs: list[str] = []
@@ -56,8 +64,9 @@ def _pg_unavailable_reason() -> str | None:
     return None
 
 
-def new_pg_database(prefix: str = "lectern_test") -> str:
-    """Create a fresh database on the test server and return its URL (dropped at session end)."""
+def new_pg_database(prefix: str = "lectern_test", template: str | None = None) -> str:
+    """Create a fresh database on the test server (a copy of `template` if given) and return its URL (dropped at
+    session end)."""
     reason = _pg_unavailable_reason()
     if reason:
         if os.environ.get("CI", "").lower() == "true":
@@ -67,7 +76,7 @@ def new_pg_database(prefix: str = "lectern_test") -> str:
     name = f"{prefix}_{RUN_ID}_{len(_created_pg_dbs)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     _created_pg_dbs.append(name)
     return admin_url.set(database=name).render_as_string(hide_password=False)
@@ -78,6 +87,7 @@ def new_pg_database(prefix: str = "lectern_test") -> str:
 # if any line carries one. The root logger is raised to INFO, the level `configure_logging` runs at.
 # Secrets: whatever Lectern registered for masking, every `*SECRET`/`*PASSWORD` constant of a loaded test
 # module, the emulator's token secret and the test signing key. Lines logged by subprocesses are not seen here.
+# Under pytest-xdist every worker scans its own lines and the controller adds them up and fails the run.
 _SECRET_CONSTANT = re.compile(r"(SECRET|PASSWORD)$")
 
 
@@ -112,6 +122,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     root.addHandler(_scanner)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """Under pytest-xdist each worker scans its own log lines; the controller adds up what they found."""
+    found = getattr(node, "workeroutput", {}).get("log_scan")
+    if found:
+        _scanner.lines += found["lines"]
+        _scanner.leaks.extend(found["leaks"])
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _scanner.leaks:
         terminalreporter.section("secrets or signed tokens in log lines", red=True)
@@ -125,6 +144,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     logging.getLogger().removeHandler(_scanner)
     if _root_level is not None:
         logging.getLogger().setLevel(_root_level)
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller reports and fails the run
+        session.config.workeroutput["log_scan"] = {"lines": _scanner.lines, "leaks": _scanner.leaks}
     if _scanner.leaks and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not _created_pg_dbs or not _pg_admin_url():
@@ -144,11 +165,35 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return new_pg_database()
 
 
-@pytest.fixture
-def db_url(empty_db_url: str) -> str:
+# One database per backend is migrated per run; each test gets a copy (SQLite's backup API, PostgreSQL's CREATE
+# DATABASE ... TEMPLATE), which costs a fraction of running every migration again for every test.
+_migrated: dict[str, str] = {}
+
+
+def migrated_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new database on `backend` ("sqlite" or "postgresql"), migrated to head."""
+    if backend == "sqlite":
+        if "sqlite" not in _migrated:
+            template = tmp_path_factory.mktemp("migrated") / "lectern.db"
+            upgrade(f"sqlite:///{template}")
+            _migrated["sqlite"] = str(template)
+        target = tmp_path_factory.mktemp("db") / "lectern.db"
+        with sqlite3.connect(_migrated["sqlite"]) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+        source.close()
+        copy.close()
+        return f"sqlite:///{target}"
+    if "postgresql" not in _migrated:
+        url = new_pg_database("lectern_migrated")
+        upgrade(url)
+        _migrated["postgresql"] = str(make_url(url).database)
+    return new_pg_database(template=_migrated["postgresql"])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database on each backend, migrated to head."""
-    upgrade(empty_db_url)
-    return empty_db_url
+    return migrated_database(request.param, tmp_path_factory)
 
 
 @pytest.fixture
@@ -164,11 +209,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def pg_url() -> str:
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A PostgreSQL database migrated to head (for tests that need PostgreSQL specifically)."""
-    url = new_pg_database()
-    upgrade(url)
-    return url
+    return migrated_database("postgresql", tmp_path_factory)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +116,8 @@ def start_api(db_url: str) -> Iterator[ApiFactory]:
         settings = settings or api_settings(db_url)
         server = ApiServer(create_app(settings, **kwargs)).__enter__()
         engine = make_engine(settings.database_url)
-        http = httpx.Client(base_url=server.url, timeout=30.0)
+        # keep-alive shorter than uvicorn's 5 s, so no request races the server closing an idle connection
+        http = httpx.Client(base_url=server.url, timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
         stack.append((server, http, engine))
         return RunningApi(server.url, settings, make_session_factory(engine), http)
 
@@ -126,14 +126,3 @@ def start_api(db_url: str) -> Iterator[ApiFactory]:
         http.close()
         server.stop()
         engine.dispose()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(interval)

@@ -17,9 +17,10 @@ from core.mux import MuxService
 from core.mux.uploads import put_in_chunks
 from core.privacy import viewer_user_id
 from emulator.testing import EmulatorServer
-from tests.api.conftest import ApiFactory, api_settings, wait_until
+from tests.api.conftest import ApiFactory, api_settings
 from tests.conftest import S3Server
 from tests.factories import enroll, make_course, make_lesson, make_user
+from tests.waiting import wait_until
 
 
 def read_sse(http: httpx.Client, path: str, headers: dict[str, str], out: list[tuple[str, dict[str, Any]]]) -> None:

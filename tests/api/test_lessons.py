@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +13,9 @@ from sqlalchemy import delete
 from core.auth import mint_token
 from core.db.engine import transaction
 from core.db.models import Enrollment, Lesson, User
-from tests.api.conftest import JWT_SECRET, ApiFactory, RunningApi, api_settings, wait_until
+from tests.api.conftest import JWT_SECRET, ApiFactory, RunningApi, api_settings
 from tests.factories import enroll, make_course, make_lesson, make_user
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -81,18 +81,14 @@ def test_events_once_sends_the_current_status_and_ends(api: RunningApi, world: d
 def test_events_stream_each_change_until_final(api: RunningApi, world: dict[str, int]) -> None:
     lesson_id = world["lesson"]
 
-    def progress() -> None:
-        time.sleep(0.2)
-        set_status(api, lesson_id, video_status="processing", mux_asset_id="A1")
-        time.sleep(0.2)
-        set_status(api, lesson_id, video_status="ready", mux_playback_id="P1", video_provider="mux")
+    def progress(name: str, data: dict[str, Any]) -> None:  # each change once the stream has sent the last one
+        if data.get("status") == "waiting_upload":
+            set_status(api, lesson_id, video_status="processing", mux_asset_id="A1")
+        elif data.get("status") == "processing":
+            set_status(api, lesson_id, video_status="ready", mux_playback_id="P1", video_provider="mux")
 
-    worker = threading.Thread(target=progress)
-    worker.start()
     token = api.token(world["teacher"])  # EventSource cannot send headers: the token may ride in the query
-    resp = api.http.get(f"/api/lessons/{lesson_id}/events?timeout=20&access_token={token}")
-    worker.join()
-    events = sse_events(resp.text)
+    events = stream_events(api, f"/api/lessons/{lesson_id}/events?timeout=20&access_token={token}", on=progress)
     assert [d.get("status") for _, d in events[:-1]] == ["waiting_upload", "processing", "ready"]
     assert events[-2][1]["provider"] == "mux"
     assert events[-1] == ("end", {"reason": "final"})
@@ -124,10 +120,17 @@ def tight_api(db_url: str, start_api: ApiFactory) -> RunningApi:
     )  # fmt: skip
 
 
-def stream_events(api: RunningApi, path: str, token: str, *, until: str = "end") -> list[tuple[str, dict[str, Any]]]:
-    """Read a stream over HTTP event by event until an `until` event (or the server closes it)."""
+OnEvent = Callable[[str, dict[str, Any]], None]
+
+
+def stream_events(
+    api: RunningApi, path: str, token: str | None = None, *, until: str = "end", on: OnEvent | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """Read a stream over HTTP event by event until an `until` event (or the server closes it), calling `on`
+    with each event as it arrives: a test changes the world right after the stream has shown its last state."""
     out: list[tuple[str, dict[str, Any]]] = []
-    with api.http.stream("GET", path, headers={"Authorization": f"Bearer {token}"}, timeout=30) as resp:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with api.http.stream("GET", path, headers=headers, timeout=30) as resp:
         assert resp.status_code == 200, resp.read()
         name: str | None = None
         for line in resp.iter_lines():
@@ -135,6 +138,8 @@ def stream_events(api: RunningApi, path: str, token: str, *, until: str = "end")
                 name = line.removeprefix("event: ")
             elif line.startswith("data: ") and name is not None:
                 out.append((name, json.loads(line.removeprefix("data: "))))
+                if on is not None:
+                    on(*out[-1])
                 if name == until:
                     break
     return out
@@ -145,22 +150,27 @@ def unenroll(api: RunningApi, student_id: int, course_id: int) -> None:
         s.execute(delete(Enrollment).where(Enrollment.user_id == student_id, Enrollment.course_id == course_id))
 
 
-def later(delay: float, action: Callable[[], None]) -> threading.Thread:
-    def run() -> None:
-        time.sleep(delay)
-        action()
+def on_first(action: Callable[[], None]) -> OnEvent:
+    """An `on` for stream_events that runs `action` once, after the stream's first event."""
+    done: list[bool] = []
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    return worker
+    def react(name: str, data: dict[str, Any]) -> None:
+        if not done:
+            done.append(True)
+            action()
+
+    return react
 
 
 def test_a_removed_enrolment_ends_the_stream(tight_api: RunningApi) -> None:
     api, world = tight_api, make_world(tight_api)
-    worker = later(0.3, lambda: unenroll(api, world["student"], world["course"]))
     started = time.monotonic()
-    events = stream_events(api, f"/api/lessons/{world['lesson']}/events?timeout=60", api.token(world["student"]))
-    worker.join()
+    events = stream_events(
+        api,
+        f"/api/lessons/{world['lesson']}/events?timeout=60",
+        api.token(world["student"]),
+        on=on_first(lambda: unenroll(api, world["student"], world["course"])),
+    )
     assert events[0][0] == "status"
     assert events[-1] == ("end", {"reason": "access_revoked"})
     assert time.monotonic() - started < 30  # re-checked every 0.2 s, not after the stream's 60 s
@@ -173,9 +183,8 @@ def test_a_deleted_user_ends_the_stream(tight_api: RunningApi) -> None:
         with transaction(api.session_factory) as s:
             s.execute(delete(User).where(User.id == world["student"]))
 
-    worker = later(0.3, delete_student)
-    events = stream_events(api, f"/api/lessons/{world['lesson']}/events?timeout=8", api.token(world["student"]))
-    worker.join()
+    path = f"/api/lessons/{world['lesson']}/events?timeout=8"
+    events = stream_events(api, path, api.token(world["student"]), on=on_first(delete_student))
     assert events[-1] == ("end", {"reason": "unauthenticated"})
 
 
@@ -248,14 +257,19 @@ def test_one_stream_for_a_lesson_list(tight_api: RunningApi) -> None:
     api, world = tight_api, make_world(tight_api)
     first, second = world["lesson"], world["second"]
 
-    def progress() -> None:
-        set_status(api, first, video_status="processing", mux_asset_id="A1")
-        time.sleep(0.3)
-        unenroll(api, world["student"], world["course"])
+    seen: list[tuple[int, str]] = []
 
-    worker = later(0.3, progress)
-    events = stream_events(api, f"/api/lessons/events?ids={first},{second}&timeout=8", api.token(world["student"]))
-    worker.join()
+    def progress(name: str, data: dict[str, Any]) -> None:  # each change once the stream has shown the last one
+        if name != "status":
+            return
+        seen.append((data["lesson_id"], data["status"]))
+        if len(seen) == 2:
+            set_status(api, first, video_status="processing", mux_asset_id="A1")
+        elif seen[-1] == (first, "processing"):
+            unenroll(api, world["student"], world["course"])
+
+    path = f"/api/lessons/events?ids={first},{second}&timeout=8"
+    events = stream_events(api, path, api.token(world["student"]), on=progress)
     statuses = [(d["lesson_id"], d["status"]) for name, d in events if name == "status"]
     assert statuses[:2] == [(first, "waiting_upload"), (second, "processing")]
     assert (first, "processing") in statuses[2:]

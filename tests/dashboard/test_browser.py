@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from core.settings import load_settings
 from emulator.testing import EmulatorServer
 from tests.conftest import S3Server, free_port
 from tests.dashboard.world import PASSWORD, World, build_world
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -66,17 +66,15 @@ def make_clip(path: Path, seconds: int = 6) -> Path:
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with {proc.returncode}")
         try:
-            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(f"dashboard not healthy at {url} after {timeout} s")
+            return False
+
+    wait_until(healthy, timeout, what=f"dashboard healthy at {url}")
 
 
 @pytest.fixture(scope="module")
@@ -159,16 +157,17 @@ def shot(page: Any, name: str) -> None:
 
 def component_frame(page: Any, selector: str) -> Any:
     """The st.iframe frame that holds `selector` (Mux's web components render inside it)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def holder() -> Any:
         for frame in page.frames:
             try:
                 if frame.locator(selector).count():
                     return frame
             except Exception:  # a frame navigating away while we look
                 continue
-        time.sleep(0.2)
-    raise TimeoutError(f"no frame with {selector}")
+        return None
+
+    return wait_until(holder, 30, interval=0.2, what=f"a frame with {selector}")
 
 
 def open_page(page: Any, title: str) -> None:

@@ -17,6 +17,7 @@ import httpx
 import mux_python
 
 from emulator.testing import EmulatorServer
+from tests.waiting import wait_until
 
 CHUNK = 256 * 1024
 
@@ -103,14 +104,12 @@ class WebhookReceiver:
         return f"http://{host!s}:{port}/hooks/mux"
 
     def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 15.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def met() -> list[Received] | None:
             with self.lock:
                 snapshot = list(self.requests)
-            if predicate(snapshot):
-                return snapshot
-            time.sleep(0.02)
-        raise TimeoutError(f"receiver condition not met; got {len(snapshot)} requests")
+            return snapshot if predicate(snapshot) else None
+
+        return wait_until(met, timeout, interval=0.02, what="receiver condition")
 
 
 def verify_mux_signature(header: str | None, raw: bytes, secret: str, tolerance: float = 300.0) -> bool:

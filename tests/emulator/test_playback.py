@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +15,8 @@ import pytest
 from mux_python.rest import NotFoundException
 
 from emulator.testing import EmulatorServer
-from tests.emulator.helpers import Clips, upload_and_wait
+from tests.emulator.helpers import Clips, make_client, upload_and_wait
+from tests.waiting import wait_until
 
 
 def _sign(key: mux_python.SigningKey, claims: dict[str, Any], *, kid_in: str = "header") -> str:
@@ -140,27 +142,30 @@ def test_public_playback_hosts_and_cors(
     assert httpx.get(f"{emu.url}/stream/{playback_id}/9999p/index.m3u8").status_code == 404
 
 
-def test_not_ready_asset_is_not_playable(
-    emu: EmulatorServer, uploads_api: mux_python.DirectUploadsApi, clips: Clips
-) -> None:
-    emu.configure(processing_delay=30)
-    upload = uploads_api.create_direct_upload(
-        mux_python.CreateUploadRequest(new_asset_settings=mux_python.CreateAssetRequest(playback_policies=["public"]))
-    ).data
-    assert httpx.put(upload.url, content=clips.small.read_bytes()).status_code == 200
-    asset_id = uploads_api.get_direct_upload(upload.id).data.asset_id
-    asset = emu.http.get(f"/video/v1/assets/{asset_id}", auth=(emu.token_id, emu.token_secret)).json()["data"]
-    playback_id = asset["playback_ids"][0]["id"]
-    time.sleep(0.5)  # processing itself is done by now; only the configured delay holds it back
-    assert (
-        emu.http.get(f"/video/v1/assets/{asset_id}", auth=(emu.token_id, emu.token_secret)).json()["data"]["status"]
-        == "preparing"
-    )
-    response = httpx.get(f"{emu.url}/stream/{playback_id}.m3u8")
-    assert response.status_code == 412
-    emu.advance_clock(31)
-    emu.wait_for_asset_status(asset_id, "ready", timeout=5)
-    assert httpx.get(f"{emu.url}/stream/{playback_id}.m3u8").status_code == 200
+def test_not_ready_asset_is_not_playable(clips: Clips, tmp_path: Path) -> None:
+    # Its own emulator, with a data directory the test can see: it waits for processing's last file (the
+    # storyboard), so what keeps the asset `preparing` afterwards is the configured delay alone.
+    with EmulatorServer(processing_delay=30, data_dir=tmp_path) as emu:
+        client = make_client(emu)
+        uploads_api = mux_python.DirectUploadsApi(client)
+        upload = uploads_api.create_direct_upload(
+            mux_python.CreateUploadRequest(
+                new_asset_settings=mux_python.CreateAssetRequest(playback_policies=["public"])
+            )
+        ).data
+        assert httpx.put(upload.url, content=clips.small.read_bytes()).status_code == 200
+        asset_id = uploads_api.get_direct_upload(upload.id).data.asset_id
+        asset = emu.http.get(f"/video/v1/assets/{asset_id}", auth=(emu.token_id, emu.token_secret)).json()["data"]
+        playback_id = asset["playback_ids"][0]["id"]
+        wait_until((tmp_path / "assets" / asset_id / "storyboard.jpg").exists, 30, what="processing done")
+        status = emu.http.get(f"/video/v1/assets/{asset_id}", auth=(emu.token_id, emu.token_secret)).json()
+        assert status["data"]["status"] == "preparing"
+        response = httpx.get(f"{emu.url}/stream/{playback_id}.m3u8")
+        assert response.status_code == 412
+        emu.advance_clock(31)
+        emu.wait_for_asset_status(asset_id, "ready", timeout=5)
+        assert httpx.get(f"{emu.url}/stream/{playback_id}.m3u8").status_code == 200
+        client.close()
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,14 +189,3 @@ def build_env(
     storage = StorageService(settings, build_s3_client(settings), mux=mux)
     service = MigrationService(settings, session_factory, storage=storage, mux=mux)
     return MigrationEnv(settings, session_factory, s3, emu, mux, storage, service, service.store)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(interval)

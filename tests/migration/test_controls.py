@@ -11,7 +11,8 @@ from sqlalchemy import text
 from core.db.models import MigrationState
 from core.errors import NotFound
 from core.playback import PlaybackService
-from tests.migration.helpers import MigrationEnv, wait_until
+from tests.migration.helpers import MigrationEnv
+from tests.waiting import wait_until
 
 
 def test_a_paused_migration_claims_nothing_until_resumed(env: MigrationEnv, clips: list[Path]) -> None:

@@ -15,7 +15,8 @@ import pytest
 from core.db.models import MigrationState
 from core.migration.jobs import JobView
 from core.migration.worker import CRASH_POINTS
-from tests.migration.helpers import MigrationEnv, settings_env, wait_until
+from tests.migration.helpers import MigrationEnv, settings_env
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 URL_POINTS = [p for p in CRASH_POINTS if p not in ("upload_created", "chunk_sent")]

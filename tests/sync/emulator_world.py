@@ -8,7 +8,6 @@ no lesson.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,11 +133,3 @@ def overall(emu: EmulatorServer, metric: str, start: float, end: float) -> dict[
 def detail_calls(emu: EmulatorServer) -> int:
     requests = emu.stats()["requests"]
     return sum(v["count"] for k, v in requests.items() if k.startswith("GET /data/v1/video-views/"))
-
-
-def wait_until(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.05)

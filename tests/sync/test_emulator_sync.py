@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -134,9 +133,9 @@ class ReaderLoop(threading.Thread):
                     self.errors.append(f"partial state: {raw} views but rollups count {rolled}")
                 self.counts.append(raw)
                 self.checks += 1
-                time.sleep(0.002)  # a dashboard's pace, not a busy loop fighting the sync for the GIL
+                self.stop.wait(0.002)  # a dashboard's pace, not a busy loop fighting the sync for the GIL
             except WarehouseNotReady:
-                time.sleep(0.01)
+                self.stop.wait(0.01)
             except Exception as exc:  # every failure is a finding here
                 self.errors.append(f"{type(exc).__name__}: {exc}")
         self.reader.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from core.settings import Settings, load_settings
 from lectern.sample_data import SamplePlatform
 from lectern.seed import write_platform
 from sync.scheduler import build_scheduler, ensure_jobs, start
+from tests.waiting import wait_until
 from warehouse.reader import open_analyst_connection
 from warehouse.store import WarehouseNotReady
 
@@ -38,20 +38,16 @@ def settings(tmp_path: Path, sample_platform: SamplePlatform, monkeypatch: pytes
 
 
 def _wait_for_status(settings: Settings, job: str, timeout: float = 30.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def status() -> dict[str, object] | None:
         try:
             con = open_analyst_connection(settings.warehouse_path)
         except WarehouseNotReady:
-            time.sleep(0.1)
-            continue
+            return None
         rows = con.execute("SELECT job, status, error FROM sync_state").fetchall()
         con.close()
-        found = {r[0]: {"status": r[1], "error": r[2]} for r in rows}
-        if job in found:
-            return found[job]
-        time.sleep(0.1)
-    raise AssertionError(f"job {job} did not run within {timeout} s")
+        return next(({"status": r[1], "error": r[2]} for r in rows if r[0] == job), None)
+
+    return wait_until(status, timeout, what=f"a run of job {job}")
 
 
 def test_jobs_run_and_persist_across_restarts(settings: Settings) -> None:

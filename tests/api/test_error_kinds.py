@@ -24,6 +24,7 @@ from tests.error_kinds import sample
 from tests.factories import make_user
 
 TOO_LARGE = {"type": "BodyTooLarge", "kind": "too_large", "message": "request body over 1024 bytes"}
+# Written out, not imported from api/errors.py: the test states the contract instead of copying the code.
 STATUS = {
     ErrorKind.INVALID: 400,
     ErrorKind.UNAUTHENTICATED: 401,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -123,6 +124,17 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
     }
 
 
+def write_shell_env(env: dict[str, str], path: Path, *, inherited: dict[str, str]) -> None:
+    """Every setting the demo gave its processes (not what it inherited), as a file `set -a; . FILE` loads.
+
+    So a `lectern` command in another terminal (a token, a sync, a migration) talks to this demo's database,
+    emulator and S3. Mode 600: it holds the demo's generated secrets.
+    """
+    own = {k: v for k, v in env.items() if inherited.get(k) != v}
+    path.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(own.items())))
+    path.chmod(0o600)
+
+
 def lectern(*args: str) -> list[str]:
     return [sys.executable, "-m", "lectern", *args]
 
@@ -221,6 +233,7 @@ def command(
         seeded = run_step("seeding sample data (platform DB, S3 lesson videos)", lectern("seed", "--if-empty"), env)
         console.print(seeded.strip())
         ensure_signing_key(env)
+        write_shell_env(env, VAR / "demo-shell.env", inherited=dict(os.environ))
         sup.start("api", lectern("api", "--host", "127.0.0.1", "--port", str(ports.api)), env)
         wait_http(f"http://127.0.0.1:{ports.api}/healthz", supervisor=sup)
         prepare_analytics(env, ports)
@@ -257,10 +270,11 @@ def print_banner(ports: DemoPorts) -> None:
   API (OpenAPI)  http://127.0.0.1:{ports.api}/docs
   Mux emulator   http://127.0.0.1:{ports.emulator}  (controls under /_emulator/, see docs/emulator.md)
   S3 (moto)      http://127.0.0.1:{ports.s3}
-  Settings used  var/demo.env (secrets generated for this machine)
+  Settings used  var/demo-shell.env (secrets generated for this machine, kept in var/demo.env)
 
 [bold]Demo sign-ins[/]
 {accounts}
-A student's API token: .venv/bin/lectern token --user <id>   (with the settings in var/demo.env)
+Any lectern command against this demo, from another terminal:
+  set -a; . var/demo-shell.env; set +a; .venv/bin/lectern token --user <id>
 Press Ctrl-C to stop everything."""
     )

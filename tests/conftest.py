@@ -40,28 +40,6 @@ RUN_ID = uuid.uuid4().hex[:8]
 _created_pg_dbs: list[str] = []
 
 
-# Modules that take longest (tens of seconds: kill -9 subprocesses, the browser stack, big emulator
-# simulations) run first. `make test` hands whole modules to two xdist workers in collection order, so a slow
-# module collected last would keep one worker busy while the other sits idle; first, they overlap the rest.
-SLOW_MODULES_FIRST = (
-    "tests/sync/test_emulator_sync.py",
-    "tests/dashboard/test_browser.py",
-    "tests/migration/test_crashes.py",
-    "tests/sync/test_view_exports_emulator.py",
-    "tests/emulator/test_webhooks.py",
-    "tests/dashboard/test_signin_address.py",
-    "tests/sync/test_views_exports_job.py",
-    "tests/migration/test_controls.py",
-    "tests/dashboard/test_no_secrets.py",
-    "tests/lectern/test_error_kinds.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {path: i for i, path in enumerate(SLOW_MODULES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,6 +16,7 @@ paginator (core/mux/pagination.py).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -88,9 +89,12 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "inf", "1e999" and "nan" parse as floats but are no delay at all: unreadable, like "soon".
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

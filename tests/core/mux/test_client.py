@@ -70,6 +70,8 @@ def test_retry_after_is_read_as_seconds_or_http_date() -> None:
     assert parse_retry_after({"retry-after": "1.5"}) == 1.5
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480.0) == 10.0
     assert parse_retry_after({"Retry-After": "soon"}) is None
+    for endless in ("inf", "1e999", "nan", "-inf"):
+        assert parse_retry_after({"Retry-After": endless}) is None, endless
     assert parse_retry_after(None) is None
     err = translate_api_exception(api_exception(429, {"errors": ["slow down"]}, {"Retry-After": "2"}), "op")
     assert isinstance(err, MuxRateLimited)

@@ -20,13 +20,11 @@ class InvalidArgument(PermanentError):
 
 
 class ApiUnreachable(TransientError):
-    """The Lectern API in LECTERN_API_BASE_URL does not answer."""
+    """The Lectern API in LECTERN_API_URL does not answer."""
 
 
 class DatabaseUnavailable(TransientError):
     """The platform database in DATABASE_URL cannot be reached (down, wrong host or port, refused)."""
-
-    kind = ErrorKind.UNAVAILABLE
 
 
 class DatabaseNotMigrated(PermanentError):

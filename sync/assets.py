@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.db.models import Alert, Lesson, MigrationJob
+from core.db.models import OPEN, Alert, AlertState, Lesson, MigrationJob
 from core.db.records import LessonState
 from sync import reconcile
 from sync.sources import AssetsSource
@@ -97,13 +97,13 @@ def apply_to_platform(engine: Engine, assets: list[dict[str, Any]], *, now: date
                 Alert.resolved_at.is_(None),
                 Alert.key.not_in([a.key for a in plan.alerts] or [""]),
             )
-            .values(resolved_at=now)
+            .values(resolved_at=now, state=AlertState.resolved.value, last_seen_at=now)
         ).rowcount
     return healed, raised, resolved
 
 
 def _upsert_alerts(conn: Any, alerts: list[reconcile.AlertSpec], now: datetime) -> int:
-    """Insert new alerts (once per key, safe against a concurrent run); reopen ones that had cleared."""
+    """Insert new alerts (one open alert per key, safe against a concurrent run); a cleared one returning is new."""
     if not alerts:
         return 0
     dialect = conn.dialect.name
@@ -116,15 +116,24 @@ def _upsert_alerts(conn: Any, alerts: list[reconcile.AlertSpec], now: datetime) 
             "message": a.message,
             "context": a.context,
             "created_at": now,
+            "state": AlertState.firing.value,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "fired_at": now,
         }
         for a in alerts
     ]
     # RETURNING counts the rows really inserted (psycopg reports rowcount -1 for this statement).
-    stmt = insert(Alert).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(Alert.key)
+    stmt = (
+        insert(Alert)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["key"], index_where=text(OPEN))
+        .returning(Alert.key)
+    )
     raised = len(conn.execute(stmt).all())
     conn.execute(
         update(Alert)
-        .where(Alert.key.in_([a.key for a in alerts]), Alert.resolved_at.is_not(None))
-        .values(resolved_at=None)
+        .where(Alert.key.in_([a.key for a in alerts]), Alert.state != AlertState.resolved.value)
+        .values(last_seen_at=now)
     )
     return raised

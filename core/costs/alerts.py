@@ -1,10 +1,10 @@
 """Budget alerts: one row in the platform `alerts` table per month whose projection crosses the budget.
 
-The key `cost-budget:<YYYY-MM>` is unique in the table, so re-running the forecast updates the same row
-(latest projection in `context`) instead of adding another; a concurrent writer that wins the insert race
-is detected by the unique constraint and treated the same way. `record_budget_alerts(..., resolve=True)`
+The key `cost-budget:<YYYY-MM>` is unique among open alerts, so re-running the forecast updates the same
+row (latest projection in `context`) instead of adding another; a concurrent writer that wins the insert
+race is detected by the unique index and treated the same way. `record_budget_alerts(..., resolve=True)`
 (the scheduled `cost_alerts` job) also resolves the alert of a forecast month now projected under the
-budget, and reopens it if the projection crosses again.
+budget; a projection that crosses again opens a new alert.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.costs.forecast import Forecast
 from core.costs.money import usd
-from core.db.models import Alert
+from core.db.models import Alert, AlertState
 
 KIND = "cost_budget"
 
@@ -53,8 +53,8 @@ def _apply(session: Session, forecast: Forecast, crossings: pd.DataFrame, now: d
         if under:
             session.execute(
                 update(Alert)
-                .where(Alert.key.in_(under), Alert.resolved_at.is_(None))
-                .values(resolved_at=now)
+                .where(Alert.key.in_(under), Alert.state != AlertState.resolved.value)
+                .values(resolved_at=now, state=AlertState.resolved.value, last_seen_at=now)
                 .execution_options(synchronize_session=False)
             )
     return created
@@ -83,19 +83,30 @@ def _record(session: Session, forecast: Forecast, crossings: pd.DataFrame, now: 
             "as_of": forecast.as_of.isoformat(),
             "quantiles": list(forecast.quantiles),
         }
-        existing = session.execute(select(Alert).where(Alert.key == key)).scalar_one_or_none()
+        is_open = (Alert.key == key, Alert.state != AlertState.resolved.value)
+        existing = session.execute(select(Alert).where(*is_open)).scalar_one_or_none()
         if existing is None:
             try:
                 with session.begin_nested():
                     session.add(
-                        Alert(key=key, kind=KIND, severity=severity, message=message, context=context, created_at=now)
+                        Alert(
+                            key=key,
+                            kind=KIND,
+                            severity=severity,
+                            message=message,
+                            context=context,
+                            created_at=now,
+                            state=AlertState.firing.value,
+                            first_seen_at=now,
+                            last_seen_at=now,
+                            fired_at=now,
+                        )
                     )
                 created.append(key)
                 continue
             except IntegrityError:
-                existing = session.execute(select(Alert).where(Alert.key == key)).scalar_one()
-        existing.message, existing.context = message, context
-        existing.resolved_at = None  # projected over again: the alert is open (again)
+                existing = session.execute(select(Alert).where(*is_open)).scalar_one()
+        existing.message, existing.context, existing.last_seen_at = message, context, now
         if severity == "critical":
             existing.severity = severity
     session.flush()

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -122,6 +123,9 @@ class IngestMode(enum.StrEnum):
 
     url = "url"
     stream = "stream"
+
+
+OPEN = "state <> 'resolved'"
 
 
 def _enum_check(column: str, values: type[enum.StrEnum]) -> str:
@@ -278,18 +282,141 @@ class MigrationControl(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AlertState(enum.StrEnum):
+    """An alert's lifecycle: `pending` while its condition has held for less than the rule's `for` duration."""
+
+    pending = "pending"
+    firing = "firing"
+    resolved = "resolved"
+
+
 class Alert(Base):
+    """One occurrence of a condition: opened when first seen, resolved when it clears; a return is a new row."""
+
     __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(_enum_check("state", AlertState), name="ck_alerts_state"),
+        # One open alert per condition; resolved ones keep the history.
+        Index("uq_alerts_key_open", "key", unique=True, sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
+        Index("ix_alerts_state", "state"),
+        Index("ix_alerts_teacher_id", "teacher_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Same key while the condition holds, so re-evaluating an alert never duplicates it.
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The condition: rule (`kind`) and subject, e.g. `playback_failure:lesson:42`.
+    key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(50))
     severity: Mapped[str] = mapped_column(String(16), default="warning")
     message: Mapped[str] = mapped_column(Text)
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Revision 0006 (alert lifecycle).
+    state: Mapped[str] = mapped_column(String(16), default=AlertState.pending.value, server_default="firing")
+    subject: Mapped[str | None] = mapped_column(String(200), default=None)
+    value: Mapped[float | None] = mapped_column(Float, default=None)
+    threshold: Mapped[float | None] = mapped_column(Float, default=None)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    silenced_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    silenced_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"), default=None)
+    teacher_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class NotificationEvent(enum.StrEnum):
+    fired = "fired"
+    resolved = "resolved"
+
+
+class NotificationStatus(enum.StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"  # gave up after the last retry
+
+
+class AlertNotification(Base):
+    """One delivery of an alert's fire or resolve to one receiver (queued once, retried with backoff)."""
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "event", "receiver", name="uq_alert_notifications_alert_id"),
+        CheckConstraint(_enum_check("event", NotificationEvent), name="ck_alert_notifications_event"),
+        CheckConstraint(_enum_check("status", NotificationStatus), name="ck_alert_notifications_status"),
+        Index("ix_alert_notifications_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(16))
+    # A receiver's name, never its URL: a Slack incoming-webhook URL is a secret.
+    receiver: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.pending.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class UploadStatus(enum.StrEnum):
+    waiting = "waiting"  # URL handed out, no asset yet
+    asset_created = "asset_created"
+    ready = "ready"
+    errored = "errored"
+    timed_out = "timed_out"
+    cancelled = "cancelled"
+
+
+class Upload(Base):
+    """Every Mux direct upload Lectern created: a lesson keeps only its latest, this keeps them all."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        CheckConstraint(_enum_check("status", UploadStatus), name="ck_uploads_status"),
+        Index("ix_uploads_lesson_id", "lesson_id"),
+        Index("ix_uploads_created_at", "created_at"),
+        Index("ix_uploads_mux_asset_id", "mux_asset_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mux_upload_id: Mapped[str] = mapped_column(String(64), unique=True)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"), default=None)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    status: Mapped[str] = mapped_column(String(16), default=UploadStatus.waiting.value)
+    mux_asset_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class WebhookRejection(Base):
+    """Webhook deliveries answered but not stored, counted per hour and reason (a forged flood is one row)."""
+
+    __tablename__ = "webhook_rejections"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # duplicate | a signature failure reason | invalid_payload ...
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class OperatorAction(Base):
+    """Who did what from the Operations page or the CLI: replays, repairs, deletions, rollbacks."""
+
+    __tablename__ = "operator_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(64))  # e.g. webhook.replay, lesson.repair, asset.delete
+    actor: Mapped[str] = mapped_column(String(200))  # a dashboard user's email, or cli:<os user>
+    target: Mapped[str] = mapped_column(String(200))  # e.g. webhook:<event id>, lesson:42, asset:<id>
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class SignInFailure(Base):

@@ -54,8 +54,10 @@ def _run(settings: Settings, engine: Engine) -> dict[str, object]:
 
 
 def _alerts(engine: Engine) -> dict[str, Alert]:
+    """The latest alert of each key."""
     with Session(engine) as session:
-        return {a.key: a for a in session.execute(select(Alert).where(Alert.kind == KIND)).scalars()}
+        rows = session.execute(select(Alert).where(Alert.kind == KIND).order_by(Alert.id)).scalars()
+        return {a.key: a for a in rows}
 
 
 def _published_state(settings: Settings) -> tuple[str, int]:
@@ -78,7 +80,7 @@ def test_no_budget_is_a_recorded_no_op(
     assert _published_state(settings) == ("ok", 0)
 
 
-def test_alerts_are_raised_once_per_month_resolved_and_reopened(
+def test_alerts_are_raised_once_per_month_resolved_and_raised_anew(
     monkeypatch: pytest.MonkeyPatch, db_url: str, engine: Engine, warehouse: Path
 ) -> None:
     # The demo costs a few dollars a month: $0.50 is crossed by this month and every projected one.
@@ -99,15 +101,19 @@ def test_alerts_are_raised_once_per_month_resolved_and_reopened(
     assert again["new"] == 0 and again["alerts_created"] == []
     assert set(_alerts(engine)) == set(alerts)
 
-    # A budget no month reaches resolves them all; crossing again reopens the same rows.
+    # A budget no month reaches resolves them all; crossing again opens new alerts and keeps the resolved ones.
     roomy = _settings(monkeypatch, db_url, warehouse, 1_000_000.0)
     assert _run(roomy, engine)["months_over_budget"] == []
     resolved = _alerts(engine)
     assert all(a.resolved_at is not None for a in resolved.values())
     tight = _settings(monkeypatch, db_url, warehouse, 0.5)
-    assert _run(tight, engine)["new"] == 0
-    reopened = _alerts(engine)
-    assert set(reopened) == set(alerts) and all(a.resolved_at is None for a in reopened.values())
+    assert _run(tight, engine)["new"] == 4
+    raised_again = _alerts(engine)
+    assert set(raised_again) == set(alerts) and all(a.resolved_at is None for a in raised_again.values())
+    assert all(raised_again[k].id != resolved[k].id for k in alerts)
+    with Session(engine) as session:
+        states = session.execute(select(Alert.state).where(Alert.kind == KIND)).scalars().all()
+    assert sorted(states) == ["firing"] * 4 + ["resolved"] * 4
 
 
 def test_a_warehouse_without_usage_raises_nothing(

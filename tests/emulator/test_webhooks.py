@@ -132,7 +132,7 @@ def _run_faulty_batch(emu: EmulatorServer, receiver: WebhookReceiver, count: int
 
 def test_delivery_faults_rates_and_determinism(emu: EmulatorServer, receiver: WebhookReceiver) -> None:
     emu.set_webhook_urls([receiver.url])
-    count = 400
+    count = 200
     log, fingerprint = _run_faulty_batch(emu, receiver, count)
     assert len(log) == count and all(d["delivered"] for d in log)
     rates = {name: sum(name in d["faults"] for d in log) / count for name in ("duplicate", "out_of_order", "fail")}

@@ -75,7 +75,7 @@ def test_a_day_from_its_export_equals_the_same_day_from_list_and_get(
     world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
 ) -> None:
     end = quiet_end()
-    simulate(emu, world, days=4, views=1600, seed=5, end=end.timestamp())
+    simulate(emu, world, days=4, views=700, seed=5, end=end.timestamp())
     now = end + timedelta(minutes=30)
 
     calls = detail_calls(emu)
@@ -86,7 +86,7 @@ def test_a_day_from_its_export_equals_the_same_day_from_list_and_get(
 
     start = via_api.details["start"]
     total = views_in(emu, start, now)
-    assert via_exports.rows == via_api.rows == total > 1200
+    assert via_exports.rows == via_api.rows == total > 500
     assert via_exports.details["exports_loaded"] >= 3 and via_api.details["exports_loaded"] == 0
     midnight = now.replace(hour=0, minute=0, second=0)
     assert export_calls == views_in(emu, midnight, now) < api_calls == total  # only today went view by view
@@ -142,7 +142,7 @@ def test_republished_days_are_loaded_again_and_unchanged_ones_cost_a_304(
     world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
 ) -> None:
     end = quiet_end()
-    simulate(emu, world, days=5, views=3000, seed=6, end=end.timestamp())
+    simulate(emu, world, days=5, views=1000, seed=6, end=end.timestamp())
     now = end + timedelta(minutes=30)
     path = tmp_path / "warehouse.duckdb"
     first = sync_views(path, service, now)
@@ -183,7 +183,7 @@ def test_accounts_without_exports_and_refused_files_fall_back_to_list_and_get(
         settings = load_settings(MUX_API_URL=emu.url, MUX_TOKEN_ID=emu.token_id, MUX_TOKEN_SECRET=emu.token_secret)
         service = MuxService(settings, retry_policy=RetryPolicy(attempts=3, base_s=0.01))
         end = quiet_end()
-        simulate(emu, world, days=3, views=1500, seed=7, end=end.timestamp())
+        simulate(emu, world, days=3, views=500, seed=7, end=end.timestamp())
         now = end + timedelta(minutes=30)
         with caplog.at_level(logging.INFO, logger="sync"):
             refused = sync_views(tmp_path / "refused.duckdb", service, now)
@@ -202,7 +202,7 @@ def test_a_day_read_by_list_and_get_and_then_from_its_export_is_stored_once(
     world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
 ) -> None:
     end = quiet_end()
-    simulate(emu, world, days=3, views=3000, seed=11, end=end.timestamp())
+    simulate(emu, world, days=3, views=1200, seed=11, end=end.timestamp())
     now = end + timedelta(minutes=30)
     today = now.replace(hour=0, minute=0, second=0)
     path = tmp_path / "warehouse.duckdb"
@@ -255,7 +255,7 @@ def test_a_v6_warehouse_keyed_by_opaque_ids_is_upgraded_and_its_views_replaced(
     world: World, emu: EmulatorServer, service: MuxService, tmp_path: Path
 ) -> None:
     end = quiet_end()
-    simulate(emu, world, days=3, views=2000, seed=12, end=end.timestamp())
+    simulate(emu, world, days=3, views=700, seed=12, end=end.timestamp())
     now = end + timedelta(minutes=30)
     today = now.replace(hour=0, minute=0, second=0)
     yesterday = (today - timedelta(days=1)).date()
@@ -290,7 +290,7 @@ def test_a_v6_warehouse_keyed_by_opaque_ids_is_upgraded_and_its_views_replaced(
     refresh_rollups(con, None)
     write_state(con, "views", now=now, status="ok", rows=len(full), watermark=now, duration_s=1.0)
     total = views_in(emu, start, now)
-    assert len(full) == total > 1000
+    assert len(full) == total > 500
     assert con.execute("SELECT count(*) FROM mux_views").fetchall()[0][0] == total + len(from_file) + 1
 
     assert migrate(con) == [7, 8]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -18,12 +19,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from api.errors import error_body, error_headers, status_for
-from api.main import create_app
 from core.errors import HeadersTooLarge
+from core.logging import get_logger
 from core.memory import keep_freed_memory
+from core.metrics import prepare_directory, use_directory
 from core.settings import Settings
 
 HEAD_END = b"\r\n\r\n"
+log = get_logger(__name__)
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):
@@ -109,6 +112,18 @@ def tcp_listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def share_metrics(directory: Path) -> None:
+    """Every worker writes its metrics to `directory` and /metrics merges them all (core/metrics.py).
+
+    Done here, in the process that starts the workers and before it starts them: the files of processes that
+    have ended go (a restart starts the API's counters from zero), and the workers, spawned afresh, find the
+    directory in their environment when they import prometheus_client.
+    """
+    removed = prepare_directory(directory)
+    use_directory(directory)
+    log.info("api.metrics_directory", directory=str(directory), removed_files=removed)
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int = 1, access_log: bool = True) -> None:
     options: dict[str, Any] = {
         "log_config": None,  # our handler on the root logger (JSON lines, secrets redacted)
@@ -118,7 +133,13 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1, access_
     }
     settings.require_api_secrets()  # before binding or forking: one clear error, not one per worker
     sock = tcp_listener(host, port)
+    if settings.metrics_dir is not None:
+        share_metrics(settings.metrics_dir)
     if workers == 1:
+        # Imported here: a parent of several workers never builds an app, and the app's imports (pandas for
+        # the cost routes) take seconds the workers spend anyway.
+        from api.main import create_app
+
         keep_freed_memory()
         uvicorn.Server(server_config(create_app(settings), settings, **options)).run(sockets=[sock])
         return

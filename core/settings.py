@@ -315,6 +315,16 @@ class Settings(BaseSettings):
             out[field.alias or name.upper()] = shown
         return out
 
+    # Metrics: the directory where every Lectern process on this host writes its Prometheus values and from
+    # which the API's /metrics reads them all (docs/metrics.md). `lectern api` creates it and removes the
+    # files of processes that have ended; empty = each API process keeps its own metrics in memory.
+    metrics_dir: Path | None = Field(default=VAR_DIR / "metrics", alias="LECTERN_METRICS_DIR")
+
+    @field_validator("metrics_dir", mode="before")
+    @classmethod
+    def _metrics_dir_off(cls, value: Any) -> Any:
+        return None if value == "" else value
+
 
 def jwt_secret_problems(secret: str) -> list[str]:
     if not secret:

@@ -16,6 +16,7 @@ from typing import TypeVar
 import duckdb
 from sqlalchemy import Engine
 
+from core import metrics
 from core.container import Lectern
 from core.errors import NotConfigured
 from core.logging import get_logger
@@ -149,6 +150,9 @@ def run_jobs(
                     new_rows=result.new_rows,
                     duration_s=round(result.duration_s, 3),
                 )
+            metrics.record_sync_job(
+                job, status=result.status, duration_s=result.duration_s, rows=result.rows, watermark=result.watermark
+            )
             results.append(result)
     return results
 

@@ -7,7 +7,7 @@ import ipaddress
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -53,13 +53,15 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         403: {"description": "The client address is outside LECTERN_METRICS_ALLOW."},
         404: {"description": "Metrics are off: neither LECTERN_METRICS_TOKEN nor LECTERN_METRICS_ALLOW is set."},
     },
-    summary="Prometheus metrics (this app's registry), for a scraper with the token or an allowed address",
+    summary="Prometheus metrics of every API worker, and of the sync scheduler and migration workers sharing "
+    "LECTERN_METRICS_DIR, for a scraper with the token or an allowed address",
 )
 async def metrics(request: Request, services: ServicesDep) -> Response:
     refused = metrics_refusal(services.settings, request.headers.get("authorization"), request.client)
     if refused is not None:
         return error_response(refused)
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = await run_in_threadpool(services.metrics.exposition)  # reads the metrics directory's files
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def metrics_refusal(settings: Settings, authorization: str | None, client: object) -> LecternError | None:

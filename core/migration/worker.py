@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,6 +36,7 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import metrics
 from core.db.models import IngestMode, MigrationState
 from core.errors import LecternError, MuxNotFound, PermanentError, TransientError
 from core.logging import get_logger
@@ -67,6 +69,8 @@ CRASH_POINTS = (
     "switched",
 )
 Hook = Callable[[str, JobView], None]
+# Job counts by state for the metrics: a few queries, so not on every heartbeat (scrapes come every 15-60 s).
+JOB_COUNTS_EVERY_S = 15.0
 
 
 class _HandBack(Exception):
@@ -144,6 +148,7 @@ class MigrationWorker:
         self._beat_stop = threading.Event()
         self._paused = False
         self._crash: BaseException | None = None
+        self._jobs_counted_at = -JOB_COUNTS_EVERY_S
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -160,6 +165,8 @@ class MigrationWorker:
         """Work until stopped; with `until_idle`, until no job is active anywhere (or the migration is paused)."""
         log.info("migration.worker_started", worker=self.process_id, concurrency=self.concurrency)
         self._paused = self.store.paused()
+        metrics.migration_worker_running(True)
+        self._count_jobs(force=True)
         beat = threading.Thread(target=self._heartbeat_loop, name="migration-heartbeat", daemon=True)
         beat.start()
         threads = [
@@ -172,6 +179,8 @@ class MigrationWorker:
             t.join()
         self._beat_stop.set()
         beat.join()
+        metrics.migration_worker_running(False)
+        self._count_jobs(force=True)
         log.info("migration.worker_stopped", worker=self.process_id, **self.stats.as_dict())
         if self._crash is not None:
             raise self._crash
@@ -240,12 +249,25 @@ class MigrationWorker:
                 continue
             with self._lock:
                 self._lost |= {lease for lease in leases if lease not in alive and lease in self._held}
+            self._count_jobs()
+
+    def _count_jobs(self, *, force: bool = False) -> None:
+        """Job counts by state into the metrics (core/metrics.py), at most every JOB_COUNTS_EVERY_S."""
+        now = time.monotonic()
+        if not force and now - self._jobs_counted_at < JOB_COUNTS_EVERY_S:
+            return
+        self._jobs_counted_at = now
+        try:
+            metrics.set_migration_jobs(self.store.progress().counts)
+        except SQLAlchemyError as exc:  # the metric keeps its last value; the next beat tries again
+            log.warning("migration.job_count_failed", worker=self.process_id, error=str(exc)[:300])
 
     # --- per job -----------------------------------------------------------------------------------
 
     def _count(self, name: str) -> None:
         with self._lock:
             setattr(self.stats, name, getattr(self.stats, name) + 1)
+        metrics.count_migration_job(name)
 
     def _process(self, job: JobView, lease: str) -> None:
         run = _JobRun(self, job, lease)

@@ -8,7 +8,9 @@ import typer
 def command(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    workers: int = typer.Option(1, min=1, help="Worker processes (each builds its own app from the environment)."),
+    workers: int = typer.Option(
+        1, min=1, help="Worker processes (each builds its own app; /metrics adds up all of them: LECTERN_METRICS_DIR)."
+    ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
 ) -> None:
     """Serve the API: upload URLs, the Mux webhook receiver, playback info, status (docs at /docs with

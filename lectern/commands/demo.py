@@ -120,6 +120,10 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
         # Local conveniences a production API keeps off: its docs, and /metrics for a scraper on this machine.
         "LECTERN_API_DOCS": "true",
         "LECTERN_METRICS_ALLOW": "127.0.0.0/8",
+        # One metrics directory for every demo process: the API's /metrics shows the scheduler and the
+        # migration worker too (docs/metrics.md).
+        "LECTERN_METRICS_DIR": str(VAR / "metrics"),
+        "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics"),
         **kept,
     }
 

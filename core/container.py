@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from core.assets.service import OrphanedAssetService
     from core.auth import TokenVerifier
     from core.lessons import LessonVideoService
     from core.migration.service import MigrationService
@@ -264,6 +265,13 @@ class Lectern:
         from core.migration.service import MigrationService
 
         return MigrationService(self.settings, self.session_factory, storage=self.storage, mux=self.mux)
+
+    @_once
+    def orphans(self) -> OrphanedAssetService:
+        """Orphaned Mux assets: the list with monthly cost, the admin's delete, the grace-period deletion."""
+        from core.assets.service import OrphanedAssetService
+
+        return OrphanedAssetService(self.settings, self.session_factory, mux=self.mux)
 
     def migration_worker(self, *, concurrency: int | None = None, hook: Hook | None = None) -> MigrationWorker:
         """A new worker on this container's services (the caller runs and closes it); needs Mux."""

@@ -325,6 +325,15 @@ class Settings(BaseSettings):
     def _metrics_dir_off(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    # Orphaned assets (core/assets/, sync job `orphan_cleanup`): Mux assets no lesson plays still cost storage.
+    # A replaced lesson video's old asset is deleted this many days after the lesson moved on (unset: never
+    # automatically; admins delete by hand), at most this many per run so a bug cannot empty the account.
+    delete_replaced_assets_after_days: int | None = Field(
+        default=None, ge=1, le=3650, alias="LECTERN_DELETE_REPLACED_ASSETS_AFTER_DAYS"
+    )
+    orphan_cleanup_max_per_run: int = Field(default=20, ge=1, le=1000, alias="LECTERN_ORPHAN_CLEANUP_MAX_PER_RUN")
+    sync_orphan_cleanup_interval_s: int = Field(default=3600, ge=10, alias="LECTERN_SYNC_ORPHAN_CLEANUP_INTERVAL_S")
+
 
 def jwt_secret_problems(secret: str) -> list[str]:
     if not secret:

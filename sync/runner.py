@@ -17,6 +17,7 @@ import duckdb
 from sqlalchemy import Engine
 
 from core import metrics
+from core.assets.service import OrphanedAssetService
 from core.container import Lectern
 from core.errors import NotConfigured
 from core.logging import get_logger
@@ -24,6 +25,7 @@ from core.privacy import pseudonym_secret
 from core.settings import Settings
 from sync.assets import run_assets
 from sync.cost_alerts import run_cost_alerts
+from sync.orphan_cleanup import run_orphan_cleanup
 from sync.platform import run_platform
 from sync.sources import AssetsSource, MuxSources, UsageSource, ViewsSource
 from sync.state import JobResult, Progress, transaction, utcnow, write_state
@@ -35,7 +37,7 @@ log = get_logger(__name__)
 
 # Order of a full run: platform first (lessons map assets), then heal, then Mux data, then the cost
 # projection over the fresh usage.
-JOBS = ("platform", "assets", "views", "delivery_usage", "cost_alerts")
+JOBS = ("platform", "assets", "orphan_cleanup", "views", "delivery_usage", "cost_alerts")
 
 
 class SyncConfigError(NotConfigured):
@@ -50,6 +52,7 @@ class SyncContext:
     usage: UsageSource | None = None
     assets: AssetsSource | None = None
     engine: Engine | None = None
+    orphans: OrphanedAssetService | None = None
     clock: Callable[[], datetime] = utcnow
     _close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -61,6 +64,7 @@ class SyncContext:
             lectern = Lectern.from_settings(settings, kind="sync")
             ctx._close.append(lectern.close)
         ctx.engine = lectern.engine
+        ctx.orphans = lectern.orphans
         if lectern.mux is not None:
             sources = MuxSources(lectern.mux, views_page_size=settings.sync_views_page_size)
             ctx._close.append(sources.close)
@@ -115,6 +119,9 @@ def run_one(
     if job == "assets":
         assets, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
         return run_assets(con, assets, engine, now=now, progress=progress)
+    if job == "orphan_cleanup":
+        orphans = _need(ctx.orphans, "Orphaned-asset cleanup")
+        return run_orphan_cleanup(con, orphans, now=now, max_per_run=s.orphan_cleanup_max_per_run)
     if job == "cost_alerts":
         return run_cost_alerts(con, _need(ctx.engine, "The platform database"), s, now=now)
     raise ValueError(f"unknown job {job!r}; choose from {', '.join(JOBS)}")

@@ -55,6 +55,7 @@ def intervals(settings: Settings) -> dict[str, int]:
     return {
         "platform": settings.sync_platform_interval_s,
         "assets": settings.sync_assets_interval_s,
+        "orphan_cleanup": settings.sync_orphan_cleanup_interval_s,
         "views": settings.sync_views_interval_s,
         "delivery_usage": settings.sync_usage_interval_s,
         "cost_alerts": settings.sync_cost_alerts_interval_s,

@@ -32,6 +32,7 @@ BUILDERS = frozenset(
         "TokenVerifier",
         "MigrationService",
         "MigrationWorker",
+        "OrphanedAssetService",
         "SignInThrottle",
         "HashingSlots",
         "make_engine",

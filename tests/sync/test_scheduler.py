@@ -12,6 +12,7 @@ from core.db.migrate import upgrade
 from core.settings import Settings, load_settings
 from lectern.sample_data import SamplePlatform
 from lectern.seed import write_platform
+from sync.runner import JOBS
 from sync.scheduler import build_scheduler, ensure_jobs, start
 from tests.waiting import wait_until
 from warehouse.reader import open_analyst_connection
@@ -54,7 +55,7 @@ def test_jobs_run_and_persist_across_restarts(settings: Settings) -> None:
     scheduler = start(settings)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"sync.platform", "sync.assets", "sync.views", "sync.delivery_usage", "sync.cost_alerts"}
+        assert set(jobs) == {f"sync.{job}" for job in JOBS}
         assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
         assert _wait_for_status(settings, "platform")["status"] == "ok"
         # No budget set: the cost alerts job runs and does nothing, successfully.
@@ -69,9 +70,7 @@ def test_jobs_run_and_persist_across_restarts(settings: Settings) -> None:
     restarted.start(paused=True)
     try:
         persisted = {job.id: job.next_run_time for job in restarted.get_jobs()}
-        assert ensure_jobs(restarted, settings) == dict.fromkeys(
-            ("platform", "assets", "views", "delivery_usage", "cost_alerts"), "kept"
-        )
+        assert ensure_jobs(restarted, settings) == dict.fromkeys(JOBS, "kept")
         assert {job.id: job.next_run_time for job in restarted.get_jobs()} == persisted
         changed = settings.model_copy(update={"sync_views_interval_s": 60})
         assert ensure_jobs(restarted, changed)["views"] == "rescheduled"

@@ -38,6 +38,7 @@ _SUBCOMMANDS = {
     "migrate": "lectern.commands.migrate",
     "upload": "lectern.commands.upload",
     "privacy": "lectern.commands.privacy",
+    "alerts": "lectern.commands.alerts",
 }
 
 # sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.

@@ -26,7 +26,7 @@ app = typer.Typer(
 console = Console()
 
 # Spelled out rather than imported: sync.runner pulls in DuckDB, and `lectern --help` should stay instant.
-JOB_HELP = "Job to run (repeatable): platform, assets, views, delivery_usage, cost_alerts. Default: all, in that order."
+JOB_HELP = "Job to run (repeatable): platform, assets, views, delivery_usage, alerts. Default: all, in that order."
 
 
 def _progress() -> Progress:

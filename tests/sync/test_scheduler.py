@@ -54,11 +54,11 @@ def test_jobs_run_and_persist_across_restarts(settings: Settings) -> None:
     scheduler = start(settings)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"sync.platform", "sync.assets", "sync.views", "sync.delivery_usage", "sync.cost_alerts"}
+        assert set(jobs) == {"sync.platform", "sync.assets", "sync.views", "sync.delivery_usage", "sync.alerts"}
         assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
         assert _wait_for_status(settings, "platform")["status"] == "ok"
-        # No budget set: the cost alerts job runs and does nothing, successfully.
-        assert _wait_for_status(settings, "cost_alerts")["status"] == "ok"
+        # The alerts job runs (the Mux jobs failing below are at most pending alerts: not yet 30 min old).
+        assert _wait_for_status(settings, "alerts")["status"] == "ok"
         # Without Mux credentials the Mux jobs fail, say why, and leave the others alone.
         views = _wait_for_status(settings, "views")
         assert views["status"] == "error" and "MUX_TOKEN_ID" in str(views["error"])
@@ -70,7 +70,7 @@ def test_jobs_run_and_persist_across_restarts(settings: Settings) -> None:
     try:
         persisted = {job.id: job.next_run_time for job in restarted.get_jobs()}
         assert ensure_jobs(restarted, settings) == dict.fromkeys(
-            ("platform", "assets", "views", "delivery_usage", "cost_alerts"), "kept"
+            ("platform", "assets", "views", "delivery_usage", "alerts"), "kept"
         )
         assert {job.id: job.next_run_time for job in restarted.get_jobs()} == persisted
         changed = settings.model_copy(update={"sync_views_interval_s": 60})
@@ -99,7 +99,7 @@ def test_every_run_uses_the_schedulers_one_container_and_shutdown_closes_it(
         container = module._lectern
         assert container is not None
         _wait_for_status(settings, "platform")
-        _wait_for_status(settings, "cost_alerts")
+        _wait_for_status(settings, "alerts")
         assert "engine" in container.built  # the runs built their engine once, on this container
     finally:
         scheduler.shutdown(wait=True)

@@ -160,6 +160,7 @@ def time_evaluations(url: str, warehouse: Path) -> dict[str, Any]:
             )
             print(f"  evaluation {i}: {json.dumps(runs[-1])}", flush=True)
         per_rule = _per_rule(con, engine, config, settings)
+        whole = _whole_table(con, engine, settings)
     engine.dispose()
     warm = [r["seconds"] for r in runs[1:]]
     return {
@@ -168,7 +169,36 @@ def time_evaluations(url: str, warehouse: Path) -> dict[str, Any]:
         "later_evaluations_max_s": round(max(warm), 3),
         "runs": runs,
         "per_rule_ms": per_rule,
+        "whole_table_window": whole,
     }
+
+
+def _whole_table(con: Any, engine: Any, settings: Any) -> dict[str, Any]:
+    """The worst case the windows avoid: the view rules' windows widened to the whole year (every view read,
+    grouped per lesson, a quantile over all of them). Median of 3 evaluations (no commit)."""
+    from sqlalchemy.orm import Session
+
+    from core.alerts.config import AlertConfig
+    from core.alerts.rules import resolve_rules
+    from core.alerts.store import evaluate
+    from sync.alerts import measure
+    from sync.runner import JOBS
+
+    year = {"window_s": 400 * 86400}
+    wide = {name: {**RULES.get(name, {}), **year} for name in ("playback_failure", "playback_failure_lesson")}
+    wide["startup_time_p95"] = {**RULES["startup_time_p95"], **year}
+    config = AlertConfig(rules=resolve_rules({**RULES, **wide}), budget_usd=settings.monthly_budget_usd)
+    samples, conditions = [], 0
+    for _ in range(3):
+        started = time.perf_counter()
+        with Session(engine) as session:
+            measured, found, _ = measure(con, session, config, settings, now=NOW, jobs=JOBS)
+            evaluate(session, config, measured, found, now=NOW)
+            session.rollback()
+        samples.append(time.perf_counter() - started)
+        conditions = len(found)
+    print(f"  whole-year windows: median {statistics.median(samples):.3f} s, {conditions} conditions", flush=True)
+    return {"seconds_median": round(statistics.median(samples), 3), "conditions": conditions, "window_s": year}
 
 
 def _per_rule(con: Any, engine: Any, config: Any, settings: Any) -> dict[str, float]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, or_, select, text, update
+from sqlalchemy import Select, bindparam, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from core.db.models import (
     Lesson,
     NotificationEvent,
     NotificationStatus,
+    table_of,
 )
 
 MAX_SILENCE = timedelta(days=30)
@@ -176,40 +177,8 @@ def apply(session: Session, work: Plan, config: AlertConfig, *, now: datetime) -
     """Apply a plan's transitions in the caller's transaction and queue the notifications they call for."""
     outcome = Outcome()
     announce: list[tuple[int, str]] = []  # (alert id, event)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for opening in work.opens:
-        obs = opening.observation
-        values = {
-            **_values(obs, config, now),
-            "key": obs.key,
-            "kind": obs.rule,
-            "state": opening.state,
-            "created_at": now,
-            "first_seen_at": now,
-            "fired_at": now if opening.state == AlertState.firing else None,
-        }
-        stmt = (
-            insert(Alert)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["key"], index_where=text(OPEN))
-            .returning(Alert.id)
-        )
-        new_id = session.execute(stmt).scalar_one_or_none()
-        if new_id is None:
-            continue  # a concurrent evaluator opened it first: its row stands
-        outcome.opened.append(obs.key)
-        if opening.state == AlertState.firing:
-            outcome.fired.append(obs.key)
-            if config.rules[obs.rule].notify:
-                announce.append((new_id, NotificationEvent.fired.value))
-    for refresh in work.refreshes:
-        obs = refresh.observation
-        session.execute(
-            update(Alert)
-            .where(Alert.id == refresh.alert_id, Alert.state != AlertState.resolved.value)
-            .values(**_values(obs, config, now))
-        )
-        outcome.refreshed += 1
+    _open(session, work, config, now, outcome, announce)
+    _refresh(session, work, config, now, outcome)
     for fire in work.fires:
         obs = fire.observation
         fired = session.execute(
@@ -240,6 +209,84 @@ def apply(session: Session, work: Plan, config: AlertConfig, *, now: datetime) -
             announce.append((resolve.alert_id, NotificationEvent.resolved.value))
     outcome.queued = queue(session, announce, config.receiver_names, now=now)
     return outcome
+
+
+_CHUNK = 500  # rows per multi-row INSERT: well under SQLite's limit on bound parameters
+
+
+def _open(
+    session: Session, work: Plan, config: AlertConfig, now: datetime, outcome: Outcome, announce: list[tuple[int, str]]
+) -> None:
+    """New alerts in multi-row INSERTs; a key a concurrent evaluator opened first is skipped (its row stands)."""
+    table = table_of(Alert)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    rows = [
+        {
+            **_values(o.observation, config, now),
+            "key": o.observation.key,
+            "kind": o.observation.rule,
+            "state": o.state,
+            "created_at": now,
+            "first_seen_at": now,
+            "fired_at": now if o.state == AlertState.firing else None,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+            "silenced_until": None,
+            "silenced_by": None,
+            "resolved_at": None,
+        }
+        for o in work.opens
+    ]
+    inserted: dict[str, int] = {}
+    for start in range(0, len(rows), _CHUNK):
+        stmt = (
+            insert(table)
+            .values(rows[start : start + _CHUNK])
+            .on_conflict_do_nothing(index_elements=["key"], index_where=text(OPEN))
+            .returning(table.c.key, table.c.id)
+        )
+        inserted.update({key: alert_id for key, alert_id in session.execute(stmt).all()})
+    for opening in work.opens:
+        obs = opening.observation
+        new_id = inserted.get(obs.key)
+        if new_id is None:
+            continue
+        outcome.opened.append(obs.key)
+        if opening.state == AlertState.firing:
+            outcome.fired.append(obs.key)
+            if config.rules[obs.rule].notify:
+                announce.append((new_id, NotificationEvent.fired.value))
+
+
+_REFRESHED = (
+    "message",
+    "severity",
+    "subject",
+    "value",
+    "threshold",
+    "context",
+    "lesson_id",
+    "teacher_id",
+    "last_seen_at",
+)
+
+
+def _refresh(session: Session, work: Plan, config: AlertConfig, now: datetime, outcome: Outcome) -> None:
+    """Alerts that still hold get the latest value and message, in one executemany."""
+    if not work.refreshes:
+        return
+    table = table_of(Alert)
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.state != AlertState.resolved.value)
+        .values({name: bindparam(f"b_{name}", type_=table.c[name].type) for name in _REFRESHED})
+    )
+    params = [
+        {"b_id": r.alert_id, **{f"b_{k}": v for k, v in _values(r.observation, config, now).items()}}
+        for r in work.refreshes
+    ]
+    session.connection().execute(stmt, params)
+    outcome.refreshed += len(params)
 
 
 def queue(session: Session, announce: Sequence[tuple[int, str]], receivers: Sequence[str], *, now: datetime) -> int:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from core.alerts.notify import AlertNotifier
     from core.assets.service import OrphanedAssetService
     from core.auth import TokenVerifier
     from core.lessons import LessonVideoService
@@ -304,3 +305,28 @@ class Lectern:
         from core.passwords import HashingSlots
 
         return HashingSlots(self.settings.signin_max_concurrent_hashes, self.settings.signin_hash_wait_s)
+
+    # --- alert notifications -------------------------------------------------------------------------
+
+    @_once
+    def alert_notifier(self) -> AlertNotifier:
+        """Delivers queued alert notifications to LECTERN_ALERT_WEBHOOK_URLS (its own short-timeout client)."""
+        import httpx
+
+        from core.alerts.config import parse_receivers
+        from core.alerts.notify import AlertNotifier
+        from core.retry import RetryPolicy
+
+        s = self.settings
+        client = httpx.Client(timeout=s.alert_notify_timeout_s, follow_redirects=False)
+        self._closers.append(client.close)
+        # Waits grow from the base to an hour; each retry is picked up by a later `alerts` run.
+        policy = RetryPolicy(attempts=s.alert_notify_attempts, base_s=s.alert_notify_backoff_s, cap_s=3600.0)
+        return AlertNotifier(
+            self.session_factory,
+            parse_receivers(s.alert_webhook_urls),
+            client,
+            policy=policy,
+            timeout_s=s.alert_notify_timeout_s,
+            budget_s=s.alert_notify_budget_s,
+        )

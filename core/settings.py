@@ -87,8 +87,6 @@ class Settings(BaseSettings):
 
     # Costs and migration.
     monthly_budget_usd: float | None = Field(default=None, ge=0, alias="LECTERN_MONTHLY_BUDGET_USD")
-    # How often the `cost_alerts` sync job re-projects the month against the budget (after delivery usage).
-    sync_cost_alerts_interval_s: int = Field(default=3600, ge=10, alias="LECTERN_SYNC_COST_ALERTS_INTERVAL_S")
     migration_concurrency: int = Field(default=4, ge=1, le=64, alias="LECTERN_MIGRATION_CONCURRENCY")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LECTERN_LOG_LEVEL")
@@ -333,6 +331,51 @@ class Settings(BaseSettings):
     )
     orphan_cleanup_max_per_run: int = Field(default=20, ge=1, le=1000, alias="LECTERN_ORPHAN_CLEANUP_MAX_PER_RUN")
     sync_orphan_cleanup_interval_s: int = Field(default=3600, ge=10, alias="LECTERN_SYNC_ORPHAN_CLEANUP_INTERVAL_S")
+
+    # Alerts (core/alerts/, docs/alerts.md). Rule overrides: JSON of rule name -> fields, e.g.
+    # {"playback_failure": {"threshold": 2.5, "for_s": 300}, "startup_time_p95": {"enabled": false}}.
+    alert_rules: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="LECTERN_ALERT_RULES")
+    # Receivers of fire/resolve notifications, comma-separated `name=https://...` or bare URLs (named after
+    # their host). Secrets: a Slack incoming-webhook URL is its own credential; only the names are shown.
+    alert_webhook_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, alias="LECTERN_ALERT_WEBHOOK_URLS"
+    )
+    # How often the `alerts` sync job evaluates the rules and delivers due notifications.
+    sync_alerts_interval_s: int = Field(default=300, ge=10, alias="LECTERN_SYNC_ALERTS_INTERVAL_S")
+    # Delivery: per-request timeout, the whole pass's budget (the job never waits longer on receivers),
+    # attempts before a delivery is `failed`, and the first retry's wait (doubling, capped at an hour).
+    alert_notify_timeout_s: float = Field(default=3.0, gt=0, le=60, alias="LECTERN_ALERT_NOTIFY_TIMEOUT_S")
+    alert_notify_budget_s: float = Field(default=10.0, gt=0, le=600, alias="LECTERN_ALERT_NOTIFY_BUDGET_S")
+    alert_notify_attempts: int = Field(default=8, ge=1, le=50, alias="LECTERN_ALERT_NOTIFY_ATTEMPTS")
+    alert_notify_backoff_s: float = Field(default=60.0, ge=0, le=3600, alias="LECTERN_ALERT_NOTIFY_BACKOFF_S")
+
+    @field_validator("alert_rules")
+    @classmethod
+    def _alert_rules_known(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # Checked at start so a typo in a rule or field fails loudly instead of silently keeping a default.
+        from core.alerts.errors import AlertConfigInvalid
+        from core.alerts.rules import resolve_rules
+
+        try:
+            resolve_rules(value)
+        except AlertConfigInvalid as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("alert_webhook_urls", mode="before")
+    @classmethod
+    def _alert_receivers(cls, value: Any) -> list[SecretStr]:
+        from core.alerts.config import parse_receivers
+        from core.alerts.errors import AlertConfigInvalid
+
+        items = value.split(",") if isinstance(value, str) else list(value or [])
+        entries = [i if isinstance(i, SecretStr) else SecretStr(str(i).strip()) for i in items]
+        entries = [e for e in entries if e.get_secret_value().strip()]
+        try:
+            parse_receivers(entries)
+        except AlertConfigInvalid as exc:
+            raise ValueError(exc.message) from None  # the message numbers the entry; it never quotes a URL
+        return entries
 
 
 def jwt_secret_problems(secret: str) -> list[str]:

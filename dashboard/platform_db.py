@@ -1,5 +1,5 @@
 """The platform DB as the dashboard reads it: courses and lessons within a user's scope, live video state,
-and the budget alerts the cost sync records.
+the open budget alerts (Costs page) and the open alerts about a teacher's lessons (My lessons page).
 
 Every function takes a `Scope` and filters in SQL (a teacher's courses only), so an id typed into a widget or
 a query parameter outside the scope finds nothing: `lesson_in_scope` returns None for it, whether the lesson
@@ -16,8 +16,9 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.alerts.store import AlertRow, open_alerts
 from core.costs.alerts import KIND as BUDGET_ALERT
-from core.db.models import Alert, Course, Enrollment, Lesson, User, VideoStatus
+from core.db.models import Course, Enrollment, Lesson, User, VideoStatus
 from core.errors import LecternError
 from core.playback import PlaybackService, detect_provider
 from core.privacy import student_key, viewer_user_id
@@ -83,6 +84,8 @@ class BudgetAlert:
     severity: str
     message: str
     since: datetime
+    state: str = "firing"  # or pending: seen, not yet held for the rule's `for` duration
+    acknowledged: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,14 @@ class BudgetAlerts:
     """The open budget alerts; `unavailable` names the database error when they could not be read."""
 
     alerts: list[BudgetAlert]
+    unavailable: str | None = None
+
+
+@dataclass(frozen=True)
+class ScopedAlerts:
+    """Open alerts a user may see (a teacher: about their own lessons); `unavailable` as for budget alerts."""
+
+    alerts: list[AlertRow]
     unavailable: str | None = None
 
 
@@ -199,15 +210,33 @@ def parse_id(value: Any) -> int | None:
 
 
 def open_budget_alerts(factory: sessionmaker[Session]) -> BudgetAlerts:
-    """Budget alerts the `cost_alerts` sync job recorded and has not resolved (admins only: not scoped).
+    """Budget alerts the `alerts` sync job keeps open (pending or firing), by month (admins only: not scoped).
 
     A platform DB that does not answer gives no alerts and the error's name: the costs page still shows
     the estimates, which come from the warehouse.
     """
-    stmt = select(Alert).where(Alert.kind == BUDGET_ALERT, Alert.resolved_at.is_(None)).order_by(Alert.key)
     try:
         with factory() as session:
-            rows = session.execute(stmt).scalars().all()
+            rows = open_alerts(session, kinds=[BUDGET_ALERT])
     except SQLAlchemyError as exc:
         return BudgetAlerts([], unavailable=type(exc).__name__)
-    return BudgetAlerts([BudgetAlert(a.severity, a.message, a.created_at) for a in rows])
+    rows = sorted(rows, key=lambda a: a.key)
+    return BudgetAlerts(
+        [
+            BudgetAlert(a.severity, a.message, a.fired_at or a.first_seen_at, a.state, a.acknowledged_at is not None)
+            for a in rows
+        ]
+    )
+
+
+def scoped_alerts(factory: sessionmaker[Session], scope: Scope, *, limit: int = 100) -> ScopedAlerts:
+    """Open alerts in scope: a teacher's are those about their own lessons (`teacher_id = :me` in SQL);
+    admins and analysts see every open alert; any other role none."""
+    if scope.teacher_id is None and not scope.sees_everything:
+        return ScopedAlerts([])
+    try:
+        with factory() as session:
+            rows = open_alerts(session, teacher_id=scope.teacher_id, limit=limit)
+    except SQLAlchemyError as exc:
+        return ScopedAlerts([], unavailable=type(exc).__name__)
+    return ScopedAlerts(rows)

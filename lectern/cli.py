@@ -39,6 +39,7 @@ _SUBCOMMANDS = {
     "upload": "lectern.commands.upload",
     "privacy": "lectern.commands.privacy",
     "assets": "lectern.commands.assets",
+    "alerts": "lectern.commands.alerts",
 }
 
 # sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.

@@ -1,10 +1,12 @@
 """The `assets` job: list every Mux asset into the warehouse and reconcile them with platform lessons.
 
 Order matters for crash safety: the complete listing is read first (a failed listing changes nothing),
-then the platform is healed and alerts raised in one platform-DB transaction, then the warehouse
-`assets` table and the job's state are written in one DuckDB transaction. Both steps are idempotent —
-a heal only applies while the lesson still looks unhealed, alerts have a unique key — so a run killed
-between them simply redoes the warehouse step next time.
+then the platform is healed and the reconciliation rules evaluated by the alert engine (core/alerts/) in
+one platform-DB transaction, then the warehouse `assets` table and the job's state are written in one
+DuckDB transaction. Both steps are idempotent — a heal only applies while the lesson still looks unhealed,
+an alert condition has one open alert per key — so a run killed between them simply redoes the warehouse
+step next time. Notifications for what this job fires or resolves are queued here and delivered by the
+`alerts` job.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-from sqlalchemy import Engine, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
-from core.db.models import OPEN, Alert, AlertState, Lesson, MigrationJob
+from core.alerts.config import AlertConfig
+from core.alerts.rules import resolve_rules
+from core.alerts.store import evaluate
+from core.db.models import Lesson, MigrationJob
 from core.db.records import LessonState
 from sync import reconcile
 from sync.sources import AssetsSource
@@ -35,6 +40,7 @@ def run_assets(
     *,
     now: datetime,
     progress: Progress | None = None,
+    alerting: AlertConfig | None = None,
 ) -> JobResult:
     started = time.perf_counter()
     assets: list[dict[str, Any]] = []
@@ -42,7 +48,7 @@ def run_assets(
         assets.extend(page)
         if progress:
             progress(JOB, 0, 0, len(assets))
-    healed, raised, resolved = apply_to_platform(engine, assets, now=now)
+    healed, raised, resolved = apply_to_platform(engine, assets, now=now, alerting=alerting)
     table = assets_to_arrow(assets, seen_at=now)
     result = JobResult(JOB, details={"assets": len(assets), "healed": healed, "alerts": raised, "resolved": resolved})
     with transaction(con):
@@ -64,13 +70,17 @@ def _lessons(conn: Any) -> list[LessonState]:
     return [LessonState(*row) for row in conn.execute(select(*LessonState.columns())).all()]
 
 
-def apply_to_platform(engine: Engine, assets: list[dict[str, Any]], *, now: datetime) -> tuple[int, int, int]:
-    """Heal lessons and upsert/resolve alerts in one transaction; returns (healed, raised, resolved)."""
-    with engine.begin() as conn:
+def apply_to_platform(
+    engine: Engine, assets: list[dict[str, Any]], *, now: datetime, alerting: AlertConfig | None = None
+) -> tuple[int, int, int]:
+    """Heal lessons and evaluate the reconciliation rules in one transaction; returns (healed, alerts opened,
+    alerts resolved). `alerting`: the deployment's rules and receivers (default rules, nobody notified)."""
+    config = alerting or AlertConfig(rules=resolve_rules())
+    with Session(engine) as session, session.begin():
         busy = set(
-            conn.execute(select(MigrationJob.lesson_id).where(MigrationJob.state.in_(ACTIVE_MIGRATION))).scalars()
+            session.execute(select(MigrationJob.lesson_id).where(MigrationJob.state.in_(ACTIVE_MIGRATION))).scalars()
         )
-        plan = reconcile.plan(assets, _lessons(conn), busy)
+        plan = reconcile.plan(assets, _lessons(session), busy)
         healed = 0
         for heal in plan.heals:
             guard = (
@@ -88,52 +98,14 @@ def apply_to_platform(engine: Engine, assets: list[dict[str, Any]], *, now: date
                 values.update(mux_playback_id=heal.playback_id, video_duration_s=heal.duration_s, video_error=None)
             else:
                 values["video_error"] = heal.error
-            healed += conn.execute(update(Lesson).where(Lesson.id == heal.lesson_id, guard).values(**values)).rowcount
-        raised = _upsert_alerts(conn, plan.alerts, now)
-        resolved = conn.execute(
-            update(Alert)
-            .where(
-                Alert.kind.in_(reconcile.KINDS),
-                Alert.resolved_at.is_(None),
-                Alert.key.not_in([a.key for a in plan.alerts] or [""]),
-            )
-            .values(resolved_at=now, state=AlertState.resolved.value, last_seen_at=now)
-        ).rowcount
-    return healed, raised, resolved
-
-
-def _upsert_alerts(conn: Any, alerts: list[reconcile.AlertSpec], now: datetime) -> int:
-    """Insert new alerts (one open alert per key, safe against a concurrent run); a cleared one returning is new."""
-    if not alerts:
-        return 0
-    dialect = conn.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = [
-        {
-            "key": a.key,
-            "kind": a.kind,
-            "severity": a.severity,
-            "message": a.message,
-            "context": a.context,
-            "created_at": now,
-            "state": AlertState.firing.value,
-            "first_seen_at": now,
-            "last_seen_at": now,
-            "fired_at": now,
-        }
-        for a in alerts
-    ]
-    # RETURNING counts the rows really inserted (psycopg reports rowcount -1 for this statement).
-    stmt = (
-        insert(Alert)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["key"], index_where=text(OPEN))
-        .returning(Alert.key)
-    )
-    raised = len(conn.execute(stmt).all())
-    conn.execute(
-        update(Alert)
-        .where(Alert.key.in_([a.key for a in alerts]), Alert.state != AlertState.resolved.value)
-        .values(last_seen_at=now)
-    )
-    return raised
+            changed = session.execute(
+                update(Lesson)
+                .where(Lesson.id == heal.lesson_id, guard)
+                .values(**values)
+                .returning(Lesson.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            healed += len(changed)
+        # A complete listing of Mux: both reconciliation rules are measured, so what is not flagged cleared.
+        outcome = evaluate(session, config, reconcile.KINDS, plan.alerts, now=now)
+    return healed, len(outcome.opened), len(outcome.resolved)

@@ -9,9 +9,10 @@ Healing is deliberately narrow, because webhooks and the migration engine own le
 - the same two cases with an errored asset -> set `errored` with Mux's message.
 Lessons with an active migration job, and legacy S3 lessons, are left alone: the migration worker
 verifies a Mux copy before it switches a lesson.
-Flags (platform `alerts`, unique key per condition, resolved when the condition clears):
+Flags (conditions of the alert engine's reconciliation rules, core/alerts/: one alert per key, resolved when
+the condition clears, and a lesson's teacher sees those about their lesson):
 - `mux_orphan_asset`: a ready/errored asset no lesson (and no active migration) refers to — it costs
-  storage and nobody can watch it;
+  storage and nobody can watch it (its lesson is the one its passthrough names, when that lesson exists);
 - `lesson_asset_missing`: a lesson names an asset Mux no longer has.
 """
 
@@ -22,10 +23,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.alerts.planner import Observation
+from core.alerts.rules import ASSET_MISSING, ORPHAN_ASSET
 from core.db.records import LessonState
 
-ORPHAN = "mux_orphan_asset"
-MISSING = "lesson_asset_missing"
+ORPHAN = ORPHAN_ASSET
+MISSING = ASSET_MISSING
 KINDS = (ORPHAN, MISSING)
 WAITING = ("waiting_upload", "processing")
 
@@ -41,19 +44,10 @@ class Heal:
     expected_asset_id: str | None  # the lesson's asset id when planned (guards a concurrent change)
 
 
-@dataclass(frozen=True)
-class AlertSpec:
-    key: str
-    kind: str
-    severity: str
-    message: str
-    context: dict[str, Any]
-
-
 @dataclass
 class ReconcilePlan:
     heals: list[Heal] = field(default_factory=list)
-    alerts: list[AlertSpec] = field(default_factory=list)
+    alerts: list[Observation] = field(default_factory=list)
 
 
 def _lesson_id(passthrough: Any) -> int | None:
@@ -117,11 +111,13 @@ def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], bu
             continue
         in_migration = _lesson_id(asset.get("passthrough")) in busy_lessons
         if lesson is None and status in ("ready", "errored") and not in_migration:
+            named = _lesson_id(asset.get("passthrough"))
             result.alerts.append(
-                AlertSpec(
+                Observation(
+                    rule=ORPHAN,
                     key=f"{ORPHAN}:{asset_id}",
-                    kind=ORPHAN,
-                    severity="warning",
+                    subject=f"asset {asset_id}",
+                    lesson_id=named if named in by_id else None,
                     message=(
                         f"Mux asset {asset_id} ({status}, passthrough {asset.get('passthrough')!r}) is not used by "
                         "any lesson: it still costs storage. Attach it to its lesson or delete it in Mux."
@@ -137,10 +133,11 @@ def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], bu
     for lesson in by_id.values():
         if lesson.mux_asset_id and lesson.mux_asset_id not in on_mux and lesson.video_provider == "mux":
             result.alerts.append(
-                AlertSpec(
+                Observation(
+                    rule=MISSING,
                     key=f"{MISSING}:{lesson.id}:{lesson.mux_asset_id}",
-                    kind=MISSING,
-                    severity="error",
+                    subject=f"lesson {lesson.id}",
+                    lesson_id=lesson.id,
                     message=(
                         f"Lesson {lesson.id} plays Mux asset {lesson.mux_asset_id}, which Mux no longer has: "
                         "students cannot watch it. Upload the video again."

@@ -11,20 +11,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 from sqlalchemy import Engine
 
 from core import metrics
+from core.alerts.config import AlertConfig
 from core.assets.service import OrphanedAssetService
 from core.container import Lectern
 from core.errors import NotConfigured
 from core.logging import get_logger
 from core.privacy import pseudonym_secret
 from core.settings import Settings
+from sync.alerts import run_alerts
 from sync.assets import run_assets
-from sync.cost_alerts import run_cost_alerts
 from sync.orphan_cleanup import run_orphan_cleanup
 from sync.platform import run_platform
 from sync.sources import AssetsSource, MuxSources, UsageSource, ViewsSource
@@ -33,11 +34,14 @@ from sync.usage import run_usage
 from sync.views import ViewsConfig, run_views
 from warehouse.store import WarehouseWriter
 
+if TYPE_CHECKING:
+    from core.alerts.notify import AlertNotifier
+
 log = get_logger(__name__)
 
-# Order of a full run: platform first (lessons map assets), then heal, then Mux data, then the cost
-# projection over the fresh usage.
-JOBS = ("platform", "assets", "orphan_cleanup", "views", "delivery_usage", "cost_alerts")
+# Order of a full run: platform first (lessons map assets), then heal and clean up, then Mux data, then the
+# alert rules over the fresh views and usage.
+JOBS = ("platform", "assets", "orphan_cleanup", "views", "delivery_usage", "alerts")
 
 
 class SyncConfigError(NotConfigured):
@@ -53,6 +57,7 @@ class SyncContext:
     assets: AssetsSource | None = None
     engine: Engine | None = None
     orphans: OrphanedAssetService | None = None
+    notifier: AlertNotifier | None = None
     clock: Callable[[], datetime] = utcnow
     _close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -65,6 +70,7 @@ class SyncContext:
             ctx._close.append(lectern.close)
         ctx.engine = lectern.engine
         ctx.orphans = lectern.orphans
+        ctx.notifier = lectern.alert_notifier
         if lectern.mux is not None:
             sources = MuxSources(lectern.mux, views_page_size=settings.sync_views_page_size)
             ctx._close.append(sources.close)
@@ -118,12 +124,13 @@ def run_one(
         )
     if job == "assets":
         assets, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
-        return run_assets(con, assets, engine, now=now, progress=progress)
+        return run_assets(con, assets, engine, now=now, progress=progress, alerting=AlertConfig.from_settings(s))
     if job == "orphan_cleanup":
         orphans = _need(ctx.orphans, "Orphaned-asset cleanup")
         return run_orphan_cleanup(con, orphans, now=now, max_per_run=s.orphan_cleanup_max_per_run)
-    if job == "cost_alerts":
-        return run_cost_alerts(con, _need(ctx.engine, "The platform database"), s, now=now)
+    if job == "alerts":
+        engine = _need(ctx.engine, "The platform database")
+        return run_alerts(con, engine, s, now=now, jobs=JOBS, notifier=ctx.notifier)
     raise ValueError(f"unknown job {job!r}; choose from {', '.join(JOBS)}")
 
 

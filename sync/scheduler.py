@@ -58,7 +58,7 @@ def intervals(settings: Settings) -> dict[str, int]:
         "orphan_cleanup": settings.sync_orphan_cleanup_interval_s,
         "views": settings.sync_views_interval_s,
         "delivery_usage": settings.sync_usage_interval_s,
-        "cost_alerts": settings.sync_cost_alerts_interval_s,
+        "alerts": settings.sync_alerts_interval_s,
     }
 
 
@@ -74,9 +74,15 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
 def ensure_jobs(
     scheduler: BackgroundScheduler, settings: Settings, *, func: Callable[[str], None] = scheduled_job
 ) -> dict[str, str]:
-    """Add missing jobs (first run now), keep persisted ones, reschedule those whose interval changed."""
+    """Add missing jobs (first run now), keep persisted ones, reschedule those whose interval changed, and
+    remove persisted ones that no longer exist (a renamed job, e.g. `cost_alerts`, now `alerts`)."""
     actions: dict[str, str] = {}
-    for job, seconds in intervals(settings).items():
+    wanted = intervals(settings)
+    for stale in scheduler.get_jobs():
+        if stale.id.startswith("sync.") and stale.id.removeprefix("sync.") not in wanted:
+            scheduler.remove_job(stale.id)
+            actions[stale.id.removeprefix("sync.")] = "removed"
+    for job, seconds in wanted.items():
         job_id = f"sync.{job}"
         existing = scheduler.get_job(job_id)
         trigger = IntervalTrigger(seconds=seconds, timezone=UTC)

@@ -33,6 +33,7 @@ BUILDERS = frozenset(
         "MigrationService",
         "MigrationWorker",
         "OrphanedAssetService",
+        "AlertNotifier",
         "SignInThrottle",
         "HashingSlots",
         "make_engine",

@@ -1,8 +1,9 @@
 """Mux costs: price book, usage-based estimates, rollups, forecast, what-if and migration preview.
 
 No I/O of their own: the estimator reads the relations it is handed on a DuckDB connection (the warehouse's,
-from `warehouse/costs.py`, or an in-memory one over DataFrames); `alerts.record_budget_alerts` writes the
-platform DB. The API, dashboard, CLI and the `cost_alerts` sync job call these.
+from `warehouse/costs.py`, or an in-memory one over DataFrames); `alerts.budget_observations` turns a forecast
+into the budget rule's conditions for the alert engine (core/alerts/). The API, dashboard, CLI and the
+`alerts` sync job call these.
 """
 
 from core.costs.errors import CostError, CostInputInvalid, PriceBookInvalid, UnknownPriceKey

@@ -45,7 +45,7 @@ forecast = data.forecast
 metric_row(view.kpis(data, first, last))
 if (over_budget := view.budget_warning(forecast)) is not None:
     st.warning(over_budget)
-# What the scheduled `cost_alerts` sync job recorded (open until a projection drops under budget).
+# The budget alerts the `alerts` sync job keeps open (until a projection drops under budget).
 recorded = platform_db.open_budget_alerts(context.session_factory())
 for alert in recorded.alerts:
     message(*view.alert_message(alert))

@@ -1,6 +1,9 @@
-"""My lessons: every lesson of a course with its video provider, status, duration and thumbnail, live."""
+"""My lessons: the open alerts about the teacher's lessons, then every lesson of a course with its video
+provider, status, duration and thumbnail, live."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -9,6 +12,8 @@ from dashboard.auth import recheck_in_fragment, require_role
 from dashboard.definitions import MY_LESSONS_COLUMNS
 from dashboard.lesson_picker import pick_course
 from dashboard.lesson_tables import errored_warnings, lessons_frame, pending_caption
+from dashboard.views import alerts as alerts_view
+from dashboard.widgets import message
 
 LIVE_REFRESH_S = 3
 
@@ -17,6 +22,14 @@ scope = user.scope
 factory = context.session_factory()
 
 st.title("My lessons")
+# Alerts about this teacher's lessons (scoped in SQL); admins see every open alert.
+alerts = platform_db.scoped_alerts(factory, scope)
+for tone, text in alerts_view.alert_messages(alerts.alerts, datetime.now(UTC)):
+    message(tone, text)
+if (more := alerts_view.more_caption(alerts.alerts)) is not None:
+    st.caption(more)
+if alerts.unavailable:
+    st.caption(f"Alerts are unavailable ({alerts.unavailable}).")
 course_id = pick_course(factory, scope, key="my_lessons")
 if course_id is None:
     st.stop()

@@ -76,8 +76,10 @@ def forecast(
     alert: bool = typer.Option(False, "--alert", help="Write budget alerts to the platform database."),
 ) -> None:
     """Project this month and the next three; with --alert, record months over LECTERN_MONTHLY_BUDGET_USD."""
+    from core.alerts.config import AlertConfig
+    from core.alerts.store import evaluate
     from core.container import Lectern
-    from core.costs.alerts import record_budget_alerts
+    from core.costs.alerts import KIND, budget_observations
     from core.costs.forecast import forecast_costs, history_from_estimate, history_period
     from warehouse.costs import estimate_period
     from warehouse.reader import reader_for
@@ -105,7 +107,12 @@ def forecast(
         return
     over = result.crossings()
     console.print(f"budget {usd(result.budget_micros or 0)}: {len(over)} month(s) projected over")
-    if alert and not over.empty:
-        with Lectern.from_settings(settings) as lectern:
-            created = record_budget_alerts(lectern.engine, result)
-        console.print(f"alerts written: {', '.join(created) or 'none new (already recorded)'}")
+    if alert:
+        # The alert engine's budget rule, by hand: the same alerts the `alerts` sync job keeps.
+        with Lectern.from_settings(settings) as lectern, lectern.session_factory.begin() as session:
+            outcome = evaluate(
+                session, AlertConfig.from_settings(settings), {KIND}, budget_observations(result), now=datetime.now(UTC)
+            )
+        console.print(f"alerts opened: {', '.join(outcome.opened) or 'none new (already recorded)'}")
+        if outcome.resolved:
+            console.print(f"alerts resolved: {', '.join(outcome.resolved)}")

@@ -27,7 +27,7 @@ console = Console()
 
 # Spelled out rather than imported: sync.runner pulls in DuckDB, and `lectern --help` should stay instant.
 JOB_HELP = (
-    "Job to run (repeatable): platform, assets, orphan_cleanup, views, delivery_usage, cost_alerts. "
+    "Job to run (repeatable): platform, assets, orphan_cleanup, views, delivery_usage, alerts. "
     "Default: all, in that order."
 )
 

@@ -1,8 +1,8 @@
-"""Forecast: an honest band on a known trend, and budget alerts written once however often it runs."""
+"""Forecast: an honest band on a known trend, and one budget alert per month however often it runs."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.costs.alerts import budget_key, record_budget_alerts
+from core.alerts.config import AlertConfig
+from core.alerts.rules import resolve_rules
+from core.alerts.store import evaluate
+from core.costs.alerts import KIND, budget_key, budget_observations
 from core.costs.errors import CostInputInvalid
 from core.costs.estimate import Period, estimate_costs, month_start, next_month
 from core.costs.forecast import CostHistory, forecast_costs, history_from_estimate, history_period
@@ -91,23 +94,30 @@ def test_forecast_from_a_real_estimate() -> None:
     assert len(forecast.crossings()) >= 1
 
 
-def test_budget_crossing_writes_exactly_one_alert(db_url: str) -> None:
+def test_budget_crossing_is_one_alert_however_often_it_runs(db_url: str) -> None:
     history = synthetic_history()
     forecast = forecast_costs(history, _no_credits(), as_of=AS_OF, months_ahead=0, budget_usd=10.0)  # type: ignore[arg-type]
     assert list(forecast.crossings()["month"]) == [date(2026, 9, 1)]
+    config = AlertConfig(rules=resolve_rules())
+    at = datetime(2026, 9, 15, 6, tzinfo=UTC)
     engine = make_engine(db_url)
     try:
-        assert record_budget_alerts(engine, forecast) == [budget_key("2026-09")]
+        with Session(engine) as session, session.begin():
+            outcome = evaluate(session, config, {KIND}, budget_observations(forecast), now=at)
+            assert outcome.opened == outcome.fired == [budget_key("2026-09")]  # no `for` duration: fires at once
         again = forecast_costs(history, _no_credits(), as_of=AS_OF, months_ahead=0, budget_usd=12.0)  # type: ignore[arg-type]
         with Session(engine) as session, session.begin():
-            assert record_budget_alerts(session, again) == []
+            assert evaluate(session, config, {KIND}, budget_observations(again), now=at).opened == []
         with Session(engine) as session:
             assert session.execute(select(func.count()).select_from(Alert)).scalar_one() == 1
             alert = session.execute(select(Alert)).scalar_one()
-            assert alert.key == "cost-budget:2026-09" and alert.kind == "cost_budget"
+            assert alert.key == "cost-budget:2026-09" and alert.kind == "cost_budget" and alert.state == "firing"
             assert alert.context is not None and alert.context["budget_micros"] == 12_000_000  # refreshed
+            assert alert.threshold == 12.0 and alert.value is not None and alert.value > 12.0
             assert "over the $12.00 monthly budget" in alert.message
         under = forecast_costs(history, _no_credits(), as_of=AS_OF, months_ahead=0, budget_usd=1e9)  # type: ignore[arg-type]
-        assert record_budget_alerts(engine, under) == []
+        assert budget_observations(under) == []
+        with Session(engine) as session, session.begin():
+            assert evaluate(session, config, {KIND}, [], now=at).resolved == [budget_key("2026-09")]
     finally:
         engine.dispose()

@@ -70,8 +70,18 @@ def test_recorded_budget_alerts_are_shown(monkeypatch: pytest.MonkeyPatch, tmp_p
     upgrade(db_url)
     engine = make_engine(db_url)
     with Session(engine) as session, session.begin():
-        session.add(Alert(key="cost-budget:2030-01", kind=KIND, severity="critical", message="Over by a mile."))
-        session.add(Alert(key="cost-budget:2029-12", kind=KIND, message="Old news.", resolved_at=datetime.now(UTC)))
+        session.add(
+            Alert(key="cost-budget:2030-01", kind=KIND, severity="critical", message="Over by a mile.", state="firing")
+        )
+        session.add(
+            Alert(
+                key="cost-budget:2029-12",
+                kind=KIND,
+                message="Old news.",
+                state="resolved",
+                resolved_at=datetime.now(UTC),
+            )
+        )
     engine.dispose()
     monkeypatch.setenv("DATABASE_URL", db_url)
     at = _run("admin")

@@ -1,4 +1,5 @@
-"""The `cost_alerts` sync job: budget alerts from the working warehouse, once per month, without a human.
+"""The budget rule in the `alerts` sync job: budget alerts from the working warehouse, one per month, without
+a human, with the engine's lifecycle (resolved when projected back under, a new alert when it crosses again).
 
 A real warehouse (the costs demo: 120 days of usage) and the platform database on SQLite and PostgreSQL.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -24,6 +26,7 @@ from warehouse.store import WarehouseLayout, WarehouseWriter
 
 TODAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 6, tzinfo=UTC)
+MONTHS = ["2026-11", "2026-12", "2027-01", "2027-02"]
 
 
 @pytest.fixture
@@ -37,6 +40,7 @@ def _settings(monkeypatch: pytest.MonkeyPatch, db_url: str, warehouse: Path, bud
     monkeypatch.setenv("MUX_TOKEN_ID", "")
     monkeypatch.setenv("MUX_TOKEN_SECRET", "")
     monkeypatch.delenv("LECTERN_PRICE_OVERRIDES", raising=False)
+    monkeypatch.delenv("LECTERN_ALERT_WEBHOOK_URLS", raising=False)
     if budget is None:
         monkeypatch.delenv("LECTERN_MONTHLY_BUDGET_USD", raising=False)
     else:
@@ -44,13 +48,16 @@ def _settings(monkeypatch: pytest.MonkeyPatch, db_url: str, warehouse: Path, bud
     return load_settings()
 
 
-def _run(settings: Settings, engine: Engine) -> dict[str, object]:
+def _run(settings: Settings, engine: Engine) -> dict[str, Any]:
     ctx = SyncContext(
         settings=settings, writer=WarehouseWriter.from_settings(settings), engine=engine, clock=lambda: NOW
     )
-    [result] = run_jobs(ctx, ["cost_alerts"])
+    [result] = run_jobs(ctx, ["alerts"])
     assert result.status == "ok", result.error
-    return {"rows": result.rows, "new": result.new_rows, **result.details}
+    # Only the budget rule's keys: the demo warehouse may trip other rules too.
+    return {
+        key: [k for k in result.details[key] if k.startswith("cost-budget:")] for key in ("opened", "fired", "resolved")
+    }
 
 
 def _alerts(engine: Engine) -> dict[str, Alert]:
@@ -60,24 +67,23 @@ def _alerts(engine: Engine) -> dict[str, Alert]:
         return {a.key: a for a in rows}
 
 
-def _published_state(settings: Settings) -> tuple[str, int]:
+def _published_state(settings: Settings) -> str:
     con = open_analyst_connection(settings.warehouse_path)
     try:
-        row = con.execute("SELECT status, rows FROM sync_state WHERE job = 'cost_alerts'").fetchone()
+        row = con.execute("SELECT status FROM sync_state WHERE job = 'alerts'").fetchone()
     finally:
         con.close()
     assert row is not None
-    return str(row[0]), int(row[1])
+    return str(row[0])
 
 
-def test_no_budget_is_a_recorded_no_op(
+def test_no_budget_raises_no_budget_alert(
     monkeypatch: pytest.MonkeyPatch, db_url: str, engine: Engine, warehouse: Path
 ) -> None:
     settings = _settings(monkeypatch, db_url, warehouse, None)
-    outcome = _run(settings, engine)
-    assert "no budget" in str(outcome["skipped"])
+    assert _run(settings, engine) == {"opened": [], "fired": [], "resolved": []}
     assert _alerts(engine) == {}
-    assert _published_state(settings) == ("ok", 0)
+    assert _published_state(settings) == "ok"
 
 
 def test_alerts_are_raised_once_per_month_resolved_and_raised_anew(
@@ -86,30 +92,28 @@ def test_alerts_are_raised_once_per_month_resolved_and_raised_anew(
     # The demo costs a few dollars a month: $0.50 is crossed by this month and every projected one.
     tight = _settings(monkeypatch, db_url, warehouse, 0.5)
     first = _run(tight, engine)
-    months = ["2026-11", "2026-12", "2027-01", "2027-02"]
-    assert first["months_over_budget"] == months
-    assert first["new"] == 4 and first["alerts_created"] == [budget_key(m) for m in months]
+    assert sorted(first["opened"]) == sorted(first["fired"]) == [budget_key(m) for m in MONTHS]
     alerts = _alerts(engine)
-    assert set(alerts) == {budget_key(m) for m in months}
+    assert set(alerts) == {budget_key(m) for m in MONTHS}
     current = alerts[budget_key("2026-11")]
-    assert current.resolved_at is None and "over the $0.50 monthly budget" in current.message
+    assert current.state == "firing" and "over the $0.50 monthly budget" in current.message
     assert current.context is not None and current.context["as_of"] == "2026-11-25"
-    assert _published_state(tight) == ("ok", 4)
+    assert current.threshold == 0.5 and current.subject == "2026-11"
+    assert _published_state(tight) == "ok"
 
     # Every run refreshes the same rows: nothing new, nothing duplicated.
-    again = _run(tight, engine)
-    assert again["new"] == 0 and again["alerts_created"] == []
+    assert _run(tight, engine) == {"opened": [], "fired": [], "resolved": []}
     assert set(_alerts(engine)) == set(alerts)
 
     # A budget no month reaches resolves them all; crossing again opens new alerts and keeps the resolved ones.
     roomy = _settings(monkeypatch, db_url, warehouse, 1_000_000.0)
-    assert _run(roomy, engine)["months_over_budget"] == []
+    assert sorted(_run(roomy, engine)["resolved"]) == [budget_key(m) for m in MONTHS]
     resolved = _alerts(engine)
-    assert all(a.resolved_at is not None for a in resolved.values())
+    assert all(a.state == "resolved" and a.resolved_at == NOW for a in resolved.values())
     tight = _settings(monkeypatch, db_url, warehouse, 0.5)
-    assert _run(tight, engine)["new"] == 4
+    assert len(_run(tight, engine)["opened"]) == 4
     raised_again = _alerts(engine)
-    assert set(raised_again) == set(alerts) and all(a.resolved_at is None for a in raised_again.values())
+    assert set(raised_again) == set(alerts) and all(a.state == "firing" for a in raised_again.values())
     assert all(raised_again[k].id != resolved[k].id for k in alerts)
     with Session(engine) as session:
         states = session.execute(select(Alert.state).where(Alert.kind == KIND)).scalars().all()
@@ -123,15 +127,15 @@ def test_a_warehouse_without_usage_raises_nothing(
     with WarehouseWriter(WarehouseLayout(empty)).open():
         pass  # the schema, published, and no Mux data yet
     settings = _settings(monkeypatch, db_url, empty, 0.5)
-    outcome = _run(settings, engine)
-    assert outcome["months_over_budget"] == [] and _alerts(engine) == {}
-    assert _published_state(settings) == ("ok", 0)
+    assert _run(settings, engine) == {"opened": [], "fired": [], "resolved": []}
+    assert _alerts(engine) == {}
+    assert _published_state(settings) == "ok"
 
 
 def test_sync_once_runs_it_after_delivery_usage(
     monkeypatch: pytest.MonkeyPatch, db_url: str, engine: Engine, warehouse: Path
 ) -> None:
-    assert JOBS.index("cost_alerts") == JOBS.index("delivery_usage") + 1
+    assert JOBS.index("alerts") == JOBS.index("delivery_usage") + 1
     settings = _settings(monkeypatch, db_url, warehouse, 0.5)
     env = {
         "DATABASE_URL": db_url,
@@ -140,11 +144,11 @@ def test_sync_once_runs_it_after_delivery_usage(
         "MUX_TOKEN_ID": "",
         "MUX_TOKEN_SECRET": "",
     }
-    result = CliRunner().invoke(sync_app, ["--once", "--job", "cost_alerts"], env=env)
+    result = CliRunner().invoke(sync_app, ["--once", "--job", "alerts"], env=env)
     assert result.exit_code == 0, result.output
-    assert "cost_alerts" in result.output and "ok" in result.output
+    assert "alerts" in result.output and "ok" in result.output
     # Run on today's date: whatever the demo's dates mean then, the job ran and wrote its state.
-    assert _published_state(settings)[0] == "ok"
+    assert _published_state(settings) == "ok"
 
 
 def test_the_cli_help_names_every_job() -> None:
@@ -152,3 +156,19 @@ def test_the_cli_help_names_every_job() -> None:
     from sync.runner import JOBS
 
     assert all(job in JOB_HELP for job in JOBS)
+
+
+def test_costs_forecast_alert_evaluates_the_same_rule_by_hand(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, engine: Engine, warehouse: Path
+) -> None:
+    from lectern.cli import app
+
+    settings = _settings(monkeypatch, db_url, warehouse, 0.5)
+    env = {"DATABASE_URL": db_url, "LECTERN_WAREHOUSE_PATH": str(settings.warehouse_path)}
+    result = CliRunner().invoke(app, ["costs", "forecast", "--alert"], env={**env, "LECTERN_MONTHLY_BUDGET_USD": "0.5"})
+    assert result.exit_code == 0, result.output
+    # Run on today's date: whichever months the demo's usage puts over $0.50, each is one firing alert.
+    assert "alerts opened:" in result.output
+    again = CliRunner().invoke(app, ["costs", "forecast", "--alert"], env={**env, "LECTERN_MONTHLY_BUDGET_USD": "0.5"})
+    assert "none new (already recorded)" in again.output
+    assert all(a.state == "firing" for a in _alerts(engine).values())

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from core.passwords import HashingSlots
     from core.playback import PlaybackService
     from core.retry import RetryPolicy
+    from core.saved_queries import SavedQueries
     from core.signin_throttle import SignInThrottle
     from core.storage import StorageService
     from core.webhooks import WebhookProcessor
@@ -296,3 +297,11 @@ class Lectern:
         from core.passwords import HashingSlots
 
         return HashingSlots(self.settings.signin_max_concurrent_hashes, self.settings.signin_hash_wait_s)
+
+    # --- SQL workbench -------------------------------------------------------------------------------
+
+    @_once
+    def saved_queries(self) -> SavedQueries:
+        from core.saved_queries import SavedQueries
+
+        return SavedQueries(self.session_factory)

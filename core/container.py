@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from core.passwords import HashingSlots
     from core.playback import PlaybackService
     from core.retry import RetryPolicy
+    from core.saved_queries import SavedQueries
     from core.signin_throttle import SignInThrottle
     from core.storage import StorageService
     from core.webhooks import WebhookProcessor
@@ -330,3 +331,11 @@ class Lectern:
             timeout_s=s.alert_notify_timeout_s,
             budget_s=s.alert_notify_budget_s,
         )
+
+    # --- SQL workbench -------------------------------------------------------------------------------
+
+    @_once
+    def saved_queries(self) -> SavedQueries:
+        from core.saved_queries import SavedQueries
+
+        return SavedQueries(self.session_factory)

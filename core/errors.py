@@ -48,6 +48,8 @@ PermanentError
 ├── WarehouseNotReady (warehouse.store)      nothing published yet                          unavailable
 │   └── NoWarehouse (dashboard.analytics)    the same, worded for the dashboard
 ├── MissingColumns (warehouse.view_exports)  an export file lacks warehouse columns         invalid
+├── QueryRefused, QueryFailed, QueryTimedOut (warehouse.sql.errors)  a SQL workbench query   invalid
+├── SavedQueryInvalid (core.saved_queries)   a saved query's name or SQL is empty or long    invalid
 ├── ViewExportsUnavailable (sync.sources), RefusedUrl (sync.view_exports)                   upstream
 ├── SyncConfigError (sync.runner)            a NotConfigured for sync jobs                  misconfigured
 ├── SignInError (dashboard.auth)             sign-in refused                                unauthenticated

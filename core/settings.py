@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     sync_platform_interval_s: int = Field(default=900, ge=10, alias="LECTERN_SYNC_PLATFORM_INTERVAL_S")
     sync_overlap_s: int = Field(default=6 * 3600, ge=0, alias="LECTERN_SYNC_OVERLAP_S")
     query_max_rows: int = Field(default=100_000, ge=1, alias="LECTERN_QUERY_MAX_ROWS")
+    # The SQL workbench (warehouse/sql/): each query runs in a DuckDB instance of its own with these limits.
+    sql_max_rows: int = Field(default=10_000, ge=1, le=1_000_000, alias="LECTERN_SQL_MAX_ROWS")
+    sql_download_max_rows: int = Field(default=1_000_000, ge=1, alias="LECTERN_SQL_DOWNLOAD_MAX_ROWS")
+    sql_time_limit_s: float = Field(default=30.0, gt=0, le=3600, alias="LECTERN_SQL_TIME_LIMIT_S")
+    sql_threads: int = Field(default=1, ge=1, le=64, alias="LECTERN_SQL_THREADS")
+    sql_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$", alias="LECTERN_SQL_MEMORY_LIMIT")
+    sql_max_temp_size: str = Field(
+        default="2GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$", alias="LECTERN_SQL_MAX_TEMP_SIZE"
+    )
 
     # Costs and migration.
     monthly_budget_usd: float | None = Field(default=None, ge=0, alias="LECTERN_MONTHLY_BUDGET_USD")

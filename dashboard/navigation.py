@@ -34,6 +34,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/preview.py", "Lesson preview", ":material/play_circle:", (TEACHER, ADMIN), "Lessons"),
     PageSpec("pages/engagement.py", "Engagement", ":material/monitoring:", (TEACHER, ADMIN, ANALYST), "Analytics"),
     PageSpec("pages/warehouse.py", "Warehouse", ":material/database:", (ANALYST, ADMIN), "Analytics"),
+    PageSpec("pages/sql.py", "SQL", ":material/terminal:", (ANALYST, ADMIN, TEACHER), "Analytics"),
     # Written by the costs and migration work; each is listed once its file exists, so the navigation never
     # points at a missing page.
     PageSpec("pages/admin_costs.py", "Costs", ":material/payments:", (ADMIN,), "Admin"),

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import analytics
 from dashboard.analytics import NoWarehouse
 from dashboard.auth import require_role
-
-DICTIONARY = Path(__file__).resolve().parents[2] / "warehouse" / "README.md"
+from warehouse import dictionary
 
 require_role("analyst", "admin")
 st.title("Warehouse")
 st.caption(
     "Read-only. Every sync publishes an immutable DuckDB snapshot; analysts open it read-only "
-    "(`duckdb -readonly <snapshot>`) or export it with `lectern warehouse export`."
+    "(`duckdb -readonly <snapshot>`), query it on the SQL page or with `lectern warehouse sql`, or export it "
+    "with `lectern warehouse export`."
 )
 
 try:
@@ -39,6 +37,6 @@ st.dataframe(
         "columns": st.column_config.TextColumn("columns"),
     },
 )
-if DICTIONARY.is_file():
-    with st.expander("Data dictionary (warehouse/README.md)"):
-        st.markdown(DICTIONARY.read_text())
+st.subheader("Data dictionary")
+st.caption("Every column of every table and view (also in warehouse/README.md); metric definitions are there too.")
+st.dataframe(pd.DataFrame(dictionary.column_rows()), hide_index=True, width="stretch")

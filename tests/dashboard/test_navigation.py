@@ -13,16 +13,16 @@ def titles(role: str) -> list[str]:
 
 
 def test_teachers_get_their_lesson_pages_engagement_and_status() -> None:
-    assert titles("teacher") == ["My lessons", "Upload", "Lesson preview", "Engagement", "System status"]
+    assert titles("teacher") == ["My lessons", "Upload", "Lesson preview", "Engagement", "SQL", "System status"]
 
 
 def test_analysts_get_aggregates_and_the_warehouse() -> None:
-    assert titles("analyst") == ["Engagement", "Warehouse", "System status"]
+    assert titles("analyst") == ["Engagement", "Warehouse", "SQL", "System status"]
 
 
 def test_admins_get_everything_including_admin_pages_that_exist() -> None:
     admin_only = [spec for spec in PAGES if spec.title in ("Costs", "Migration")]
-    expected = ["My lessons", "Upload", "Lesson preview", "Engagement", "Warehouse"]
+    expected = ["My lessons", "Upload", "Lesson preview", "Engagement", "Warehouse", "SQL"]
     assert titles("admin") == [*expected, *[s.title for s in admin_only if s.exists], "System status"]
     assert all(spec.roles == ("admin",) for spec in admin_only)
 

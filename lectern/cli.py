@@ -38,6 +38,8 @@ _SUBCOMMANDS = {
     "migrate": "lectern.commands.migrate",
     "upload": "lectern.commands.upload",
     "privacy": "lectern.commands.privacy",
+    "webhooks": "lectern.commands.webhooks",
+    "lessons": "lectern.commands.lessons",
 }
 
 # sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.

@@ -17,8 +17,10 @@ import duckdb
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.db.models import OPEN, Alert, AlertState, Lesson, MigrationJob
+from core.db.models import OPEN, Alert, AlertState, MigrationJob
 from core.db.records import LessonState
+from core.heal import apply_heal
+from core.uploads import sweep_uploads
 from sync import reconcile
 from sync.sources import AssetsSource
 from sync.state import JobResult, Progress, transaction, write_state
@@ -26,6 +28,7 @@ from warehouse.loaders import assets_to_arrow, upsert
 
 JOB = "assets"
 ACTIVE_MIGRATION = ("queued", "ingesting", "waiting", "verifying")
+DEFAULT_UPLOAD_TIMEOUT_S = 3600  # Mux's default; the runner passes LECTERN_UPLOAD_TIMEOUT_S
 
 
 def run_assets(
@@ -35,6 +38,7 @@ def run_assets(
     *,
     now: datetime,
     progress: Progress | None = None,
+    upload_timeout_s: int = DEFAULT_UPLOAD_TIMEOUT_S,
 ) -> JobResult:
     started = time.perf_counter()
     assets: list[dict[str, Any]] = []
@@ -42,7 +46,7 @@ def run_assets(
         assets.extend(page)
         if progress:
             progress(JOB, 0, 0, len(assets))
-    healed, raised, resolved = apply_to_platform(engine, assets, now=now)
+    healed, raised, resolved = apply_to_platform(engine, assets, now=now, upload_timeout_s=upload_timeout_s)
     table = assets_to_arrow(assets, seen_at=now)
     result = JobResult(JOB, details={"assets": len(assets), "healed": healed, "alerts": raised, "resolved": resolved})
     with transaction(con):
@@ -64,31 +68,17 @@ def _lessons(conn: Any) -> list[LessonState]:
     return [LessonState(*row) for row in conn.execute(select(*LessonState.columns())).all()]
 
 
-def apply_to_platform(engine: Engine, assets: list[dict[str, Any]], *, now: datetime) -> tuple[int, int, int]:
-    """Heal lessons and upsert/resolve alerts in one transaction; returns (healed, raised, resolved)."""
+def apply_to_platform(
+    engine: Engine, assets: list[dict[str, Any]], *, now: datetime, upload_timeout_s: int = DEFAULT_UPLOAD_TIMEOUT_S
+) -> tuple[int, int, int]:
+    """Heal lessons and uploads, upsert/resolve alerts, in one transaction; returns (healed, raised, resolved)."""
     with engine.begin() as conn:
         busy = set(
             conn.execute(select(MigrationJob.lesson_id).where(MigrationJob.state.in_(ACTIVE_MIGRATION))).scalars()
         )
         plan = reconcile.plan(assets, _lessons(conn), busy)
-        healed = 0
-        for heal in plan.heals:
-            guard = (
-                Lesson.mux_asset_id.is_(None)
-                if heal.expected_asset_id is None
-                else Lesson.mux_asset_id == heal.expected_asset_id
-            )
-            values: dict[str, Any] = {
-                "mux_asset_id": heal.asset_id,
-                "video_status": heal.status,
-                "video_status_at": now,
-                "video_provider": "mux",
-            }
-            if heal.status == "ready":
-                values.update(mux_playback_id=heal.playback_id, video_duration_s=heal.duration_s, video_error=None)
-            else:
-                values["video_error"] = heal.error
-            healed += conn.execute(update(Lesson).where(Lesson.id == heal.lesson_id, guard).values(**values)).rowcount
+        healed = sum(apply_heal(conn, heal, now=now) for heal in plan.heals)
+        sweep_uploads(conn, assets, now=now, timeout_s=upload_timeout_s)
         raised = _upsert_alerts(conn, plan.alerts, now)
         resolved = conn.execute(
             update(Alert)

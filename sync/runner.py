@@ -113,7 +113,7 @@ def run_one(
         )
     if job == "assets":
         assets, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
-        return run_assets(con, assets, engine, now=now, progress=progress)
+        return run_assets(con, assets, engine, now=now, progress=progress, upload_timeout_s=s.upload_timeout_s)
     if job == "cost_alerts":
         return run_cost_alerts(con, _need(ctx.engine, "The platform database"), s, now=now)
     raise ValueError(f"unknown job {job!r}; choose from {', '.join(JOBS)}")

@@ -18,14 +18,22 @@ from starlette.middleware.cors import CORSMiddleware
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import AuthBeforeBodyMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
-from api.routes import costs, health, lessons, playback, uploads, webhooks
+from api.routes import admin_webhooks, costs, health, lessons, playback, uploads, webhooks
 from api.services import Services
 from core.logging import register_secrets, settings_secrets
 from core.memory import keep_freed_memory
 from core.mux.service import MuxService
 from core.settings import Settings, load_settings
 
-ROUTERS = (uploads.router, webhooks.router, playback.router, lessons.router, health.router, costs.router)
+ROUTERS = (
+    uploads.router,
+    webhooks.router,
+    playback.router,
+    lessons.router,
+    health.router,
+    costs.router,
+    admin_webhooks.router,
+)
 # Reads its raw body itself, streaming, under LECTERN_WEBHOOK_MAX_BODY_BYTES, and is signed, not authenticated.
 WEBHOOK_PATH = "/api/videos/mux/webhook"
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from core.saved_queries import SavedQueries
     from core.signin_throttle import SignInThrottle
     from core.storage import StorageService
+    from core.webhook_ops import WebhookOperations
     from core.webhooks import WebhookProcessor
 
 ProcessKind = Literal["api", "sync", "dashboard", "cli"]
@@ -254,7 +255,16 @@ class Lectern:
     def webhooks(self) -> WebhookProcessor:
         from core.webhooks import WebhookProcessor
 
-        return WebhookProcessor(make_session_factory(self.webhook_engine))
+        return WebhookProcessor(
+            make_session_factory(self.webhook_engine), max_future_s=self.settings.webhook_tolerance_s
+        )
+
+    @_once
+    def webhook_ops(self) -> WebhookOperations:
+        """Admin replays and lesson repairs (on the main pool: the webhook pool is sized for deliveries)."""
+        from core.webhook_ops import WebhookOperations
+
+        return WebhookOperations(self.session_factory, self.webhooks, mux=self.mux)
 
     @_once
     def tokens(self) -> TokenVerifier:

@@ -24,6 +24,7 @@ from core.logging import get_logger
 from core.mux.service import MuxService
 from core.playback import PlaybackInfo, PlaybackService, detect_provider
 from core.privacy import viewer_user_id
+from core.uploads import record_upload
 
 log = get_logger(__name__)
 
@@ -139,6 +140,7 @@ class LessonVideoService:
             )
             now = self._now()
             mark_waiting_upload(lesson, upload.id, now)
+            record_upload(session, upload.id, lesson_id=lesson.id, created_by=user_id, now=now)
             log.info(
                 "upload.created",
                 lesson_id=lesson.id,

@@ -46,7 +46,17 @@ stops redelivering it. Values Mux may add (statuses, error types, fields) are ke
 and logged once per process (`webhook.unknown_value`).
 
 Outcomes (`Outcome`): applied | stale | unmatched (no lesson owns it) | ignored (a type we do not act on,
-or unusable) | failed; `duplicate` is answered but never stored.
+or unusable) | failed; `duplicate` is answered but never stored: it is counted, in the same transaction, in
+`webhook_rejections` (one upsert per hour and `Rejection` reason; the route counts refused signatures, bodies
+that are no event and oversized bodies the same way, with `count_rejection`).
+
+Uploads: every event about a direct upload (upload events, and asset events naming `data.upload_id`) also
+moves that upload's `uploads` row forward (`plan_upload_change`, core/uploads.py), whatever it does to a
+lesson — a replaced or a migration upload still gets its outcome. On PostgreSQL that UPDATE rides in the same
+statement as the event insert and the lesson update (one more CTE, no extra round trip).
+
+Replay (`replay_stored`, for core/webhook_ops.py): a stored event handled again by the same planner against
+the lesson as it is now; applied events are final.
 """
 
 from __future__ import annotations
@@ -73,11 +83,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import MAX_ID
 from core.db.fast_read import FastRead
-from core.db.models import Lesson, PlaybackPolicy, VideoProvider, VideoStatus, WebhookEvent, table_of
+from core.db.models import (
+    Lesson,
+    PlaybackPolicy,
+    UploadStatus,
+    VideoProvider,
+    VideoStatus,
+    WebhookEvent,
+    WebhookRejection,
+    table_of,
+)
 from core.db.records import LessonState
 from core.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
 from core.mux import unknown
+from core.uploads import UploadChange, change_statement
 
 log = get_logger(__name__)
 
@@ -147,6 +167,48 @@ def verify_signature(
     if not matched:
         raise WebhookSignatureInvalid("no signature matches the payload")
     return timestamp
+
+
+class Rejection(StrEnum):
+    """Why a delivery was answered but not stored, counted per hour in `webhook_rejections`.
+
+    A fixed set, never the sender's text: a flood of forged bodies adds at most one row per hour and reason.
+    """
+
+    duplicate = "duplicate"
+    too_large = "too_large"
+    invalid_payload = "invalid_payload"
+    secret_not_configured = "secret_not_configured"
+    signature_missing = "signature_missing"
+    signature_malformed = "signature_malformed"
+    timestamp_too_old = "timestamp_too_old"
+    timestamp_in_future = "timestamp_in_future"
+    signature_mismatch = "signature_mismatch"
+    signature_invalid = "signature_invalid"  # a signature failure this list does not name yet
+
+
+# The reasons `parse_signature_header` and `verify_signature` raise with, by how they begin.
+_SIGNATURE_REJECTIONS = (
+    ("webhook secret not configured", Rejection.secret_not_configured),
+    ("missing Mux-Signature header", Rejection.signature_missing),
+    ("malformed", Rejection.signature_malformed),
+    ("no timestamp", Rejection.signature_malformed),
+    ("no v1 signature", Rejection.signature_malformed),
+    ("timestamp too old", Rejection.timestamp_too_old),
+    ("timestamp too far in the future", Rejection.timestamp_in_future),
+    ("no signature matches", Rejection.signature_mismatch),
+)
+
+
+def signature_rejection(exc: WebhookSignatureInvalid) -> Rejection:
+    """The counter a signature failure goes to."""
+    return next(
+        (r for prefix, r in _SIGNATURE_REJECTIONS if exc.reason.startswith(prefix)), Rejection.signature_invalid
+    )
+
+
+def hour_of(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 # --- events ----------------------------------------------------------------------------------------
@@ -348,7 +410,11 @@ def parse_event(body: bytes, *, received_at: datetime | None = None, max_future_
     answers 400. An event whose fields are unusable (a bad created_at or id) is returned with `problem`
     set: it is stored and answered 200, so Mux does not redeliver it for a day.
     """
-    doc = load_json(body)
+    return event_from_document(load_json(body), received_at=received_at, max_future_s=max_future_s)
+
+
+def event_from_document(doc: Any, *, received_at: datetime | None = None, max_future_s: float = 300) -> MuxEvent:
+    """`parse_event` after the JSON: also how a stored payload becomes an event again (a replay)."""
     if not isinstance(doc, dict):
         raise WebhookPayloadInvalid("body is not a JSON object")
     event_id, event_type = doc.get("id"), doc.get("type")
@@ -593,10 +659,34 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> TransitionPlan:
     )
 
 
+def plan_upload_change(event: MuxEvent, received_at: datetime) -> UploadChange | None:
+    """What `event` says about the direct upload it concerns (its `uploads` row), whatever it does to a lesson.
+
+    Asset events name their upload in `data.upload_id` (Mux sets it on assets made from a direct upload);
+    assets made another way have none and change no upload.
+    """
+    upload_id = event.upload_id
+    if event.problem is not None or upload_id is None or event.type not in HANDLED_TYPES:
+        return None
+    at, asset_id = event.created_at or received_at, event.asset_id
+    if event.type in (UPLOAD_ASSET_CREATED, ASSET_CREATED):
+        return UploadChange(upload_id, UploadStatus.asset_created, at, asset_id) if asset_id else None
+    if event.type == ASSET_READY:
+        return UploadChange(upload_id, UploadStatus.ready, at, asset_id)
+    if event.type == ASSET_ERRORED:
+        return UploadChange(upload_id, UploadStatus.errored, at, asset_id, _asset_error(event.data))
+    if event.type == UPLOAD_CANCELLED:
+        return UploadChange(upload_id, UploadStatus.cancelled, at)
+    if event.type == UPLOAD_ERRORED:
+        return UploadChange(upload_id, UploadStatus.errored, at, error=_upload_error(event.data))
+    return None  # video.asset.deleted: the upload's outcome stays what it was
+
+
 # --- processing ------------------------------------------------------------------------------------
 
 LESSONS = table_of(Lesson)
 EVENTS = table_of(WebhookEvent)
+REJECTIONS = table_of(WebhookRejection)
 
 
 @dataclass(frozen=True)
@@ -606,6 +696,19 @@ class HandleResult:
     outcome: str
     lesson_id: int | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A stored event handled again: its outcome before and after, and whether its lesson changed."""
+
+    event_id: str
+    event_type: str
+    before: str
+    after: str
+    lesson_id: int | None
+    reason: str | None
+    lesson_changed: bool
 
 
 class _Statements:
@@ -627,6 +730,15 @@ class _Statements:
             EVENTS.c.id == bindparam("b_id"), EVENTS.c.outcome.in_((Outcome.received, Outcome.failed))
         )
         self.update_lesson = update(LESSONS).where(LESSONS.c.id == bindparam("b_lesson_id"))
+        upsert = insert(REJECTIONS).values(hour=bindparam("hour"), reason=bindparam("reason"), count=1)
+        self.count_rejection = upsert.on_conflict_do_update(
+            index_elements=[REJECTIONS.c.hour, REJECTIONS.c.reason], set_={"count": REJECTIONS.c.count + 1}
+        )
+        stored_event = select(EVENTS.c.outcome, EVENTS.c.payload, EVENTS.c.received_at)
+        self.stored_event = stored_event.where(EVENTS.c.id == bindparam("b_id"))
+        self.lock_event = select(EVENTS.c.outcome).where(EVENTS.c.id == bindparam("b_id")).with_for_update()
+        # SQLite: a write first, so a replay holds the database's write lock before it reads (module docstring).
+        self.touch_event = update(EVENTS).where(EVENTS.c.id == bindparam("b_id")).values(outcome=EVENTS.c.outcome)
         state = LessonState.columns()  # what planning reads, not the whole row
         # On the bare cursor (core/db/fast_read.py): SQLAlchemy's execution costs more than the query.
         # The lesson owning the event's asset, else its upload, else the passthrough lesson: one statement,
@@ -643,16 +755,18 @@ class _Statements:
             .limit(1)
             .with_for_update()
         )
-        self._store_and_update: dict[frozenset[str], Any] = {}
+        self._store_and_update: dict[tuple[frozenset[str], UploadStatus | None], Any] = {}
 
-    def store_and_update(self, changed: frozenset[str]) -> Any:
-        """PostgreSQL: the event insert and the lesson update in one statement (one round trip).
+    def store_and_update(self, changed: frozenset[str], upload: UploadStatus | None = None) -> Any:
+        """PostgreSQL: the event insert, the lesson update and the upload's row in one statement (one round trip).
 
-        `WITH stored AS (INSERT ... ON CONFLICT DO NOTHING RETURNING id) UPDATE lessons ... WHERE id = :lesson
-        AND EXISTS (SELECT 1 FROM stored) RETURNING id`: no row back means the event was already stored.
-        Parameters: the event's columns prefixed `e_`, the changed lesson columns prefixed `l_`.
+        `WITH stored AS (INSERT ... ON CONFLICT DO NOTHING RETURNING id)[, upload AS (UPDATE uploads ... AND
+        EXISTS (SELECT 1 FROM stored))] UPDATE lessons ... WHERE id = :lesson AND EXISTS (SELECT 1 FROM stored)
+        RETURNING id`: no row back means the event was already stored (and nothing changed).
+        Parameters: the event's columns prefixed `e_`, the changed lesson columns `l_`, the upload change `u_`.
         """
-        found = self._store_and_update.get(changed)
+        key = (changed, upload)
+        found = self._store_and_update.get(key)
         if found is None:
             stored = (
                 postgresql.insert(EVENTS)
@@ -667,15 +781,27 @@ class _Statements:
                 .values({key: bindparam(f"l_{key}", type_=LESSONS.c[key].type) for key in sorted(changed)})
                 .returning(LESSONS.c.id)
             )
-            self._store_and_update[changed] = found
+            if upload is not None:
+                # A data-modifying CTE runs whether or not the main statement reads it.
+                found = found.add_cte(
+                    change_statement(upload, prefix="u_", where=[exists(select(stored.c.id))]).cte("upload")
+                )
+            self._store_and_update[key] = found
         return found
 
 
 class WebhookProcessor:
-    def __init__(self, session_factory: sessionmaker[Session], *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime] | None = None,
+        max_future_s: float = 300,
+    ) -> None:
         self.session_factory = session_factory
         self.engine: Engine = session_factory.kw["bind"]
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.max_future_s = max_future_s  # how parse_event judged created_at on arrival; a replay judges the same
         self._sql = _Statements(self.engine.dialect.name)
         # SQLite has one writer; threads of this process queue on a lock instead of on SQLite's busy
         # handler, whose growing sleeps (up to 100 ms) dominated latency under concurrent deliveries.
@@ -683,8 +809,34 @@ class WebhookProcessor:
         self._lock_lesson_first = self.engine.dialect.name == "postgresql"  # see the module docstring
 
     def handle(self, event: MuxEvent) -> HandleResult:
-        with self._write_lock or nullcontext():
+        with self.exclusive():
             return self._handle(event)
+
+    def exclusive(self) -> threading.Lock | nullcontext[None]:
+        """Held around every write of this processor: SQLite's single writer, queued per process."""
+        return self._write_lock or nullcontext()
+
+    def count_rejection(self, reason: Rejection) -> None:
+        """One more delivery refused for `reason` this hour: one upsert, outside any transaction.
+
+        Never raises: the refusal's answer matters more than its count (a failure is logged).
+        """
+        try:
+            with self.exclusive(), self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.execute(self._sql.count_rejection, {"hour": hour_of(self.clock()), "reason": reason.value})
+        except Exception as exc:
+            log.warning("webhook.rejection_not_counted", reason=reason.value, error=str(exc)[:300])
+
+    def _count_duplicate(self, conn: Connection, event: MuxEvent) -> HandleResult:
+        conn.execute(self._sql.count_rejection, {"hour": hour_of(self.clock()), "reason": Rejection.duplicate.value})
+        return HandleResult(event.id, event.type, Outcome.duplicate)
+
+    def _apply_upload(self, conn: Connection, event: MuxEvent, change: UploadChange | None = None) -> None:
+        now = self.clock()
+        change = change or plan_upload_change(event, now)
+        if change is not None:
+            conn.execute(change_statement(change.status), change.params(now))
 
     def _handle(self, event: MuxEvent) -> HandleResult:
         try:
@@ -724,18 +876,23 @@ class WebhookProcessor:
         plan, result = self._plan(event, lesson)
         values = self._row(event, result.outcome, result.reason) | {"lesson_id": result.lesson_id}
         changes = plan.changes if lesson is not None and plan is not None else {}
+        upload = plan_upload_change(event, values["received_at"])
         if changes and lesson is not None:
             params = {f"e_{k}": v for k, v in values.items()} | {f"l_{k}": v for k, v in changes.items()}
-            statement = sql.store_and_update(frozenset(changes))
+            if upload is not None:
+                params |= upload.params(values["received_at"], prefix="u_")
+            statement = sql.store_and_update(frozenset(changes), upload.status if upload else None)
             if conn.execute(statement, params | {"b_lesson_id": lesson.id}).scalar_one_or_none() is not None:
                 return result
             # Already stored: a duplicate, unless an earlier delivery of it failed (then it may apply now).
             if not self._claim_failed(conn, event, result):
-                return HandleResult(event.id, event.type, Outcome.duplicate)
+                return self._count_duplicate(conn, event)
             conn.execute(sql.update_lesson, {"b_lesson_id": lesson.id, **changes})
+            self._apply_upload(conn, event, upload)
             return result
         if conn.execute(sql.store, values).scalar_one_or_none() is None and not self._claim_failed(conn, event, result):
-            return HandleResult(event.id, event.type, Outcome.duplicate)
+            return self._count_duplicate(conn, event)
+        self._apply_upload(conn, event, upload)
         return result
 
     def _claim_failed(self, conn: Connection, event: MuxEvent, result: HandleResult) -> bool:
@@ -746,14 +903,48 @@ class WebhookProcessor:
         sql = self._sql
         stored = conn.execute(sql.store, self._row(event, Outcome.received)).scalar_one_or_none() is not None
         if not stored and conn.execute(sql.claim_failed, {"b_id": event.id}).scalar_one_or_none() is None:
-            return HandleResult(event.id, event.type, Outcome.duplicate)
+            return self._count_duplicate(conn, event)
         lesson = self._find_lesson(conn, event) if self._wants_lesson(event) else None
         plan, result = self._plan(event, lesson)
         if lesson is not None and plan is not None and plan.changes:
             conn.execute(sql.update_lesson, {"b_lesson_id": lesson.id, **plan.changes})
+        self._apply_upload(conn, event)
         outcome = {"b_id": event.id, "outcome": result.outcome, "lesson_id": result.lesson_id, "error": result.reason}
         conn.execute(sql.outcome, outcome)
         return result
+
+    def replay_stored(self, conn: Connection, event_id: str) -> ReplayResult | None:
+        """Handle a stored event again on the caller's transaction (opened under `exclusive()`); None if unknown.
+
+        The same planner as on arrival, against the lesson as it is now, so the event applies only where it is
+        still news (a `failed` event whose cause is fixed, an `unmatched` one whose lesson now exists) and
+        changes nothing otherwise. An `applied` event is final: an event applies once. Locks are taken in the
+        order deliveries take them (the lesson, then the event row on PostgreSQL), so a delivery of the same
+        event racing the replay queues instead of deadlocking.
+        """
+        sql = self._sql
+        if not self._lock_lesson_first:
+            conn.execute(sql.touch_event, {"b_id": event_id})
+        row = conn.execute(sql.stored_event, {"b_id": event_id}).one_or_none()
+        if row is None:
+            return None
+        event = event_from_document(row.payload, received_at=row.received_at, max_future_s=self.max_future_s)
+        if row.outcome == Outcome.applied:
+            return ReplayResult(event.id, event.type, row.outcome, row.outcome, None, "already applied", False)
+        lesson = self._find_lesson(conn, event) if self._wants_lesson(event) else None
+        before = row.outcome
+        if self._lock_lesson_first:
+            before = conn.execute(sql.lock_event, {"b_id": event_id}).scalar_one()
+            if before == Outcome.applied:  # a delivery of it applied while this one waited for the lesson
+                return ReplayResult(event.id, event.type, before, before, None, "already applied", False)
+        plan, result = self._plan(event, lesson)
+        changed = lesson is not None and plan is not None and bool(plan.changes)
+        if changed and lesson is not None and plan is not None:
+            conn.execute(sql.update_lesson, {"b_lesson_id": lesson.id, **plan.changes})
+        self._apply_upload(conn, event)
+        outcome = {"b_id": event.id, "outcome": result.outcome, "lesson_id": result.lesson_id, "error": result.reason}
+        conn.execute(sql.outcome, outcome)
+        return ReplayResult(event.id, event.type, before, result.outcome, result.lesson_id, result.reason, changed)
 
     def _row(self, event: MuxEvent, outcome: str, error: str | None = None) -> dict[str, Any]:
         received_at = self.clock()  # an undated event's row records when it arrived (the column is required)

@@ -40,6 +40,8 @@ _SUBCOMMANDS = {
     "privacy": "lectern.commands.privacy",
     "assets": "lectern.commands.assets",
     "alerts": "lectern.commands.alerts",
+    "webhooks": "lectern.commands.webhooks",
+    "lessons": "lectern.commands.lessons",
 }
 
 # sysexits(3) codes, so a script can tell "fix the input" from "try again later" without reading stderr.

@@ -16,14 +16,16 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.alerts.config import AlertConfig
 from core.alerts.rules import resolve_rules
 from core.alerts.store import evaluate
-from core.db.models import Lesson, MigrationJob
+from core.db.models import MigrationJob
 from core.db.records import LessonState
+from core.heal import apply_heal
+from core.uploads import sweep_uploads
 from sync import reconcile
 from sync.sources import AssetsSource
 from sync.state import JobResult, Progress, transaction, write_state
@@ -31,6 +33,7 @@ from warehouse.loaders import assets_to_arrow, upsert
 
 JOB = "assets"
 ACTIVE_MIGRATION = ("queued", "ingesting", "waiting", "verifying")
+DEFAULT_UPLOAD_TIMEOUT_S = 3600  # Mux's default; the runner passes LECTERN_UPLOAD_TIMEOUT_S
 
 
 def run_assets(
@@ -41,6 +44,7 @@ def run_assets(
     now: datetime,
     progress: Progress | None = None,
     alerting: AlertConfig | None = None,
+    upload_timeout_s: int = DEFAULT_UPLOAD_TIMEOUT_S,
 ) -> JobResult:
     started = time.perf_counter()
     assets: list[dict[str, Any]] = []
@@ -48,7 +52,9 @@ def run_assets(
         assets.extend(page)
         if progress:
             progress(JOB, 0, 0, len(assets))
-    healed, raised, resolved = apply_to_platform(engine, assets, now=now, alerting=alerting)
+    healed, raised, resolved = apply_to_platform(
+        engine, assets, now=now, alerting=alerting, upload_timeout_s=upload_timeout_s
+    )
     table = assets_to_arrow(assets, seen_at=now)
     result = JobResult(JOB, details={"assets": len(assets), "healed": healed, "alerts": raised, "resolved": resolved})
     with transaction(con):
@@ -71,41 +77,25 @@ def _lessons(conn: Any) -> list[LessonState]:
 
 
 def apply_to_platform(
-    engine: Engine, assets: list[dict[str, Any]], *, now: datetime, alerting: AlertConfig | None = None
+    engine: Engine,
+    assets: list[dict[str, Any]],
+    *,
+    now: datetime,
+    alerting: AlertConfig | None = None,
+    upload_timeout_s: int = DEFAULT_UPLOAD_TIMEOUT_S,
 ) -> tuple[int, int, int]:
-    """Heal lessons and evaluate the reconciliation rules in one transaction; returns (healed, alerts opened,
-    alerts resolved). `alerting`: the deployment's rules and receivers (default rules, nobody notified)."""
+    """Heal lessons and uploads and evaluate the reconciliation rules in one transaction; returns (healed,
+    alerts opened, alerts resolved). `alerting`: the deployment's rules and receivers (default rules, nobody
+    notified)."""
     config = alerting or AlertConfig(rules=resolve_rules())
     with Session(engine) as session, session.begin():
         busy = set(
             session.execute(select(MigrationJob.lesson_id).where(MigrationJob.state.in_(ACTIVE_MIGRATION))).scalars()
         )
         plan = reconcile.plan(assets, _lessons(session), busy)
-        healed = 0
-        for heal in plan.heals:
-            guard = (
-                Lesson.mux_asset_id.is_(None)
-                if heal.expected_asset_id is None
-                else Lesson.mux_asset_id == heal.expected_asset_id
-            )
-            values: dict[str, Any] = {
-                "mux_asset_id": heal.asset_id,
-                "video_status": heal.status,
-                "video_status_at": now,
-                "video_provider": "mux",
-            }
-            if heal.status == "ready":
-                values.update(mux_playback_id=heal.playback_id, video_duration_s=heal.duration_s, video_error=None)
-            else:
-                values["video_error"] = heal.error
-            changed = session.execute(
-                update(Lesson)
-                .where(Lesson.id == heal.lesson_id, guard)
-                .values(**values)
-                .returning(Lesson.id)
-                .execution_options(synchronize_session=False)
-            ).all()
-            healed += len(changed)
+        conn = session.connection()
+        healed = sum(apply_heal(conn, heal, now=now) for heal in plan.heals)
+        sweep_uploads(conn, assets, now=now, timeout_s=upload_timeout_s)
         # A complete listing of Mux: both reconciliation rules are measured, so what is not flagged cleared.
         outcome = evaluate(session, config, reconcile.KINDS, plan.alerts, now=now)
     return healed, len(outcome.opened), len(outcome.resolved)

@@ -1,14 +1,6 @@
 """Mux assets vs platform lessons: what to heal and what to flag (a pure plan; `sync.assets` applies it).
 
-Healing is deliberately narrow, because webhooks and the migration engine own lesson state:
-- a lesson that already names the asset (the asset_created webhook arrived) but is not `ready` on the
-  `mux` provider while Mux says the asset is ready -> the ready webhook was missed: set ready, provider
-  mux, playback id and duration;
-- a lesson still waiting for its upload (`waiting_upload`/`processing`, no asset id) whose id is the
-  asset's passthrough -> both webhooks were missed: same, plus the asset id;
-- the same two cases with an errored asset -> set `errored` with Mux's message.
-Lessons with an active migration job, and legacy S3 lessons, are left alone: the migration worker
-verifies a Mux copy before it switches a lesson.
+Healing (which lessons, and how) is `core.heal`'s, shared with an admin's "repair lesson".
 Flags (conditions of the alert engine's reconciliation rules, core/alerts/: one alert per key, resolved when
 the condition clears, and a lesson's teacher sees those about their lesson):
 - `mux_orphan_asset`: a ready/errored asset no lesson (and no active migration) refers to — it costs
@@ -18,7 +10,6 @@ the condition clears, and a lesson's teacher sees those about their lesson):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,55 +17,18 @@ from typing import Any
 from core.alerts.planner import Observation
 from core.alerts.rules import ASSET_MISSING, ORPHAN_ASSET
 from core.db.records import LessonState
+from core.heal import Heal, heal_for, match_lesson
+from core.heal import lesson_id_of as _lesson_id
 
 ORPHAN = ORPHAN_ASSET
 MISSING = ASSET_MISSING
 KINDS = (ORPHAN, MISSING)
-WAITING = ("waiting_upload", "processing")
-
-
-@dataclass(frozen=True)
-class Heal:
-    lesson_id: int
-    asset_id: str
-    status: str  # ready | errored
-    playback_id: str | None
-    duration_s: float | None
-    error: str | None
-    expected_asset_id: str | None  # the lesson's asset id when planned (guards a concurrent change)
 
 
 @dataclass
 class ReconcilePlan:
     heals: list[Heal] = field(default_factory=list)
     alerts: list[Observation] = field(default_factory=list)
-
-
-def _lesson_id(passthrough: Any) -> int | None:
-    text = str(passthrough or "").strip()
-    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses (failing the whole job).
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
-
-
-def _playback_id(asset: Mapping[str, Any], policy: str) -> str | None:
-    ids = [p for p in asset.get("playback_ids") or [] if isinstance(p, Mapping) and p.get("id")]
-    chosen = next((p for p in ids if p.get("policy") == policy), ids[0] if ids else None)
-    return str(chosen["id"]) if chosen else None
-
-
-def _duration(value: Any) -> float | None:
-    # Infinity/NaN or a number beyond a float (the SDK's JSON parser accepts them) would break pages later.
-    try:
-        seconds = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    except OverflowError:
-        return None
-    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _error(asset: Mapping[str, Any]) -> str:
-    errors = asset.get("errors") or {}
-    messages = errors.get("messages") if isinstance(errors, Mapping) else None
-    return "; ".join(str(m) for m in messages or []) or "Mux could not process the video"
 
 
 def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], busy_lessons: set[int]) -> ReconcilePlan:
@@ -87,25 +41,12 @@ def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], bu
     for asset in assets:
         # Mux may add statuses: anything but ready/errored counts as still processing (heals nothing, no alert).
         asset_id, status = str(asset["id"]), asset.get("status")
-        lesson = by_asset.get(asset_id)
-        if lesson is None:
-            candidate = by_id.get(_lesson_id(asset.get("passthrough")) or -1)
-            if (
-                candidate is not None
-                and candidate.mux_asset_id is None
-                # A lesson waiting for its own upload is healed only with that upload's asset: passthrough
-                # alone never attaches another asset to it (see core/webhooks.py, ownership).
-                and (candidate.mux_upload_id is None or asset.get("upload_id") == candidate.mux_upload_id)
-                and candidate.video_status in WAITING
-                and candidate.id not in busy_lessons
-                and status in ("ready", "errored")
-            ):
-                lesson = candidate
+        lesson = match_lesson(asset, by_asset, by_id, busy_lessons)
         # A legacy S3 lesson is switched by the migration engine after it verifies, never from here.
         if lesson is not None and lesson.video_provider == "s3":
             continue
         if lesson is not None and lesson.id not in busy_lessons and status in ("ready", "errored"):
-            heal = _heal(asset, lesson)
+            heal = heal_for(asset, lesson)
             if heal is not None:
                 result.heals.append(heal)
             continue
@@ -146,30 +87,3 @@ def plan(assets: Iterable[Mapping[str, Any]], lessons: Iterable[LessonState], bu
                 )
             )
     return result
-
-
-def _heal(asset: Mapping[str, Any], lesson: LessonState) -> Heal | None:
-    asset_id = str(asset["id"])
-    if asset.get("status") == "errored":
-        if lesson.video_status != "errored" and lesson.video_status in WAITING:
-            return Heal(lesson.id, asset_id, "errored", None, None, _error(asset), lesson.mux_asset_id)
-        return None
-    playback_id = _playback_id(asset, lesson.playback_policy)
-    duration = asset.get("duration")
-    healthy = (
-        lesson.video_status == "ready"
-        and lesson.video_provider == "mux"
-        and lesson.mux_playback_id is not None
-        and lesson.video_duration_s is not None
-    )
-    if healthy or playback_id is None:
-        return None
-    return Heal(
-        lesson.id,
-        asset_id,
-        "ready",
-        playback_id,
-        _duration(duration),
-        None,
-        lesson.mux_asset_id,
-    )

@@ -124,7 +124,15 @@ def run_one(
         )
     if job == "assets":
         assets, engine = _need(ctx.assets, "Mux assets"), _need(ctx.engine, "The platform database")
-        return run_assets(con, assets, engine, now=now, progress=progress, alerting=AlertConfig.from_settings(s))
+        return run_assets(
+            con,
+            assets,
+            engine,
+            now=now,
+            progress=progress,
+            alerting=AlertConfig.from_settings(s),
+            upload_timeout_s=s.upload_timeout_s,
+        )
     if job == "orphan_cleanup":
         orphans = _need(ctx.orphans, "Orphaned-asset cleanup")
         return run_orphan_cleanup(con, orphans, now=now, max_per_run=s.orphan_cleanup_max_per_run)

@@ -34,6 +34,7 @@ BUILDERS = frozenset(
         "MigrationWorker",
         "OrphanedAssetService",
         "AlertNotifier",
+        "WebhookOperations",
         "SignInThrottle",
         "HashingSlots",
         "make_engine",

@@ -1,4 +1,8 @@
-"""The Mux webhook receiver: raw body (size-limited) -> signature -> stored once -> applied."""
+"""The Mux webhook receiver: raw body (size-limited) -> signature -> stored once -> applied.
+
+A delivery answered but not stored (too large, a signature that does not verify, a body that is no event, a
+duplicate) is counted per hour and reason in `webhook_rejections` (core/webhooks.py `Rejection`).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from api.deps import ServicesDep
 from api.errors import error_response, responses
 from api.middleware import declared_over
 from api.schemas import WebhookResponse
-from api.services import WEBHOOK_THREADS
+from api.services import WEBHOOK_THREADS, Services
 from core.errors import BodyTooLarge, WebhookPayloadInvalid, WebhookSignatureInvalid
 from core.logging import get_logger
-from core.webhooks import SIGNATURE_HEADER, Outcome, parse_event, verify_signature
+from core.webhooks import SIGNATURE_HEADER, Outcome, Rejection, parse_event, signature_rejection, verify_signature
 
 router = APIRouter(prefix="/api/videos/mux", tags=["webhooks"])
 log = get_logger(__name__)
@@ -40,6 +44,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def count_rejection(request: Request, services: Services, reason: Rejection) -> None:
+    """One upsert of the hour's counter for `reason`, on a webhook thread (it never raises)."""
+    await to_thread.run_sync(services.webhooks.count_rejection, reason, limiter=webhook_limiter(request))
+
+
 @router.post(
     "/webhook",
     response_model=WebhookResponse,
@@ -58,6 +67,7 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
     except BodyTooLarge as exc:
         metrics.webhooks.labels("unknown", "too_large").inc()
         log.warning("webhook.rejected", reason="body too large", limit=settings.webhook_max_body_bytes)
+        await count_rejection(request, services, Rejection.too_large)
         return error_response(exc)
     try:
         verify_signature(
@@ -70,10 +80,12 @@ async def receive_webhook(request: Request, services: ServicesDep) -> JSONRespon
     except WebhookSignatureInvalid as exc:
         metrics.webhooks.labels("unknown", "bad_signature").inc()
         log.warning("webhook.rejected", reason=exc.reason, bytes=len(body))
+        await count_rejection(request, services, signature_rejection(exc))
         return error_response(exc)
     except WebhookPayloadInvalid as exc:
         metrics.webhooks.labels("unknown", "malformed").inc()
         log.warning("webhook.rejected", reason=exc.message, bytes=len(body))
+        await count_rejection(request, services, Rejection.invalid_payload)
         return error_response(exc)
     # A few threads per process, not the whole pool: the work is short and CPU-bound, and 30+ threads
     # fighting over the GIL cost more than they overlapped (lock waits still don't block the event loop).

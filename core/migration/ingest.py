@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.db.engine import transaction
 from core.db.models import IngestMode, MigrationState
 from core.errors import MuxNotFound, StorageUnavailable
 from core.logging import get_logger
@@ -40,6 +41,7 @@ from core.mux.models import Asset
 from core.mux.uploads import put_in_chunks
 from core.settings import Settings
 from core.storage import StorageService, object_key
+from core.uploads import record_upload
 
 log = get_logger(__name__)
 
@@ -278,7 +280,11 @@ class Ingestor:
                 title=lesson.title,
                 external_id=external_id(job.lesson_id, job.s3_key),
             )
-            job = self.store.update(job, lease, mux_upload_id=upload.id)
+            with transaction(self.store.session_factory) as session:  # the upload is recorded with the job
+                job = self.store.fenced_in(
+                    session, job, lease, heartbeat_at=self.store.clock(), mux_upload_id=upload.id
+                )
+                record_upload(session, upload.id, lesson_id=job.lesson_id, created_by=None)
             ctx.hook("upload_created")
         if not upload.url:
             raise IngestFailed(f"Mux upload {upload.id} came back without a URL")

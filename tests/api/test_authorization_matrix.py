@@ -34,7 +34,7 @@ from fastapi.routing import iter_route_contexts
 from api.main import create_app
 from core.auth import mint_token
 from core.db.engine import transaction
-from core.db.models import User
+from core.db.models import User, WebhookEvent
 from core.webhooks import sign
 from emulator.testing import EmulatorServer
 from tests.api.conftest import JWT_SECRET, ApiFactory, RunningApi, api_settings
@@ -101,6 +101,11 @@ MATRIX: dict[tuple[str, str], dict[str, str] | str] = {
     ("GET", "/api/lessons/{lesson_id}/events"): LESSON_VIEW,
     ("GET", "/api/lessons/events"): LESSON_VIEW,
     ("GET", "/api/costs/report"): ADMIN_ONLY,
+    ("GET", "/api/admin/webhooks"): ADMIN_ONLY,
+    ("GET", "/api/admin/webhooks/{event_id}"): ADMIN_ONLY,
+    ("POST", "/api/admin/webhooks/{event_id}/replay"): ADMIN_ONLY,
+    ("POST", "/api/admin/webhooks/replay"): ADMIN_ONLY,
+    ("POST", "/api/admin/lessons/{lesson_id}/repair"): ADMIN_ONLY,
 }
 
 
@@ -109,6 +114,7 @@ class World:
     users: dict[str, int]
     lesson_id: int
     upload_lesson_id: int
+    event_id: str = "evt-matrix"
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ CALLS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("GET", "/api/lessons/{lesson_id}/events"): lambda w: Call(params={"once": "1"}),
     ("GET", "/api/lessons/events"): lambda w: Call(params={"ids": str(w.lesson_id), "once": "1"}),
     ("GET", "/api/costs/report"): lambda w: Call(params={"group_by": "course"}),
+    ("POST", "/api/admin/webhooks/replay"): lambda w: Call(json={"outcome": ["failed"]}),
 }
 
 
@@ -179,6 +186,9 @@ def world(api: RunningApi) -> Iterator[World]:
             "deleted_user": gone.id,
         }
         ids = World(users, lesson.id, upload_lesson.id)
+        now = datetime.now(UTC)
+        payload = asset_event("video.asset.deleted", "A-OTHER", lesson_id=None, event_id=ids.event_id)
+        s.add(WebhookEvent(id=ids.event_id, type=payload["type"], occurred_at=now, received_at=now, payload=payload))
     with transaction(api.session_factory) as s:
         s.delete(s.get(User, users["deleted_user"]))
     yield ids
@@ -218,7 +228,7 @@ def test_every_route_answers_every_caller_as_the_table_says(api: RunningApi, wor
             continue
         assert isinstance(cells, dict)
         call = CALLS.get((method, path), lambda w: Call())(world)
-        url = path.format(lesson_id=world.lesson_id)
+        url = path.format(lesson_id=world.lesson_id, event_id=world.event_id)
         for caller in CALLERS:
             response = api.http.request(
                 method, url, params=call.params, json=call.json, headers=headers_for(caller, world)

@@ -194,6 +194,13 @@ def webhook_events(
         return _frame(session, stmt, ["received_at", "occurred_at"])
 
 
+def webhook_payload(factory: sessionmaker[Session], event_id: str) -> dict[str, Any] | None:
+    """The stored body of one event as Mux sent it (None when no event has that id); callers redact it."""
+    with _reading(factory) as session:
+        payload = session.execute(select(WebhookEvent.payload).where(WebhookEvent.id == event_id)).scalar_one_or_none()
+    return dict(payload) if isinstance(payload, dict) else None
+
+
 def webhook_rejections(factory: sessionmaker[Session], start: datetime, end: datetime) -> pd.DataFrame:
     """Deliveries answered but not stored (duplicates, refused signatures ...) per hour and reason."""
     r = WebhookRejection

@@ -14,6 +14,9 @@ OUTCOME_COLORS = {
     "failed": "#d63031",
 }
 UPLOAD_COLORS = {"ready": "#00b894", "failed": "#d63031", "in_progress": "#74b9ff"}
+# Bar widths in milliseconds (plotly's unit on a date axis): without them a single hour or day is drawn as
+# one bar spanning the whole axis, labelled in fractions of a millisecond.
+HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 
 
 def _layout(fig: go.Figure, title: str, **extra: object) -> go.Figure:
@@ -40,7 +43,8 @@ def uploads_per_day(by_day: pd.DataFrame) -> go.Figure:
     """Uploads per UTC day by outcome, and the day's success rate on the right axis."""
     fig = go.Figure()
     for column, color in UPLOAD_COLORS.items():
-        fig.add_bar(x=by_day["day"], y=by_day[column], name=column.replace("_", " "), marker_color=color)
+        name = column.replace("_", " ")
+        fig.add_bar(x=by_day["day"], y=by_day[column], name=name, marker_color=color, width=0.8 * DAY_MS)
     fig.add_scatter(
         x=by_day["day"],
         y=by_day["success_rate"],
@@ -49,6 +53,7 @@ def uploads_per_day(by_day: pd.DataFrame) -> go.Figure:
         mode="lines+markers",
         line_color="#2d3436",
     )
+    fig.update_xaxes(type="date", tickformat="%b %d")
     return _layout(
         fig,
         "Uploads per day",

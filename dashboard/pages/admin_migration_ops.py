@@ -1,4 +1,4 @@
-"""Admin > Migration operations: jobs by state, the done rate, the failures with their error, and the two actions
+"""Admin > Migration actions: jobs by state, the done rate, the failures with their error, and the two actions
 that undo or finish a migration: roll lessons back to S3, and clean up (delete) migrated lessons' S3 objects.
 
 Both actions call the MigrationService methods `lectern migrate rollback` and `lectern migrate cleanup` call,
@@ -22,7 +22,7 @@ PENDING = "migration_ops_pending"
 user = require_role("admin")
 factory, service = context.session_factory(), context.lectern().migration
 now = datetime.now(UTC)
-st.title("Migration operations")
+st.title("Migration actions")
 left, right = st.columns([1, 2])
 choice = left.selectbox("Time range", view.RANGE_CHOICES, index=1, key="mops_range")
 days = right.date_input("Days (UTC)", view.default_days(now.date()), key="mops_days", disabled=choice != view.CUSTOM)

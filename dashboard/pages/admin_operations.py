@@ -2,7 +2,7 @@
 
 Every number has its rows below it: picking a row in a summary table narrows the detail table under it.
 Playback health and the migration's counts and actions have pages of their own (Admin > Playback health,
-Admin > Migration operations).
+Admin > Migration actions).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ event_type = view.picked_value(by_type, picked, "type")
 refused = view.rejections_by_reason(rejections)
 if not refused.empty:
     st.caption("Deliveries answered but not stored, by reason (pick one for its hours):")
-    reason = view.picked_value(refused, selectable_table(refused, key="ops_refused", single=True), "reason")
+    rows = selectable_table(refused, key="ops_refused", column_config=view.REFUSED_COLUMNS, single=True)
+    reason = view.picked_value(refused, rows, "reason")
     if reason is not None:
         st.dataframe(view.rejections_of(rejections, reason), hide_index=True, width="stretch", key="ops_refused_hours")
 outcome = st.selectbox("Events with outcome", view.WEBHOOK_OUTCOME_CHOICES, key="ops_webhook_outcome")
@@ -69,7 +70,8 @@ if not by_day.empty:
     st.plotly_chart(charts.uploads_per_day(by_day), width="stretch", key="ops_uploads_chart")
 day_col, teacher_col = st.columns(2)
 with day_col:
-    day = view.picked_value(by_day, selectable_table(by_day, key="ops_upload_days", single=True), "day")
+    picked_day = selectable_table(by_day, key="ops_upload_days", column_config=view.UPLOAD_DAY_COLUMNS, single=True)
+    day = view.picked_value(by_day, picked_day, "day")
 with teacher_col:
     rows = selectable_table(by_teacher, key="ops_upload_teachers", column_config=view.UPLOAD_COLUMNS, single=True)
     teacher = view.picked_value(by_teacher, rows, "teacher_id")
@@ -78,7 +80,7 @@ st.caption(view.upload_filter_caption(status, day, view.picked_value(by_teacher,
 uploads = ops.upload_rows(
     factory, win.start, win.end, statuses=view.upload_statuses(status), teacher_id=view.as_id(teacher), day=day
 )
-st.dataframe(uploads, hide_index=True, width="stretch", key="ops_uploads")
+st.dataframe(uploads, hide_index=True, width="stretch", key="ops_uploads", column_config=view.UPLOAD_ROW_COLUMNS)
 
 # --- orphaned assets ---------------------------------------------------------------------------------
 st.subheader("Orphaned assets")

@@ -1,4 +1,4 @@
-"""View model of Admin > Operations (and its Playback and Migration operations pages): the time window, the
+"""View model of Admin > Operations, Playback health, Migration actions and Webhook log: the time window, the
 KPI cards, the tables a row is picked from, and what a pick narrows the detail table below to.
 
 Pure functions of frames (dashboard/operations_db.py reads them), so each is tested with literal tables.
@@ -194,6 +194,9 @@ def webhooks_per_hour(hourly: pd.DataFrame) -> pd.DataFrame:
     return hourly.groupby(["hour", "outcome"], as_index=False)["events"].sum()
 
 
+REFUSED_COLUMNS: dict[str, Any] = {"last_hour": Col.DatetimeColumn("last hour (UTC)", format="YYYY-MM-DD HH:mm")}
+
+
 def rejections_of(rejections: pd.DataFrame, reason: str) -> pd.DataFrame:
     return rejections[rejections["reason"] == reason].reset_index(drop=True)
 
@@ -205,12 +208,45 @@ def rejections_by_reason(rejections: pd.DataFrame) -> pd.DataFrame:
     return grouped.reset_index().sort_values(["deliveries", "reason"], ascending=[False, True], ignore_index=True)
 
 
+# Values of these keys never reach the page: a direct upload's URL lets anyone holding it upload (until it
+# expires), a live stream's key lets anyone broadcast, and tokens and signatures are credentials.
+SECRET_KEYS = ("stream_key", "token", "secret", "signature", "password", "private_key")
+REDACTED = "(hidden)"
+
+
+def _secret(key: object) -> bool:
+    name = str(key).lower()
+    return name == "url" or any(part in name for part in SECRET_KEYS)
+
+
+def safe_payload(payload: Any) -> Any:
+    """The payload with every value under a secret-looking key (or an upload's `url`) replaced, at any depth."""
+    if isinstance(payload, dict):
+        return {k: REDACTED if _secret(k) else safe_payload(v) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [safe_payload(v) for v in payload]
+    return payload
+
+
+def event_choices(last: pd.DataFrame) -> list[str]:
+    return [ANY, *sorted(last["type"])]
+
+
 # --- uploads ---------------------------------------------------------------------------------------
 
 FAILED_UPLOADS = (UploadStatus.errored.value, UploadStatus.timed_out.value, UploadStatus.cancelled.value)
 IN_PROGRESS = (UploadStatus.waiting.value, UploadStatus.asset_created.value)
 FAILED = "failed"
 UPLOAD_STATUS_CHOICES = (FAILED, ANY, *[s.value for s in UploadStatus])
+UPLOAD_DAY_COLUMNS: dict[str, Any] = {
+    "day": Col.DateColumn("day (UTC)", format="YYYY-MM-DD"),
+    "success_rate": Col.NumberColumn("success rate", format="percent", help="Ready / finished uploads."),
+}
+UPLOAD_ROW_COLUMNS: dict[str, Any] = {
+    "created_at": Col.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "finished_at": Col.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "error": Col.TextColumn("Mux's error", width="large"),
+}
 UPLOAD_COLUMNS: dict[str, Any] = {
     "teacher_id": None,
     "teacher_name": Col.TextColumn("teacher"),
@@ -476,7 +512,7 @@ def migration_kpis(counts: dict[str, int], finished: pd.DataFrame, win: Window) 
     done = int(finished.loc[finished["state"] == MigrationState.done.value, "jobs"].sum())
     cards = [Metric(state.value.capitalize(), f"{counts.get(state.value, 0):,}") for state in MigrationState]
     rate = done / win.hours if win.hours else 0.0
-    cards.append(Metric("Done per hour", f"{rate:.1f}", help=f"Jobs that finished done in the {win.label}."))
+    cards.append(Metric("Done / hour", f"{rate:.1f}", help=f"Jobs that finished done in the {win.label}, per hour."))
     return cards
 
 

@@ -25,6 +25,8 @@ from warehouse.store import WarehouseLayout, WarehouseWriter
 M = timedelta(minutes=1)
 EVENT_ERROR = "lesson 7 is locked by another transaction; Mux will redeliver"
 UPLOAD_ERROR = "Input file does not contain a video track"
+# A direct upload's URL is a credential (anyone holding it may upload): the webhook log must not show it.
+UPLOAD_URL = "https://storage.example.test/upload/up-4?signature=s3cr3t-upload-signature"
 VIEW_ERROR = "Network error: the manifest answered 404"
 SYNC_ERROR = "Mux answered 500 on the assets list"
 
@@ -40,10 +42,11 @@ def hour_of(moment: datetime) -> datetime:
 
 
 def _event(n: int, type: str, outcome: str, received: datetime, lag_s: float, **fields: object) -> WebhookEvent:
+    data = {"id": f"obj-{n}", "status": "ready"} | ({"url": UPLOAD_URL} if "upload" in type else {})
     return WebhookEvent(
         id=f"evt-{n}", type=type, outcome=outcome, occurred_at=received - timedelta(seconds=lag_s),
-        received_at=received, payload={"type": type, "data": {"id": f"obj-{n}"}}, object_type="asset",
-        object_id=f"obj-{n}", **fields,
+        received_at=received, payload={"type": type, "id": f"evt-{n}", "data": data},
+        object_type="upload" if "upload" in type else "asset", object_id=f"obj-{n}", **fields,
     )  # fmt: skip
 
 

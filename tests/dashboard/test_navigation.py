@@ -7,7 +7,7 @@ import pytest
 from dashboard.navigation import PAGES, pages_for
 from tests.dashboard.conftest import AppFactory
 
-ADMIN_ONLY = ("Costs", "Migration", "Operations", "Playback health", "Migration operations")
+ADMIN_ONLY = ("Costs", "Migration", "Operations", "Playback health", "Migration actions", "Webhook log")
 
 
 def titles(role: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Admin > Operations, Playback health and Migration operations in AppTest, over a world with rows in every
+"""Admin > Operations, Playback health and Migration actions in AppTest, over a world with rows in every
 section: the dashboard world plus webhook events and refusals, uploads, alerts, failed views, sync states, and
 a real migration (moto S3, the Mux emulator, a worker) of two lessons that went through and one that failed.
 """
@@ -28,6 +28,7 @@ from tests.dashboard.operations_world import (
     EVENT_ERROR,
     SYNC_ERROR,
     UPLOAD_ERROR,
+    UPLOAD_URL,
     VIEW_ERROR,
     seed_platform,
     seed_warehouse,
@@ -36,6 +37,7 @@ from tests.dashboard.world import World, build_world
 from tests.migration.helpers import MigrationEnv, build_env, settings_env
 
 OPERATIONS, PLAYBACK, MIGRATION = "pages/admin_operations.py", "pages/admin_playback.py", "pages/admin_migration_ops.py"
+WEBHOOK_LOG = "pages/admin_webhook_log.py"
 PAGES_DIR = Path(APP).parent
 
 
@@ -162,6 +164,8 @@ def test_picking_a_row_narrows_the_table_below(open_page: Callable[..., AppTest]
     teachers = table(at, "ops_upload_teachers")
     at = pick(at, "ops_upload_teachers", teachers["teacher_name"].tolist().index("Bo Teacher"))
     assert table(at, "ops_uploads")["mux_upload_id"].tolist() == ["up-3"]
+    at = pick(at, "ops_upload_days", 0)  # the one day: the same upload, now also narrowed by its day
+    assert table(at, "ops_uploads")["mux_upload_id"].tolist() == ["up-3"]
 
     at = pick(at, "ops_sync", table(at, "ops_sync")["job"].tolist().index("assets"))
     assert any(SYNC_ERROR in e.value for e in at.error)
@@ -186,6 +190,28 @@ def test_playback_health_drills_down_to_error_messages_and_views(open_page: Call
     assert set(table(at, "play_failed_views")["error_message"]) == {VIEW_ERROR}
     at.selectbox(key="play_failure").set_value("video startup failure").run()
     assert table(at, "play_failed_views").empty  # the startup failure carries no message
+
+
+def test_the_webhook_log_searches_events_and_shows_a_payload_without_secrets(
+    open_page: Callable[..., AppTest], ops_world: OpsWorld
+) -> None:
+    at = open_page(WEBHOOK_LOG)
+    assert not at.exception and len(table(at, "log_events")) == 5  # the last day's events
+    at.selectbox(key="log_type").set_value("video.asset.ready").run()
+    assert table(at, "log_events")["id"].tolist() == ["evt-2", "evt-1"]
+    at.text_input(key="log_lesson").input(str(ops_world.world.lessons["a_mux"])).run()
+    assert table(at, "log_events")["id"].tolist() == ["evt-1"]
+    at.text_input(key="log_lesson").input("x").run()
+    assert any("lesson filter is off" in w.value for w in at.warning) and len(table(at, "log_events")) == 2
+    at.text_input(key="log_lesson").input("").run()
+    at.selectbox(key="log_type").set_value("any").run()
+    at.text_input(key="log_object").input("obj-4").run()
+    assert table(at, "log_events")["type"].tolist() == ["video.upload.asset_created"]
+    at = pick(at, "log_events", 0)
+    body = at.json[0].value
+    assert '"obj-4"' in body and "(hidden)" in body and UPLOAD_URL not in page_text(at) and "s3cr3t" not in body
+    at.selectbox(key="log_outcome").set_value("failed").run()
+    assert table(at, "log_events").empty
 
 
 def test_migration_counts_failures_and_a_rollback_with_confirmation(
@@ -244,7 +270,7 @@ def test_other_roles_get_the_role_error(open_page: Callable[..., AppTest], ops_w
     assert [t.value for t in open_page(OPERATIONS, "teacher_a").title] == ["My lessons"]
     # Opened directly, each page stops at its role check.
     for who, role in (("teacher_a", "teacher"), ("analyst", "analyst")):
-        for page in (OPERATIONS, PLAYBACK, MIGRATION):
+        for page in (OPERATIONS, PLAYBACK, MIGRATION, WEBHOOK_LOG):
             at = new_app(str(PAGES_DIR / page), who, ops_world.world).run()
             assert [e.value for e in at.error] == [f"This page is for admin accounts; you are signed in as {role}."]
             assert not at.dataframe and not at.metric and not at.button

@@ -188,4 +188,20 @@ def test_migration_actions_ask_before_acting() -> None:
     finished = pd.DataFrame({"state": ["done", "failed"], "jobs": [4, 1]})
     kpis = view.migration_kpis({"done": 4, "failed": 1}, finished, view.window("Last day", None, NOW))
     cards = {m.label: m.value for m in kpis}
-    assert cards["Done"] == "4" and cards["Queued"] == "0" and cards["Done per hour"] == "0.2"
+    assert cards["Done"] == "4" and cards["Queued"] == "0" and cards["Done / hour"] == "0.2"
+
+
+def test_payloads_hide_credentials_at_any_depth() -> None:
+    payload = {
+        "type": "video.upload.created",
+        "data": {"id": "up1", "url": "https://upload/?sig=x", "new_asset_settings": {"playback_policy": ["public"]}},
+        "live": [{"stream_key": "sk", "playback_token": "t", "Signature": "s"}],
+        "object": {"id": "a1"},
+    }
+    assert view.safe_payload(payload) == {
+        "type": "video.upload.created",
+        "data": {"id": "up1", "url": "(hidden)", "new_asset_settings": {"playback_policy": ["public"]}},
+        "live": [{"stream_key": "(hidden)", "playback_token": "(hidden)", "Signature": "(hidden)"}],
+        "object": {"id": "a1"},
+    }
+    assert view.safe_payload(None) is None

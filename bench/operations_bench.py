@@ -14,6 +14,7 @@ and audit rows over 20 teachers' 480 lessons. Results: bench/results/operations.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -185,6 +186,7 @@ def platform_cases(factory: Any, start: datetime, end: datetime) -> dict[str, Ca
     w = (factory, start, end)
     return {
         "webhook_hourly": partial(ops.webhook_hourly, *w),
+        "webhook_types": partial(ops.webhook_types, *w),
         "webhook_lag": partial(ops.webhook_lag, *w),
         "last_received": partial(ops.last_received, factory),
         "webhook_events_failed": partial(ops.webhook_events, *w, outcome="failed"),
@@ -219,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="200,000 views and 10,000 events.")
     args = parser.parse_args(argv)
     views, events = (200_000, 10_000) if args.quick else (10_000_000, 100_000)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     workdir = Path(tempfile.mkdtemp(prefix="operations-bench-"))
     try:
         print(f"synthesising {views:,} views ...", flush=True)
@@ -256,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             "warehouse_build_seconds": round(build_s, 1),
             "platform_fill_seconds": round(fill_s, 1),
             "slowest_week_query_ms": slowest,
+            "load_average_before": load_before,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "queries_over_target": over,
             "warehouse_query_ms_median": warehouse_ms,
             "platform_query_ms_median": platform_ms,

@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,46 +69,69 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+# date_bin (PostgreSQL 14+) from a UTC midnight cuts UTC hours and days whatever the session's time zone, and
+# costs a fraction of date_trunc(timezone(...)) over a week of events.
+_UTC_ORIGIN: ColumnElement[Any] = literal_column("TIMESTAMPTZ '2000-01-01 00:00:00+00'")
+
+
 def _hour(session: Session, column: Any) -> ColumnElement[Any]:
     if _dialect(session) == "postgresql":
-        # In UTC whatever the session's time zone (date_trunc on a timestamptz truncates in the session's).
-        return func.date_trunc("hour", func.timezone("UTC", column))
+        return func.date_bin(literal_column("INTERVAL '1 hour'"), column, _UTC_ORIGIN)
     return func.strftime("%Y-%m-%d %H:00:00", column)  # SQLite stores UTC text
 
 
 def _day(session: Session, column: Any) -> ColumnElement[Any]:
     if _dialect(session) == "postgresql":
-        return func.date_trunc("day", func.timezone("UTC", column))
+        return func.date_bin(literal_column("INTERVAL '1 day'"), column, _UTC_ORIGIN)
     return func.strftime("%Y-%m-%d 00:00:00", column)
 
 
 def _seconds_between(session: Session, earlier: Any, later: Any) -> ColumnElement[Any]:
     if _dialect(session) == "postgresql":
-        return func.extract("epoch", later - earlier)
+        # date_part gives a double; EXTRACT gives a numeric, several times slower to average.
+        return func.date_part("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _frame(session: Session, stmt: Select[*tuple[Any, ...]], times: Sequence[str] = ()) -> pd.DataFrame:
+def _frame(
+    session: Session, stmt: Select[*tuple[Any, ...]], times: Sequence[str] = (), *, sort: Sequence[str] = ()
+) -> pd.DataFrame:
+    """The rows as a frame; `sort` orders a grouped result here rather than in SQL, where an ORDER BY over a
+    computed hour makes PostgreSQL sort every row (on disk past work_mem) instead of hashing the groups."""
     rows = session.execute(stmt).mappings().all()
     df = pd.DataFrame([dict(r) for r in rows], columns=list(stmt.selected_columns.keys()))
     for column in times:
         # Both backends' answers (aware or naive datetimes, SQLite's text) as UTC timestamps.
         df[column] = pd.to_datetime(df[column], utc=True, format="ISO8601")
-    return df
+    return df.sort_values(list(sort), ignore_index=True) if sort else df
 
 
 # --- webhooks --------------------------------------------------------------------------------------
 
 
 def webhook_hourly(factory: sessionmaker[Session], start: datetime, end: datetime) -> pd.DataFrame:
-    """Stored events per received hour, type and outcome, with the mean and worst delivery lag (seconds)."""
+    """Stored events per received hour and outcome."""
     e = WebhookEvent
     with _reading(factory) as session:
         hour = _hour(session, e.received_at).label("hour")
+        stmt = (
+            select(hour, e.outcome, func.count().label("events"))
+            .where(e.received_at >= start, e.received_at < end)
+            .group_by(hour, e.outcome)
+        )
+        return _frame(session, stmt, ["hour"], sort=["hour", "outcome"])
+
+
+def webhook_types(factory: sessionmaker[Session], start: datetime, end: datetime) -> pd.DataFrame:
+    """Stored events per type and outcome, with the mean and worst delivery lag (seconds).
+
+    Separate from the hourly counts: grouping a week of events by hour, type and outcome at once costs more
+    than the two smaller groupings together."""
+    e = WebhookEvent
+    with _reading(factory) as session:
         lag = _seconds_between(session, e.occurred_at, e.received_at)
         stmt = (
             select(
-                hour,
                 e.type,
                 e.outcome,
                 func.count().label("events"),
@@ -115,10 +139,9 @@ def webhook_hourly(factory: sessionmaker[Session], start: datetime, end: datetim
                 func.max(lag).label("lag_max_s"),
             )
             .where(e.received_at >= start, e.received_at < end)
-            .group_by(hour, e.type, e.outcome)
-            .order_by(hour, e.type, e.outcome)
+            .group_by(e.type, e.outcome)
         )
-        return _frame(session, stmt, ["hour"])
+        return _frame(session, stmt, sort=["type", "outcome"])
 
 
 def webhook_lag(factory: sessionmaker[Session], start: datetime, end: datetime) -> dict[str, float | None]:
@@ -128,13 +151,13 @@ def webhook_lag(factory: sessionmaker[Session], start: datetime, end: datetime) 
     with _reading(factory) as session:
         lag = _seconds_between(session, e.occurred_at, e.received_at)
         if _dialect(session) == "postgresql":
-            p50, p95, worst = session.execute(
-                select(
-                    func.percentile_cont(0.5).within_group(lag),
-                    func.percentile_cont(0.95).within_group(lag),
-                    func.max(lag),
-                ).where(window)
+            # Both percentiles from one sort.
+            percentiles, worst = session.execute(
+                select(func.percentile_cont(postgresql.array([0.5, 0.95])).within_group(lag), func.max(lag)).where(
+                    window
+                )
             ).one()
+            p50, p95 = percentiles or (None, None)
         else:  # SQLite has no percentile function; an embedded deployment's events fit in memory
             lags = pd.Series(session.execute(select(lag).where(window)).scalars().all(), dtype="float64")
             p50, p95, worst = (lags.quantile(0.5), lags.quantile(0.95), lags.max()) if len(lags) else (None,) * 3
@@ -240,12 +263,8 @@ def uploads_grouped(factory: sessionmaker[Session], start: datetime, end: dateti
         stmt = _uploads_joined(
             select(day, teacher, User.name.label("teacher_name"), u.status, func.count().label("uploads"))
         )
-        stmt = (
-            stmt.where(u.created_at >= start, u.created_at < end)
-            .group_by(day, teacher, User.name, u.status)
-            .order_by(day, teacher, u.status)
-        )
-        return _frame(session, stmt, ["day"])
+        stmt = stmt.where(u.created_at >= start, u.created_at < end).group_by(day, teacher, User.name, u.status)
+        return _frame(session, stmt, ["day"], sort=["day", "teacher_id", "status"])
 
 
 def upload_rows(
@@ -301,9 +320,8 @@ def migration_finished(factory: sessionmaker[Session], start: datetime, end: dat
             select(hour, j.state, func.count().label("jobs"))
             .where(j.finished_at >= start, j.finished_at < end, j.state.in_(FINISHED_MIGRATION))
             .group_by(hour, j.state)
-            .order_by(hour, j.state)
         )
-        return _frame(session, stmt, ["hour"])
+        return _frame(session, stmt, ["hour"], sort=["hour", "state"])
 
 
 def open_alerts(factory: sessionmaker[Session]) -> pd.DataFrame:

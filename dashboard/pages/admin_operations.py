@@ -40,13 +40,14 @@ else:
 
 # --- webhooks ----------------------------------------------------------------------------------------
 st.subheader("Webhooks")
-hourly = ops.webhook_hourly(factory, win.start, win.end)
+types = ops.webhook_types(factory, win.start, win.end)
 last = ops.last_received(factory)
 rejections = ops.webhook_rejections(factory, win.start, win.end)
 lag = ops.webhook_lag(factory, win.start, win.end)
-metric_row(view.webhook_kpis(hourly, lag, last, rejections, now))
-st.plotly_chart(charts.webhooks_per_hour(view.webhooks_per_hour(hourly)), width="stretch", key="ops_webhook_chart")
-by_type = view.webhooks_by_type(hourly, last)
+metric_row(view.webhook_kpis(types, lag, last, rejections, now))
+hourly = ops.webhook_hourly(factory, win.start, win.end)
+st.plotly_chart(charts.webhooks_per_hour(hourly), width="stretch", key="ops_webhook_chart")
+by_type = view.webhooks_by_type(types, last)
 picked = selectable_table(by_type, key="ops_webhook_types", column_config=view.WEBHOOK_TYPE_COLUMNS, single=True)
 event_type = view.picked_value(by_type, picked, "type")
 refused = view.rejections_by_reason(rejections)

@@ -148,10 +148,10 @@ WEBHOOK_OUTCOME_CHOICES = ("failed", ANY, *[o for o in WEBHOOK_OUTCOMES if o != 
 
 
 def webhook_kpis(
-    hourly: pd.DataFrame, lag: dict[str, float | None], last: pd.DataFrame, rejections: pd.DataFrame, now: datetime
+    types: pd.DataFrame, lag: dict[str, float | None], last: pd.DataFrame, rejections: pd.DataFrame, now: datetime
 ) -> list[Metric]:
-    events = int(hourly["events"].sum())
-    failed = int(hourly.loc[hourly["outcome"] == "failed", "events"].sum())
+    events = int(types["events"].sum())
+    failed = int(types.loc[types["outcome"] == "failed", "events"].sum())
     latest = last["last_received_at"].max() if not last.empty else None
     return [
         Metric("Events stored", f"{events:,}", help="Webhook events received and stored in the window."),
@@ -170,14 +170,14 @@ def webhook_kpis(
     ]
 
 
-def webhooks_by_type(hourly: pd.DataFrame, last: pd.DataFrame) -> pd.DataFrame:
+def webhooks_by_type(types: pd.DataFrame, last: pd.DataFrame) -> pd.DataFrame:
     """One row per event type: events per outcome, the mean and worst lag, and when the last one arrived."""
     columns = ["type", "events", *WEBHOOK_OUTCOMES, "lag_avg_s", "lag_max_s", "last_received_at"]
-    if hourly.empty:
+    if types.empty:
         return pd.DataFrame(columns=columns)
-    counts = hourly.pivot_table(index="type", columns="outcome", values="events", aggfunc="sum", fill_value=0)
+    counts = types.pivot_table(index="type", columns="outcome", values="events", aggfunc="sum", fill_value=0)
     counts = counts.reindex(columns=list(WEBHOOK_OUTCOMES), fill_value=0)
-    weighted = hourly.assign(lag_sum=hourly["lag_avg_s"] * hourly["events"]).groupby("type")
+    weighted = types.assign(lag_sum=types["lag_avg_s"] * types["events"]).groupby("type")
     out = counts.assign(
         events=counts.sum(axis=1),
         lag_avg_s=weighted["lag_sum"].sum() / weighted["events"].sum(),
@@ -185,13 +185,6 @@ def webhooks_by_type(hourly: pd.DataFrame, last: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     out = out.merge(last, on="type", how="left")
     return out[columns].sort_values(["events", "type"], ascending=[False, True], ignore_index=True)
-
-
-def webhooks_per_hour(hourly: pd.DataFrame) -> pd.DataFrame:
-    """`hour`, `outcome`, `events` for the chart (types added up)."""
-    if hourly.empty:
-        return pd.DataFrame(columns=["hour", "outcome", "events"])
-    return hourly.groupby(["hour", "outcome"], as_index=False)["events"].sum()
 
 
 REFUSED_COLUMNS: dict[str, Any] = {"last_hour": Col.DatetimeColumn("last hour (UTC)", format="YYYY-MM-DD HH:mm")}

@@ -44,23 +44,26 @@ def seeded(session_factory: sessionmaker[Session]) -> tuple[sessionmaker[Session
     return session_factory, {**lessons, **teachers}, seed_platform(session_factory, NOW, lessons, teachers)
 
 
-def test_webhooks_per_hour_type_and_outcome_with_their_lag(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_webhooks_per_hour_and_outcome_and_per_type_with_their_lag(seeded) -> None:  # type: ignore[no-untyped-def]
     factory, _, _ = seeded
     hourly = ops.webhook_hourly(factory, HOUR, NOW)
-    rows = {
-        (r.hour, r.type, r.outcome): (r.events, round(r.lag_avg_s, 2), round(r.lag_max_s, 2))
-        for r in hourly.itertuples()
-    }
-    this, last = pd.Timestamp(hour_of(NOW)), pd.Timestamp(hour_of(NOW - 60 * M))
-    assert rows == {
-        (this, "video.asset.ready", "applied"): (2, 3.0, 4.0),
-        (this, "video.asset.errored", "failed"): (1, 10.0, 10.0),
-        (this, "video.upload.asset_created", "unmatched"): (1, 1.0, 1.0),
-    }
-    assert last not in {k[0] for k in rows}
+    this = pd.Timestamp(hour_of(NOW))
+    assert {(r.hour, r.outcome): r.events for r in hourly.itertuples()} == {
+        (this, "applied"): 2, (this, "failed"): 1, (this, "unmatched"): 1
+    }  # fmt: skip
     assert str(hourly["hour"].dt.tz) == "UTC"
     week = ops.webhook_hourly(factory, WEEK, NOW)
-    assert week["events"].sum() == 6 and set(week["outcome"]) == {"applied", "failed", "unmatched", "ignored"}
+    assert week["events"].sum() == 6 and week["hour"].nunique() == 3
+    assert pd.Timestamp(hour_of(NOW - 180 * M)) in set(week["hour"])
+
+    types = ops.webhook_types(factory, HOUR, NOW)
+    got = {(r.type, r.outcome): (r.events, round(r.lag_avg_s, 2), round(r.lag_max_s, 2)) for r in types.itertuples()}
+    assert got == {
+        ("video.asset.ready", "applied"): (2, 3.0, 4.0),
+        ("video.asset.errored", "failed"): (1, 10.0, 10.0),
+        ("video.upload.asset_created", "unmatched"): (1, 1.0, 1.0),
+    }
+    assert set(ops.webhook_types(factory, WEEK, NOW)["outcome"]) == {"applied", "failed", "unmatched", "ignored"}
 
 
 def test_delivery_lag_percentiles(seeded) -> None:  # type: ignore[no-untyped-def]

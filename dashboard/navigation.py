@@ -39,6 +39,10 @@ PAGES: tuple[PageSpec, ...] = (
     # points at a missing page.
     PageSpec("pages/admin_costs.py", "Costs", ":material/payments:", (ADMIN,), "Admin"),
     PageSpec("pages/admin_migration.py", "Migration", ":material/move_up:", (ADMIN,), "Admin"),
+    PageSpec("pages/admin_operations.py", "Operations", ":material/monitor_heart:", (ADMIN,), "Admin"),
+    PageSpec("pages/admin_playback.py", "Playback health", ":material/speed:", (ADMIN,), "Admin"),
+    PageSpec("pages/admin_migration_ops.py", "Migration actions", ":material/undo:", (ADMIN,), "Admin"),
+    PageSpec("pages/admin_webhook_log.py", "Webhook log", ":material/webhook:", (ADMIN,), "Admin"),
     PageSpec("pages/status.py", "System status", ":material/health_and_safety:", (TEACHER, ADMIN, ANALYST), "Admin"),
 )
 SIGN_IN = PageSpec("pages/signin.py", "Sign in", ":material/login:", (), "")

@@ -29,14 +29,17 @@ def metric_row(metrics: Sequence[Metric]) -> None:
         column.metric(m.label, m.value, delta=m.delta, delta_color=m.delta_color, help=m.help)
 
 
-def selectable_table(frame: pd.DataFrame, *, key: str, column_config: dict[str, Any]) -> list[int]:
-    """`frame` as a table whose rows the user can pick; returns the picked rows' positions in `frame`."""
+def selectable_table(
+    frame: pd.DataFrame, *, key: str, column_config: dict[str, Any] | None = None, single: bool = False
+) -> list[int]:
+    """`frame` as a table whose rows the user can pick (one at most when `single`); returns the picked rows'
+    positions in `frame`."""
     event = st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
         on_select="rerun",
-        selection_mode="multi-row",
+        selection_mode="single-row" if single else "multi-row",
         key=key,
         column_config=column_config,
     )

@@ -23,6 +23,18 @@ from warehouse.scope import SCOPE_CTE, run_capped, scope_params
 QOE_DIMENSIONS = {**{name: f"v.{name}" for name in rollups.QOE_DIMENSIONS}, "lesson": "v.lesson_id"}
 
 
+# The QoE figures of a group of `mux_views v` rows (one definition, shared with warehouse/operations.py).
+QOE_METRICS = """count(*) AS views,
+           quantile_cont(v.startup_time_ms, 0.5) AS startup_time_ms_p50,
+           quantile_cont(v.startup_time_ms, 0.95) AS startup_time_ms_p95,
+           avg(v.rebuffer_percentage) AS avg_rebuffer_percentage,
+           count(*) FILTER (v.rebuffer_count > 0) / count(*) AS rebuffered_view_share,
+           count(*) FILTER (v.playback_failure) / count(*) AS playback_failure_rate,
+           count(*) FILTER (v.video_startup_failure) / count(*) AS startup_failure_rate,
+           count(*) FILTER (v.exit_before_video_start) / count(*) AS exit_before_start_rate,
+           avg(v.viewer_experience_score) AS avg_viewer_experience_score"""
+
+
 def _unscoped(teacher_id: int | None, course_id: int | None, lesson_id: int | None) -> bool:
     return teacher_id is None and course_id is None and lesson_id is None
 
@@ -264,15 +276,7 @@ def qoe_breakdown(
     # The column comes from the fixed map above, never from the caller's text.
     column = QOE_DIMENSIONS[by]
     sql = f"""WITH {SCOPE_CTE}
-    SELECT {column} AS {by}, count(*) AS views,
-           quantile_cont(v.startup_time_ms, 0.5) AS startup_time_ms_p50,
-           quantile_cont(v.startup_time_ms, 0.95) AS startup_time_ms_p95,
-           avg(v.rebuffer_percentage) AS avg_rebuffer_percentage,
-           count(*) FILTER (v.rebuffer_count > 0) / count(*) AS rebuffered_view_share,
-           count(*) FILTER (v.playback_failure) / count(*) AS playback_failure_rate,
-           count(*) FILTER (v.video_startup_failure) / count(*) AS startup_failure_rate,
-           count(*) FILTER (v.exit_before_video_start) / count(*) AS exit_before_start_rate,
-           avg(v.viewer_experience_score) AS avg_viewer_experience_score
+    SELECT {column} AS {by}, {QOE_METRICS}
     FROM mux_views v
     WHERE v.view_day BETWEEN $start AND $end {_lesson_filter(everything)}
     GROUP BY 1

@@ -8,6 +8,8 @@ lesson's legacy `video_url` (the key stays on the job), so nothing points at a d
 that, a later `video.asset.deleted` webhook would fall back to an S3 video that no longer exists.
 Rollback puts a lesson back on its S3 object while that object exists (refused after cleanup), marks the
 job cancelled/rolled back, and by default deletes the Mux asset (after the database commit).
+Both are audited (`operator_actions`, core/audit.py) under `by` (a dashboard user's email, or `cli:<user>`):
+each lesson done in the transaction that does it, the refused ones together afterwards; dry runs are not.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.audit import cli_actor, record_action
 from core.db.engine import transaction
 from core.db.models import Course, IngestMode, Lesson, MigrationJob, MigrationState, User
 from core.errors import Conflict, LecternError, MuxNotFound, NotConfigured, NotFound, StorageUnavailable
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 S = MigrationState
+# operator_actions.action of each audited call.
+CLEANUP, ROLLBACK = "migration.cleanup", "migration.rollback"
 
 
 @dataclass(frozen=True)
@@ -251,8 +256,19 @@ class MigrationService:
                     row.updated_at = now
                 if lesson is not None and lesson.mux_asset_id == job.mux_asset_id:
                     lesson.video_url = None
+                record_action(
+                    session,
+                    action=CLEANUP,
+                    actor=by or cli_actor(),
+                    target=f"lesson:{job.lesson_id}",
+                    outcome="deleted",
+                    detail={"job_id": job.id, "s3_key": job.s3_key, "mux_asset_id": job.mux_asset_id},
+                    now=now,
+                )
             log.info("migration.cleaned_up", lesson_id=job.lesson_id, key=key, by=by)
             report.add(job.lesson_id, True, f"deleted s3://{bucket}/{key}")
+        if not dry_run:
+            self._audit_refused(CLEANUP, report, by)
         return report
 
     # --- rollback ----------------------------------------------------------------------------------
@@ -277,7 +293,19 @@ class MigrationService:
                     message += f"; Mux asset {asset_id} NOT deleted ({exc.message}) — delete it by hand"
             log.info("migration.rolled_back", lesson_id=lesson_id, asset_id=asset_id, by=by)
             report.add(lesson_id, True, message)
+        self._audit_refused(ROLLBACK, report, by)
         return report
+
+    def _audit_refused(self, action: str, report: Report, by: str | None) -> None:
+        if not report.refused:
+            return
+        actor = by or cli_actor()
+        with transaction(self.session_factory) as session:
+            for o in report.refused:
+                target = f"lesson:{o.lesson_id}"
+                record_action(
+                    session, action=action, actor=actor, target=target, outcome="refused", detail={"reason": o.message}
+                )
 
     def _rollback_one(self, storage: StorageService, lesson_id: int, *, delete_asset: bool, by: str | None) -> str:
         job = self.store.by_lesson(lesson_id)
@@ -311,4 +339,18 @@ class MigrationService:
             row.error = f"rolled back to S3{f' by {by}' if by else ''}"
             if delete_asset:
                 row.mux_asset_id = None
+            record_action(
+                session,
+                action=ROLLBACK,
+                actor=by or cli_actor(),
+                target=f"lesson:{lesson_id}",
+                outcome="rolled_back",
+                detail={
+                    "job_id": row.id,
+                    "s3_key": row.s3_key,
+                    "mux_asset_id": asset_id or None,
+                    "delete_asset": delete_asset,
+                },
+                now=now,
+            )
         return asset_id

@@ -221,6 +221,10 @@ class WebhookEvent(Base):
     """Every Mux webhook event, stored once by its id before it is acted on."""
 
     __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_lesson_id", "lesson_id"),
+        Index("ix_webhook_events_outcome_received_at", "outcome", "received_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type: Mapped[str] = mapped_column(String(100), index=True)

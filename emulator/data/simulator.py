@@ -7,7 +7,8 @@ The model, per view (every step vectorised over a chunk of views):
    `lesson_decay**k` share of its course's students, picked by a per-student activity weight. Each
    student has a country and a primary and a secondary player setup (device, OS, browser).
 3. Time: a day (weekends quieter, audience growing over the window, later lessons later), then a local
-   hour from a weekday or weekend rhythm, shifted to UTC by the student's country.
+   hour from a weekday or weekend rhythm, shifted to UTC by the student's country. A window shorter than a
+   day is spread evenly instead.
 4. Playback: exits before start and failures (per setup and country; some browsers are much worse),
    then where the viewer stops, drawn from the lesson's retention curve: an early bounce, a steady
    decay and 1-3 drop-off points per lesson, tuned so a given share completes. Revisits resume
@@ -407,8 +408,13 @@ def _start_times(
     days: float,
     end_s: float,
 ) -> np.ndarray:
-    n_days = max(1, math.ceil(days))
     window_start = end_s - days * DAY
+    if days < 1:
+        # Too short for a daily rhythm: moving sessions by whole days (below) would pile them at the
+        # window's edges, so they start evenly across it instead (an incident of the last hour, say).
+        uniform: np.ndarray = window_start + rng.random(size) * max(days * DAY - 60.0, 0.0)
+        return uniform
+    n_days = max(1, math.ceil(days))
     last_midnight = math.floor(end_s / DAY) * DAY
     midnights = last_midnight - DAY * np.arange(n_days - 1, -1, -1, dtype=np.float64)
     weekday = ((midnights // DAY).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (3)

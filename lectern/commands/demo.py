@@ -2,12 +2,14 @@
 
 Starts moto's S3 server, the Mux emulator, the API, the sync scheduler, a migration worker and the
 dashboard as child processes (each in its own process group, so Ctrl-C stops all of them and nothing is left behind),
-migrates and seeds the platform database, and prints the URLs and demo sign-ins.
+migrates and seeds the platform database, stages a few failures for Admin > Operations (a failed upload,
+failing playback, an orphaned asset: lectern/demo_incidents.py) and prints the URLs and demo sign-ins.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import secrets
 import shlex
@@ -22,6 +24,9 @@ from pathlib import Path
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from lectern.demo_incidents import DEMO_ALERT_RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
@@ -124,6 +129,8 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
         # migration worker too (docs/metrics.md).
         "LECTERN_METRICS_DIR": str(VAR / "metrics"),
         "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics"),
+        # The staged failures fire at once and the demo's few uploads count (docs/alerts.md, the rules).
+        "LECTERN_ALERT_RULES": os.environ.get("LECTERN_ALERT_RULES", json.dumps(DEMO_ALERT_RULES)),
         **kept,
     }
 
@@ -162,10 +169,12 @@ def ensure_signing_key(env: dict[str, str]) -> None:
         fh.writelines(f"{k}={v}\n" for k, v in created.items())
 
 
-def prepare_analytics(env: dict[str, str], ports: DemoPorts) -> None:
-    """First run only: move two courses to Mux, give them 90 days of viewing, load the warehouse.
+def prepare_analytics(env: dict[str, str], ports: DemoPorts) -> list[str]:
+    """Move two courses to Mux, give them 90 days of viewing, stage failures, load the warehouse.
 
-    Later runs find the lessons migrated and the views kept in the emulator's state, and skip ahead.
+    Later runs find the lessons migrated and the views kept in the emulator's state, and skip ahead; the
+    staged failures are made again only once their alerts' windows have passed. Returns what was staged,
+    one line each, for the banner.
     """
     emulator = f"http://127.0.0.1:{ports.emulator}"
     for course in ("1", "2"):
@@ -181,7 +190,17 @@ def prepare_analytics(env: dict[str, str], ports: DemoPorts) -> None:
             lectern("emulator", "simulate", "--days", "90", "--views", "15000", "--seed", "7", "--no-progress"),
             env,
         )
-    run_step("loading Mux Data, delivery usage and the platform into the warehouse", lectern("sync", "once"), env)
+    staged = run_step(
+        "staging failures for Admin > Operations (an upload, playback, an orphaned asset)",
+        [sys.executable, "-m", "lectern.demo_incidents", str(VAR)],
+        env,
+    )
+    run_step(
+        "loading Mux Data, delivery usage and the platform into the warehouse; evaluating the alerts",
+        lectern("sync", "once"),
+        env,
+    )
+    return [line for line in staged.splitlines() if line.strip()]
 
 
 def command(
@@ -240,12 +259,12 @@ def command(
         write_shell_env(env, VAR / "demo-shell.env", inherited=dict(os.environ))
         sup.start("api", lectern("api", "--host", "127.0.0.1", "--port", str(ports.api)), env)
         wait_http(f"http://127.0.0.1:{ports.api}/healthz", supervisor=sup)
-        prepare_analytics(env, ports)
+        staged = prepare_analytics(env, ports)
         sup.start("scheduler", lectern("sync", "schedule"), env)
         sup.start("migration-worker", lectern("migrate", "worker"), env)
         sup.start("dashboard", lectern("dashboard", "--host", "127.0.0.1", "--port", str(ports.dashboard)), env)
         wait_http(f"http://127.0.0.1:{ports.dashboard}/_stcore/health", timeout=90, supervisor=sup)
-        print_banner(ports)
+        print_banner(ports, staged)
         while (problem := sup.check()) is None:
             time.sleep(1)
         console.print(f"[red]{problem}[/]")
@@ -265,7 +284,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def print_banner(ports: DemoPorts) -> None:
+def print_banner(ports: DemoPorts, staged: list[str] | None = None) -> None:
     accounts = (VAR / "demo-accounts.txt").read_text() if (VAR / "demo-accounts.txt").exists() else ""
     console.print(
         f"""
@@ -277,8 +296,30 @@ def print_banner(ports: DemoPorts) -> None:
   Settings used  var/demo-shell.env (secrets generated for this machine, kept in var/demo.env)
 
 [bold]Demo sign-ins[/]
-{accounts}
-Any lectern command against this demo, from another terminal:
+{accounts}"""
+    )
+    console.print(operations_note(staged or []), highlight=False)
+    console.print(
+        """Any lectern command against this demo, from another terminal:
   set -a; . var/demo-shell.env; set +a; .venv/bin/lectern token --user <id>
 Press Ctrl-C to stop everything."""
     )
+
+
+def operations_note(staged: list[str]) -> str:
+    """What the banner says about Admin > Operations: alerts fire on purpose, from these staged failures."""
+    page = "[bold]Admin > Operations[/] (sign in as the admin)"
+    if not staged:
+        return f"{page}: alerts, webhooks, uploads, orphaned assets, the sync.\n"
+    # One paragraph per line: the console wraps them to the terminal's width.
+    intro = (
+        f"{page}: alerts are [bold red]firing on purpose[/]. The demo staged these failures the way production "
+        "meets them (through the API, Mux's webhooks and Mux Data), and the sync's alert evaluator raised the "
+        "alerts from them (`lectern alerts list` shows them too):"
+    )
+    failures = "".join(f"  - {escape(line)}\n" for line in staged)
+    outro = (
+        "  The playback alerts resolve by themselves an hour after the failing views stop; a later demo run "
+        "stages them again."
+    )
+    return f"{intro}\n{failures}{outro}\n"

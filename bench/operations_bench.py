@@ -181,24 +181,29 @@ def fill_platform(url: str, events: int) -> dict[str, int]:
 def platform_cases(factory: Any, start: datetime, end: datetime) -> dict[str, Callable[[], Any]]:
     """Every platform-DB query the Operations pages run for one window (and for a row picked in it)."""
     from core.migration.jobs import JobStore
+    from core.webhook_log import EventFilter
     from dashboard import operations_db as ops
 
     w = (factory, start, end)
+    window = {"since": start, "until": end}
     return {
         "webhook_hourly": partial(ops.webhook_hourly, *w),
         "webhook_types": partial(ops.webhook_types, *w),
         "webhook_lag": partial(ops.webhook_lag, *w),
         "last_received": partial(ops.last_received, factory),
-        "webhook_events_failed": partial(ops.webhook_events, *w, outcome="failed"),
-        "webhook_events_of_a_type": partial(ops.webhook_events, *w, type="video.asset.ready"),
-        "webhook_events_any": partial(ops.webhook_events, *w),
+        "webhook_events_failed": partial(ops.events, factory, EventFilter(outcomes=("failed",), **window)),
+        "webhook_events_of_a_type": partial(ops.events, factory, EventFilter(types=("video.asset.ready",), **window)),
+        "webhook_events_any": partial(ops.events, factory, EventFilter(**window)),
+        "webhook_replay_count_failed": partial(ops.replay_count, factory, EventFilter(outcomes=("failed",), **window)),
+        "webhook_replay_count_any": partial(ops.replay_count, factory, EventFilter(**window)),
         "webhook_rejections": partial(ops.webhook_rejections, *w),
-        "uploads_grouped": partial(ops.uploads_grouped, *w),
-        "upload_rows_failed": partial(ops.upload_rows, *w, statuses=["errored", "timed_out", "cancelled"]),
-        "upload_rows_of_a_teacher": partial(ops.upload_rows, *w, teacher_id=3),
+        "upload_stats": partial(ops.upload_stats, *w),
+        "upload_rows_failed": partial(ops.upload_rows, *w, statuses=["errored", "timed_out"]),
+        "upload_rows_of_a_teacher": partial(ops.upload_rows, *w, users=[3]),
         "migration_finished": partial(ops.migration_finished, *w),
         "migration_progress": JobStore(factory, stale_after_s=60.0).progress,
         "open_alerts": partial(ops.open_alerts, factory),
+        "notification_failures": partial(ops.notification_failures, factory),
         "operator_actions": partial(ops.operator_actions, *w, prefix="migration."),
     }
 

@@ -17,7 +17,7 @@ Redaction (`redact`, applied to every payload shown): the stored payload is the 
 - any URL whose query carries a signature, credential, token, key or expiry parameter (a presigned S3 input
   URL, a signed GCS URL): the query is replaced;
 - any field whose name says secret, password, token, signature, authorization, cookie, credential, private
-  key, api key or access key (e.g. a receiver's `set-cookie` echoed in `attempts[].response_headers`).
+  key, api key, access key or stream key (e.g. a receiver's `set-cookie` echoed in `attempts[].response_headers`).
 The paths redacted are listed with the payload, so an admin knows something was there.
 """
 
@@ -48,7 +48,8 @@ MAX_PAGE_SIZE = 200
 STORED_OUTCOMES = tuple(o.value for o in Outcome if o is not Outcome.duplicate)
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(
-    r"secret|password|passwd|token|signature|authorization|cookie|credential|private.?key|api.?key|access.?key",
+    r"secret|password|passwd|token|signature|authorization|cookie|credential|private.?key|api.?key|access.?key"
+    r"|stream.?key",
     re.IGNORECASE,
 )
 _SIGNED_QUERY = re.compile(

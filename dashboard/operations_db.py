@@ -1,52 +1,55 @@
-"""What Admin > Operations reads: the platform DB's operational tables (SQL here) and the warehouse's playback
-and sync figures (named queries in warehouse/operations.py and warehouse/queries.py).
+"""What the Operations pages read and do: the platform DB's operational tables, the warehouse's playback, sync
+and orphaned-asset figures, and the alert actions.
 
-Platform-DB functions take a session factory and a window `[start, end)` of UTC datetimes, bind every value,
-and run the same statements on PostgreSQL and SQLite; only the hour/day truncation and the delivery lag
-are spelled per dialect (`_hour`, `_day`, `_seconds_between`). Times come back as UTC pandas timestamps.
-Operations is for admins (the page checks the role), so nothing here is scoped to a teacher.
+Where core already answers a question, this module only calls it and shapes the answer as a frame, so the page,
+`lectern` and the API give the same figures: the webhook log's search, detail and refusal counts
+(`core.webhook_log`), the uploads' statistics and rows (`core.uploads`), the open alerts, failed notifications,
+acknowledge and silence (`core.alerts.store`), the orphaned assets (`warehouse.orphans`). The figures only the
+page needs are SQL here (events per hour, per type and their lag, the last received, migration finishes, the
+audit rows): bound parameters, the same statements on PostgreSQL and SQLite, only the hour/day truncation and
+the delivery lag spelt per dialect (`_hour`, `_seconds_between`). Times come back as UTC pandas
+timestamps. Operations is for admins (the pages check the role), so nothing here is scoped to a teacher.
 A platform DB that does not answer raises `OperationsDataUnavailable` (shown by the page's error display).
-
-Tables: `webhook_events` (every stored event; its `occurred_at` is Mux's `created_at`), `webhook_rejections`
-(deliveries answered but not stored, per hour and reason), `uploads` (every direct upload), `migration_jobs`,
-`alerts` and `operator_actions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.models import (
-    Alert,
-    AlertState,
-    Course,
-    Lesson,
-    MigrationJob,
-    MigrationState,
-    OperatorAction,
-    Upload,
-    User,
-    WebhookEvent,
-    WebhookRejection,
-)
+from core import uploads, webhook_log
+from core.alerts import store as alerts_store
+from core.alerts.store import AlertRow, NotificationRow, parse_duration
+from core.assets import DeleteResult
+from core.assets.orphans import OrphanPlan
+from core.db.models import MigrationJob, MigrationState, OperatorAction, WebhookEvent
 from core.errors import TransientError
-from dashboard import analytics
+from core.uploads import UploadStats
+from core.webhook_log import EventFilter, EventRow
+from core.webhook_ops import REPLAY_MAX_EVENTS, RepairResult, ReplayBatch
+from core.webhooks import ReplayResult
+from dashboard import analytics, context
 from dashboard.analytics import NoWarehouse
 from warehouse import operations, queries
+from warehouse.orphans import orphaned_assets
 from warehouse.store import WarehouseNotReady
 
 MAX_ROWS = 500
-OPEN_ALERT_STATES = (AlertState.pending.value, AlertState.firing.value)
+EVENTS_SHOWN = webhook_log.MAX_PAGE_SIZE
+EVENT_COLUMNS = [*EventRow.__dataclass_fields__, "lag_s"]
+# Mux's error next to the status: the reason an admin opens the table.
+UPLOAD_COLUMNS = ["created_at", "status", "error", "lesson_id", "lesson_title", "creator", "created_by", "upload_id",
+                  "asset_id", "finished_at"]  # fmt: skip
 FINISHED_MIGRATION = (MigrationState.done.value, MigrationState.failed.value)
 
 
@@ -55,9 +58,11 @@ class OperationsDataUnavailable(TransientError):
 
 
 @contextmanager
-def _reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+def _platform(factory: sessionmaker[Session], *, commit: bool = False) -> Iterator[Session]:
+    """A session (in a transaction that commits on success when `commit`); a database that does not answer
+    is `OperationsDataUnavailable`."""
     try:
-        with factory() as session:
+        with factory() as session, session.begin() if commit else nullcontext():
             yield session
     except (OperationalError, DBAPIError) as exc:
         raise OperationsDataUnavailable(
@@ -69,7 +74,7 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-# date_bin (PostgreSQL 14+) from a UTC midnight cuts UTC hours and days whatever the session's time zone, and
+# date_bin (PostgreSQL 14+) from a UTC midnight cuts UTC hours whatever the session's time zone, and
 # costs a fraction of date_trunc(timezone(...)) over a week of events.
 _UTC_ORIGIN: ColumnElement[Any] = literal_column("TIMESTAMPTZ '2000-01-01 00:00:00+00'")
 
@@ -78,12 +83,6 @@ def _hour(session: Session, column: Any) -> ColumnElement[Any]:
     if _dialect(session) == "postgresql":
         return func.date_bin(literal_column("INTERVAL '1 hour'"), column, _UTC_ORIGIN)
     return func.strftime("%Y-%m-%d %H:00:00", column)  # SQLite stores UTC text
-
-
-def _day(session: Session, column: Any) -> ColumnElement[Any]:
-    if _dialect(session) == "postgresql":
-        return func.date_bin(literal_column("INTERVAL '1 day'"), column, _UTC_ORIGIN)
-    return func.strftime("%Y-%m-%d 00:00:00", column)
 
 
 def _seconds_between(session: Session, earlier: Any, later: Any) -> ColumnElement[Any]:
@@ -112,7 +111,7 @@ def _frame(
 def webhook_hourly(factory: sessionmaker[Session], start: datetime, end: datetime) -> pd.DataFrame:
     """Stored events per received hour and outcome."""
     e = WebhookEvent
-    with _reading(factory) as session:
+    with _platform(factory) as session:
         hour = _hour(session, e.received_at).label("hour")
         stmt = (
             select(hour, e.outcome, func.count().label("events"))
@@ -128,7 +127,7 @@ def webhook_types(factory: sessionmaker[Session], start: datetime, end: datetime
     Separate from the hourly counts: grouping a week of events by hour, type and outcome at once costs more
     than the two smaller groupings together."""
     e = WebhookEvent
-    with _reading(factory) as session:
+    with _platform(factory) as session:
         lag = _seconds_between(session, e.occurred_at, e.received_at)
         stmt = (
             select(
@@ -148,7 +147,7 @@ def webhook_lag(factory: sessionmaker[Session], start: datetime, end: datetime) 
     """Delivery lag (Mux's `created_at` to received) of the window's events: p50, p95 and max, in seconds."""
     e = WebhookEvent
     window = and_(e.received_at >= start, e.received_at < end)
-    with _reading(factory) as session:
+    with _platform(factory) as session:
         lag = _seconds_between(session, e.occurred_at, e.received_at)
         if _dialect(session) == "postgresql":
             # Both percentiles from one sort.
@@ -167,7 +166,7 @@ def webhook_lag(factory: sessionmaker[Session], start: datetime, end: datetime) 
 def last_received(factory: sessionmaker[Session]) -> pd.DataFrame:
     """Per event type, when the last one arrived (any time, not only in the window), newest first."""
     e = WebhookEvent
-    with _reading(factory) as session:
+    with _platform(factory) as session:
         stmt = (
             select(e.type, func.max(e.received_at).label("last_received_at"))
             .group_by(e.type)
@@ -176,95 +175,51 @@ def last_received(factory: sessionmaker[Session]) -> pd.DataFrame:
         return _frame(session, stmt, ["last_received_at"])
 
 
-def webhook_events(
-    factory: sessionmaker[Session],
-    start: datetime,
-    end: datetime,
-    *,
-    type: str | None = None,
-    outcome: str | None = None,
-    hour: datetime | None = None,
-    lesson_id: int | None = None,
-    object_id: str | None = None,
-    limit: int = MAX_ROWS,
-) -> pd.DataFrame:
-    """The stored events behind a number, newest first (no payload: the webhook log shows one at a time)."""
-    e = WebhookEvent
-    with _reading(factory) as session:
-        stmt = select(
-            e.received_at,
-            e.type,
-            e.outcome,
-            e.lesson_id,
-            e.object_type,
-            e.object_id,
-            e.occurred_at,
-            _seconds_between(session, e.occurred_at, e.received_at).label("lag_s"),
-            e.error,
-            e.id,
-        ).where(e.received_at >= start, e.received_at < end)
-        if type is not None:
-            stmt = stmt.where(e.type == type)
-        if outcome is not None:
-            stmt = stmt.where(e.outcome == outcome)
-        if hour is not None:
-            stmt = stmt.where(e.received_at >= hour, e.received_at < hour + timedelta(hours=1))
-        if lesson_id is not None:
-            stmt = stmt.where(e.lesson_id == lesson_id)
-        if object_id is not None:
-            stmt = stmt.where(e.object_id == object_id)
-        stmt = stmt.order_by(e.received_at.desc(), e.id).limit(limit)
-        return _frame(session, stmt, ["received_at", "occurred_at"])
+def events(factory: sessionmaker[Session], where: EventFilter) -> tuple[pd.DataFrame, bool]:
+    """The newest stored events matching `where` (core.webhook_log's search, one page of EVENTS_SHOWN), and
+    whether older ones match too. No payload: the webhook log shows one event at a time."""
+    with _platform(factory) as session:
+        page = webhook_log.search_events(session, where, limit=EVENTS_SHOWN)
+    rows = [{**asdict(row), "lag_s": row.lag_s} for row in page.items]
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    for column in ("received_at", "occurred_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame, page.next_cursor is not None
 
 
-def webhook_payload(factory: sessionmaker[Session], event_id: str) -> dict[str, Any] | None:
-    """The stored body of one event as Mux sent it (None when no event has that id); callers redact it."""
-    with _reading(factory) as session:
-        payload = session.execute(select(WebhookEvent.payload).where(WebhookEvent.id == event_id)).scalar_one_or_none()
-    return dict(payload) if isinstance(payload, dict) else None
+def event_detail(factory: sessionmaker[Session], event_id: str) -> webhook_log.EventDetail:
+    """One stored event with its payload redacted (core.webhook_log); `NotFound` when it is gone."""
+    with _platform(factory) as session:
+        return webhook_log.event_detail(session, event_id)
+
+
+def replay_count(factory: sessionmaker[Session], where: EventFilter) -> int:
+    """How many events a filtered replay would take (those not `applied`), counting at most one past the
+    replay's own cap so the question can say "more than"."""
+    with _platform(factory) as session:
+        return len(webhook_log.event_ids_in_order(session, where, limit=REPLAY_MAX_EVENTS + 1))
 
 
 def webhook_rejections(factory: sessionmaker[Session], start: datetime, end: datetime) -> pd.DataFrame:
-    """Deliveries answered but not stored (duplicates, refused signatures ...) per hour and reason."""
-    r = WebhookRejection
+    """Deliveries answered but not stored (duplicates, refused signatures ...) per hour and reason, for every
+    hour the window touches (core.webhook_log's counts)."""
     first_hour = start.replace(minute=0, second=0, microsecond=0)
-    with _reading(factory) as session:
-        stmt = (
-            select(r.hour, r.reason, r.count.label("deliveries"))
-            .where(r.hour >= first_hour, r.hour < end)
-            .order_by(r.hour, r.reason)
-        )
-        return _frame(session, stmt, ["hour"])
+    with _platform(factory) as session:
+        counts = webhook_log.rejection_counts(session, since=first_hour, until=end)
+    frame = pd.DataFrame([(c.hour, c.reason, c.count) for c in counts], columns=["hour", "reason", "deliveries"])
+    frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
+    return frame
 
 
 # --- uploads ---------------------------------------------------------------------------------------
 
 
-def _upload_teacher() -> ColumnElement[Any]:
-    # The lesson's teacher; an upload whose lesson is gone counts for the user who created it.
-    return func.coalesce(Course.teacher_id, Upload.created_by)
-
-
-def _uploads_joined(stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
-    return (
-        stmt.select_from(Upload)
-        .outerjoin(Lesson, Lesson.id == Upload.lesson_id)
-        .outerjoin(Course, Course.id == Lesson.course_id)
-        .outerjoin(User, User.id == _upload_teacher())
-    )
-
-
-def uploads_grouped(factory: sessionmaker[Session], start: datetime, end: datetime) -> pd.DataFrame:
-    """Uploads created in the window per UTC day, teacher and status."""
-    u = Upload
-    with _reading(factory) as session:
-        day = _day(session, u.created_at).label("day")
-        teacher = _upload_teacher().label("teacher_id")
-        stmt = _uploads_joined(
-            select(day, teacher, User.name.label("teacher_name"), u.status, func.count().label("uploads"))
-        )
-        stmt = stmt.where(u.created_at >= start, u.created_at < end).group_by(day, teacher, User.name, u.status)
-        return _frame(session, stmt, ["day"], sort=["day", "teacher_id", "status"])
+def upload_stats(factory: sessionmaker[Session], start: datetime, end: datetime) -> UploadStats:
+    """Uploads created in the window: totals, by day and by the user who created them (core.uploads, the
+    figures `lectern` and the API report too)."""
+    with _platform(factory) as session:
+        # The page lists the failures itself, narrowed by what is picked (upload_rows).
+        return uploads.upload_stats(session, since=start, until=end, max_failures=0)
 
 
 def upload_rows(
@@ -273,39 +228,16 @@ def upload_rows(
     end: datetime,
     *,
     statuses: Sequence[str] | None = None,
-    teacher_id: int | None = None,
-    day: datetime | None = None,
+    users: Sequence[int | None] | None = None,
     limit: int = MAX_ROWS,
 ) -> pd.DataFrame:
     """The uploads behind a number, newest first, with Mux's error for each failed one."""
-    u = Upload
-    with _reading(factory) as session:
-        stmt = _uploads_joined(
-            select(
-                u.created_at,
-                u.status,
-                u.error,
-                u.lesson_id,
-                Lesson.title.label("lesson_title"),
-                _upload_teacher().label("teacher_id"),
-                User.name.label("teacher_name"),
-                u.mux_upload_id,
-                u.mux_asset_id,
-                u.finished_at,
-            )
-        ).where(u.created_at >= start, u.created_at < end)
-        if statuses is not None:
-            stmt = stmt.where(u.status.in_(list(statuses)))
-        if teacher_id is not None:
-            # The same test as _upload_teacher(), spelt so PostgreSQL can use the lesson index.
-            theirs = (
-                select(Lesson.id).join(Course, Course.id == Lesson.course_id).where(Course.teacher_id == teacher_id)
-            )
-            stmt = stmt.where(or_(u.lesson_id.in_(theirs), and_(u.lesson_id.is_(None), u.created_by == teacher_id)))
-        if day is not None:
-            stmt = stmt.where(u.created_at >= day, u.created_at < day + timedelta(days=1))
-        stmt = stmt.order_by(u.created_at.desc(), u.id).limit(limit)
-        return _frame(session, stmt, ["created_at", "finished_at"])
+    with _platform(factory) as session:
+        rows = uploads.upload_rows(session, since=start, until=end, statuses=statuses, users=users, limit=limit)
+    frame = pd.DataFrame([asdict(r) for r in rows], columns=UPLOAD_COLUMNS)
+    for column in ("created_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
 
 
 # --- migration, alerts, audit ----------------------------------------------------------------------
@@ -314,7 +246,7 @@ def upload_rows(
 def migration_finished(factory: sessionmaker[Session], start: datetime, end: datetime) -> pd.DataFrame:
     """Migration jobs that finished (done or failed) in the window, per hour and state."""
     j = MigrationJob
-    with _reading(factory) as session:
+    with _platform(factory) as session:
         hour = _hour(session, j.finished_at).label("hour")
         stmt = (
             select(hour, j.state, func.count().label("jobs"))
@@ -324,35 +256,27 @@ def migration_finished(factory: sessionmaker[Session], start: datetime, end: dat
         return _frame(session, stmt, ["hour"], sort=["hour", "state"])
 
 
-def open_alerts(factory: sessionmaker[Session]) -> pd.DataFrame:
-    """Alerts that are pending or firing, firing first, then the most recently seen."""
-    a = Alert
-    firing_first = case((a.state == AlertState.firing.value, literal(0)), else_=literal(1))
-    with _reading(factory) as session:
-        stmt = (
-            select(
-                a.id,
-                a.state,
-                a.severity,
-                a.kind,
-                a.subject,
-                a.message,
-                a.value,
-                a.threshold,
-                a.first_seen_at,
-                a.last_seen_at,
-                a.fired_at,
-                a.acknowledged_at,
-                a.acknowledged_by,
-                a.silenced_until,
-                a.lesson_id,
-                a.teacher_id,
-            )
-            .where(a.state.in_(OPEN_ALERT_STATES))
-            .order_by(firing_first, a.last_seen_at.desc(), a.id)
-            .limit(MAX_ROWS)
-        )
-        return _frame(session, stmt, ["first_seen_at", "last_seen_at", "fired_at", "acknowledged_at", "silenced_until"])
+def open_alerts(factory: sessionmaker[Session]) -> list[AlertRow]:
+    """Alerts not resolved, firing first (core.alerts.store, as My lessons and `lectern alerts` read them)."""
+    with _platform(factory) as session:
+        return alerts_store.open_alerts(session, limit=MAX_ROWS)
+
+
+def notification_failures(factory: sessionmaker[Session]) -> list[NotificationRow]:
+    """Alert notifications that gave up, or wait to retry after an error, newest first."""
+    with _platform(factory) as session:
+        return alerts_store.notification_failures(session)
+
+
+def alert_action(
+    factory: sessionmaker[Session], action: str, alert_id: int, *, actor: str, duration: str | None = None
+) -> AlertRow:
+    """Acknowledge an open alert, or silence its notifications for `duration` (`1h`, `90m`, `2d`); the alert and
+    its audit row commit together. `AlertNotFound`, `AlertConflict` (resolved), `AlertInputInvalid`."""
+    with _platform(factory, commit=True) as session:
+        if action == "silence":
+            return alerts_store.silence(session, alert_id, actor=actor, duration=parse_duration(duration or ""))
+        return alerts_store.acknowledge(session, alert_id, actor=actor)
 
 
 def operator_actions(
@@ -360,7 +284,7 @@ def operator_actions(
 ) -> pd.DataFrame:
     """Audit rows of the window (actions starting with `prefix`, e.g. `migration.`), newest first."""
     o = OperatorAction
-    with _reading(factory) as session:
+    with _platform(factory) as session:
         stmt = select(o.created_at, o.action, o.actor, o.target, o.outcome, o.detail).where(
             o.created_at >= start, o.created_at < end
         )
@@ -394,5 +318,60 @@ def from_warehouse(name: str, **params: Any) -> pd.DataFrame:
     ends on a whole minute, so reruns within the minute hit the cache). `NoWarehouse` before the first sync."""
     try:
         return _cached(name, analytics.snapshot(), tuple(sorted(params.items())))
+    except NoWarehouse:
+        raise
     except WarehouseNotReady as exc:
         raise NoWarehouse(f"No warehouse yet: {exc}") from None
+
+
+# --- orphaned assets -------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=4)
+def _orphans(snapshot_path: str) -> OrphanPlan:
+    del snapshot_path  # part of the cache key only
+    with analytics.reader().connect() as con:
+        return orphaned_assets(con, context.lectern().orphans)
+
+
+def orphans() -> OrphanPlan:
+    """The orphaned assets of the last `assets` sync with their monthly cost (`warehouse.orphans`, as
+    `lectern assets orphans` lists them), cached per snapshot; `forget_orphans` after a delete."""
+    try:
+        return _orphans(analytics.snapshot())
+    except NoWarehouse:
+        raise
+    except WarehouseNotReady as exc:
+        raise NoWarehouse(f"No warehouse yet: {exc}") from None
+
+
+def forget_orphans() -> None:
+    _orphans.clear()
+
+
+def asset_action(action: str, asset_id: str, *, actor: str) -> DeleteResult:
+    """Delete (the one action) an orphaned asset the page listed (`OrphanedAssetService.delete`: re-checked
+    against Mux and the platform DB, audited); `AssetInUse`, `AssetNotFound`, Mux's errors. The cached list is
+    read afresh."""
+    if action != "delete_asset":
+        raise ValueError(f"unknown asset action {action!r}")
+    try:
+        return context.lectern().orphans.delete(asset_id, actor=actor, known=True)
+    finally:
+        forget_orphans()
+
+
+# --- webhook replay and lesson repair ----------------------------------------------------------------
+
+
+def webhook_action(
+    action: str, target: Any, *, actor: str, max_events: int = REPLAY_MAX_EVENTS
+) -> ReplayResult | ReplayBatch | RepairResult:
+    """Replay one stored event (`target` its id), every matching one (`target` an EventFilter), or repair a
+    lesson from Mux (`target` its id), through `WebhookOperations`: audited under `actor`."""
+    ops = context.lectern().webhook_ops
+    if action == "replay_matching":
+        return ops.replay_matching(target, actor=actor, max_events=max_events)
+    if action == "repair":
+        return ops.repair_lesson(int(target), actor=actor)
+    return ops.replay(str(target), actor=actor)

@@ -13,7 +13,7 @@ OUTCOME_COLORS = {
     "unmatched": "#e17055",
     "failed": "#d63031",
 }
-UPLOAD_COLORS = {"ready": "#00b894", "failed": "#d63031", "in_progress": "#74b9ff"}
+UPLOAD_COLORS = {"ready": "#00b894", "failed": "#d63031", "cancelled": "#b2bec3", "in_progress": "#74b9ff"}
 # Bar widths in milliseconds (plotly's unit on a date axis): without them a single hour or day is drawn as
 # one bar spanning the whole axis, labelled in fractions of a millisecond.
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000

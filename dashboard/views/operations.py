@@ -1,21 +1,28 @@
 """View model of Admin > Operations, Playback health, Migration actions and Webhook log: the time window, the
 KPI cards, the tables a row is picked from, and what a pick narrows the detail table below to.
 
-Pure functions of frames (dashboard/operations_db.py reads them), so each is tested with literal tables.
+Pure functions of what dashboard/operations_db.py reads (frames, and core's own results: `UploadStats`,
+`OrphanPlan`, `AlertRow`), so each is tested with literal values. The actions' requests and answers are in
+dashboard/views/operator_actions.py.
 Rates are shares (0.25 = 25 %); `None` where nothing was counted, shown as "—".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from core.alerts.store import AlertRow, NotificationRow
+from core.assets.orphans import OrphanPlan
+from core.costs.money import usd
 from core.db.models import MigrationState, UploadStatus
+from core.uploads import UploadStats, UploadTally
+from core.webhook_log import EventFilter, FilterInvalid
 from dashboard.views.display import Metric
 
 Col = st.column_config
@@ -201,24 +208,29 @@ def rejections_by_reason(rejections: pd.DataFrame) -> pd.DataFrame:
     return grouped.reset_index().sort_values(["deliveries", "reason"], ascending=[False, True], ignore_index=True)
 
 
-# Values of these keys never reach the page: a direct upload's URL lets anyone holding it upload (until it
-# expires), a live stream's key lets anyone broadcast, and tokens and signatures are credentials.
-SECRET_KEYS = ("stream_key", "token", "secret", "signature", "password", "private_key")
-REDACTED = "(hidden)"
+def event_filter(
+    win: Window,
+    *,
+    type: str | None = None,
+    outcome: str | None = None,
+    lesson_id: int | None = None,
+    asset_id: str | None = None,
+    upload_id: str | None = None,
+) -> tuple[EventFilter, str | None]:
+    """The webhook log's filter for the window and the boxes' answers; an asset or upload id core refuses
+    drops that filter and says why (the page warns instead of failing)."""
+    base = EventFilter(
+        types=(type,) if type else (), outcomes=(outcome,) if outcome else (), lesson_id=lesson_id,
+        since=win.start, until=win.end,
+    )  # fmt: skip
+    try:
+        return replace(base, asset_id=asset_id or None, upload_id=upload_id or None), None
+    except FilterInvalid as exc:
+        return base, f"{exc.user_message}: the asset and upload filters are off."
 
 
-def _secret(key: object) -> bool:
-    name = str(key).lower()
-    return name == "url" or any(part in name for part in SECRET_KEYS)
-
-
-def safe_payload(payload: Any) -> Any:
-    """The payload with every value under a secret-looking key (or an upload's `url`) replaced, at any depth."""
-    if isinstance(payload, dict):
-        return {k: REDACTED if _secret(k) else safe_payload(v) for k, v in payload.items()}
-    if isinstance(payload, list):
-        return [safe_payload(v) for v in payload]
-    return payload
+def events_caption(shown: int, more: bool) -> str | None:
+    return f"The newest {shown} events; narrow the filters to see older ones." if more else None
 
 
 def event_choices(last: pd.DataFrame) -> list[str]:
@@ -227,81 +239,100 @@ def event_choices(last: pd.DataFrame) -> list[str]:
 
 # --- uploads ---------------------------------------------------------------------------------------
 
-FAILED_UPLOADS = (UploadStatus.errored.value, UploadStatus.timed_out.value, UploadStatus.cancelled.value)
+# What core.uploads counts as failed: a cancelled upload is the teacher's choice, not a failure.
+FAILED_UPLOADS = (UploadStatus.errored.value, UploadStatus.timed_out.value)
 IN_PROGRESS = (UploadStatus.waiting.value, UploadStatus.asset_created.value)
 FAILED = "failed"
+NO_USER = "(no user: migration)"
 UPLOAD_STATUS_CHOICES = (FAILED, ANY, *[s.value for s in UploadStatus])
+SUCCESS_HELP = "Ready / (ready + errored + timed out); cancelled uploads and those in progress count neither."
 UPLOAD_DAY_COLUMNS: dict[str, Any] = {
     "day": Col.DateColumn("day (UTC)", format="YYYY-MM-DD"),
-    "success_rate": Col.NumberColumn("success rate", format="percent", help="Ready / finished uploads."),
+    "success_rate": Col.NumberColumn("success rate", format="percent", help=SUCCESS_HELP),
 }
 UPLOAD_ROW_COLUMNS: dict[str, Any] = {
+    "created_by": None,
     "created_at": Col.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "finished_at": Col.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "error": Col.TextColumn("Mux's error", width="large"),
+    "creator": Col.TextColumn("uploaded by"),
 }
 UPLOAD_COLUMNS: dict[str, Any] = {
-    "teacher_id": None,
-    "teacher_name": Col.TextColumn("teacher"),
-    "success_rate": Col.NumberColumn("success rate", format="percent", help="Ready / finished uploads."),
+    "user_id": None,
+    "uploaded_by": Col.TextColumn("uploaded by"),
+    "success_rate": Col.NumberColumn("success rate", format="percent", help=SUCCESS_HELP),
 }
+_TALLY_COLUMNS = ["uploads", "ready", "failed", "cancelled", "in_progress", "success_rate"]
 
 
-def _upload_counts(grouped: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    status = grouped["status"]
-    counted = grouped.assign(
-        ready=grouped["uploads"].where(status == UploadStatus.ready.value, 0),
-        failed=grouped["uploads"].where(status.isin(FAILED_UPLOADS), 0),
-        in_progress=grouped["uploads"].where(status.isin(IN_PROGRESS), 0),
-    )
-    out = counted.groupby(by, as_index=False, dropna=False)[["uploads", "ready", "failed", "in_progress"]].sum()
-    finished = out["ready"] + out["failed"]
-    return out.assign(success_rate=(out["ready"] / finished.where(finished > 0)).astype("float64"))
+def _tally_row(tally: UploadTally) -> dict[str, Any]:
+    n = tally.by_status
+    return {
+        "uploads": tally.created,
+        "ready": tally.ready,
+        "failed": tally.failed,
+        "cancelled": n.get(UploadStatus.cancelled.value, 0),
+        "in_progress": sum(n.get(s, 0) for s in IN_PROGRESS),
+        "success_rate": tally.success_rate,
+    }
 
 
-def upload_kpis(grouped: pd.DataFrame) -> list[Metric]:
-    """Created, then each outcome, then ready / (ready + errored + timed out + cancelled)."""
-    by_status = grouped.groupby("status")["uploads"].sum() if not grouped.empty else pd.Series(dtype="int64")
-    n = {s.value: int(by_status.get(s.value, 0)) for s in UploadStatus}
-    finished = n["ready"] + sum(n[s] for s in FAILED_UPLOADS)
+def upload_kpis(stats: UploadStats) -> list[Metric]:
+    """Created, then each outcome, then ready / (ready + errored + timed out)."""
+    n = stats.total.by_status
     return [
-        Metric("Uploads created", f"{sum(n.values()):,}", help="Direct upload URLs handed out in the window."),
-        Metric("Ready", f"{n['ready']:,}"),
-        Metric("Errored", f"{n['errored']:,}", help="Mux could not process the file; its error is below."),
-        Metric("Timed out", f"{n['timed_out']:,}", help="No file arrived before the upload URL expired."),
-        Metric("Cancelled", f"{n['cancelled']:,}"),
-        Metric(
-            "Success rate",
-            percent(_share(n["ready"], finished)),
-            help="Ready / finished (ready, errored, timed out, cancelled); uploads still in progress count neither.",
-        ),
+        Metric("Uploads created", f"{stats.total.created:,}", help="Direct upload URLs handed out in the window."),
+        Metric("Ready", f"{stats.total.ready:,}"),
+        Metric("Errored", f"{n.get('errored', 0):,}", help="Mux could not process the file; its error is below."),
+        Metric("Timed out", f"{n.get('timed_out', 0):,}", help="No file arrived before the upload URL expired."),
+        Metric("Cancelled", f"{n.get('cancelled', 0):,}", help="Cancelled by the uploader: not a failure."),
+        Metric("Success rate", percent(stats.total.success_rate), help=SUCCESS_HELP),
     ]
 
 
-def uploads_by_day(grouped: pd.DataFrame) -> pd.DataFrame:
-    columns = ["day", "uploads", "ready", "failed", "in_progress", "success_rate"]
-    return pd.DataFrame(columns=columns) if grouped.empty else _upload_counts(grouped, ["day"])[columns]
+def uploads_by_day(stats: UploadStats) -> pd.DataFrame:
+    rows = [{"day": pd.Timestamp(day), **_tally_row(tally)} for day, tally in sorted(stats.by_day.items())]
+    frame = pd.DataFrame(rows, columns=["day", *_TALLY_COLUMNS])
+    return frame.astype({"success_rate": "float64"})
 
 
-def uploads_by_teacher(grouped: pd.DataFrame) -> pd.DataFrame:
-    columns = ["teacher_id", "teacher_name", "uploads", "ready", "failed", "in_progress", "success_rate"]
-    if grouped.empty:
-        return pd.DataFrame(columns=columns)
-    out = _upload_counts(grouped, ["teacher_id", "teacher_name"])[columns]
-    return out.sort_values(["failed", "uploads"], ascending=False, ignore_index=True)
+def uploads_by_user(stats: UploadStats) -> pd.DataFrame:
+    """One row per user who created uploads (the migration's have none), most failures first."""
+    rows = [
+        {"user_id": user, "uploaded_by": NO_USER if user is None else stats.user_names.get(user, f"user {user}"),
+         **_tally_row(tally)}
+        for user, tally in stats.by_user.items()
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["user_id", "uploaded_by", *_TALLY_COLUMNS])
+    frame = frame.astype({"user_id": "Int64", "success_rate": "float64"})
+    return frame.sort_values(["failed", "uploads", "uploaded_by"], ascending=[False, False, True], ignore_index=True)
 
 
-def upload_filter_caption(status: str, day: Any, teacher: Any) -> str:
+def picked_users(by_user: pd.DataFrame, rows: Sequence[int]) -> list[int | None] | None:
+    """The user picked in the table by user as a filter (`[None]`: the uploads without one); None: no pick."""
+    row = picked_row(by_user, rows)
+    return None if row is None else [as_id(row["user_id"])]
+
+
+def upload_window(win: Window, day: Any) -> tuple[datetime, datetime]:
+    """The window, narrowed to the picked UTC day."""
+    if day is None or pd.isna(day):
+        return win.start, win.end
+    start = pd.Timestamp(day).to_pydatetime().replace(tzinfo=UTC)
+    return max(win.start, start), min(win.end, start + timedelta(days=1))
+
+
+def upload_filter_caption(status: str, day: Any, who: Any) -> str:
     parts = ["Uploads" if status == ANY else f"{status.replace('_', ' ').capitalize()} uploads"]
     if day is not None:
         parts.append(f"created on {pd.Timestamp(day):%Y-%m-%d}")
-    if teacher is not None and not pd.isna(teacher):
-        parts.append(f"of {teacher}")
+    if who is not None and not pd.isna(who):
+        parts.append(f"by {who}")
     return " ".join(parts) + ", newest first, with Mux's error for each failure."
 
 
 def upload_statuses(choice: str) -> list[str] | None:
-    """The statuses a status filter means: the three failures for "failed", all for "any"."""
+    """The statuses a status filter means: errored and timed out for "failed", all for "any"."""
     if choice == FAILED:
         return list(FAILED_UPLOADS)
     return None if choice == ANY else [choice]
@@ -309,29 +340,47 @@ def upload_statuses(choice: str) -> list[str] | None:
 
 # --- orphaned assets -------------------------------------------------------------------------------
 
-ORPHAN_COLUMNS = ("asset_id", "why", "lesson_id", "since", "duration_s", "monthly_cost_usd")
+ORPHAN_COLUMNS = (
+    "asset_id", "why", "lesson_id", "since", "duration_s", "storage_class", "monthly_cost", "automatic_deletion",
+    "reason",
+)  # fmt: skip
+ORPHAN_TABLE_COLUMNS: dict[str, Any] = {
+    "reason": None,
+    "since": Col.DatetimeColumn("orphaned since (UTC)", format="YYYY-MM-DD HH:mm"),
+    "duration_s": Col.NumberColumn("duration (s)", format="%.0f"),
+    "monthly_cost": Col.TextColumn("monthly cost", help="Its storage for a month at list prices."),
+    "automatic_deletion": Col.TextColumn(
+        "automatic deletion", help="Due: the grace period is over. Otherwise why the cleanup job leaves it."
+    ),
+}
 
 
-def orphans_frame(found: pd.DataFrame | None) -> pd.DataFrame:
-    """The orphaned-assets table in ORPHAN_COLUMNS (an empty one until a source feeds it), costliest first."""
-    if found is None or found.empty:
+def orphans_frame(plan: OrphanPlan | None) -> pd.DataFrame:
+    """The orphaned assets as the table shows them (ORPHAN_COLUMNS), costliest first; empty without a plan."""
+    if plan is None or not plan.orphans:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in ORPHAN_COLUMNS})
-    missing = [c for c in ORPHAN_COLUMNS if c not in found.columns]
-    if missing:
-        raise ValueError(f"orphaned assets need the columns {', '.join(missing)}")
-    return found[list(ORPHAN_COLUMNS)].sort_values("monthly_cost_usd", ascending=False, ignore_index=True)
+    frame = plan.frame()
+    frame["automatic_deletion"] = frame["hold"].fillna("due")
+    return frame[list(ORPHAN_COLUMNS)]
 
 
-def orphan_kpis(orphans: pd.DataFrame) -> list[Metric]:
-    cost = float(orphans["monthly_cost_usd"].sum()) if not orphans.empty else 0.0
+def orphan_kpis(plan: OrphanPlan | None) -> list[Metric]:
+    orphans = plan.orphans if plan is not None else []
+    total = plan.total_monthly_micros if plan is not None else 0
+    due = len(plan.eligible) if plan is not None else 0
     return [
         Metric("Orphaned assets", f"{len(orphans):,}", help="Mux assets no lesson plays: Mux still bills them."),
-        Metric("Their monthly cost", f"${cost:,.2f}", help="Storage of these assets for a month at list prices."),
+        Metric("Their monthly cost", usd(total), help="Storage of these assets for a month at list prices."),
+        Metric("Due for automatic deletion", f"{due:,}", help="Replaced uploads past the grace period."),
     ]
 
 
-def orphans_shown(orphans: pd.DataFrame, why: str) -> pd.DataFrame:
-    return orphans if why == ANY else orphans[orphans["why"] == why].reset_index(drop=True)
+def orphan_reasons(orphans: pd.DataFrame) -> list[str]:
+    return [ANY, *sorted(orphans["reason"].dropna().unique())]
+
+
+def orphans_shown(orphans: pd.DataFrame, reason: str) -> pd.DataFrame:
+    return orphans if reason == ANY else orphans[orphans["reason"] == reason].reset_index(drop=True)
 
 
 # --- sync ------------------------------------------------------------------------------------------
@@ -377,15 +426,59 @@ def sync_kpis(rows: pd.DataFrame) -> list[Metric]:
 
 
 ALERT_COLUMNS: dict[str, Any] = {
+    "id": None,
     "first_seen_at": Col.DatetimeColumn("first seen (UTC)", format="YYYY-MM-DD HH:mm"),
     "last_seen_at": Col.DatetimeColumn("last seen (UTC)", format="YYYY-MM-DD HH:mm"),
     "fired_at": Col.DatetimeColumn("fired (UTC)", format="YYYY-MM-DD HH:mm"),
+    "acknowledged_at": Col.DatetimeColumn("acknowledged (UTC)", format="YYYY-MM-DD HH:mm"),
+    "silenced_until": Col.DatetimeColumn("silenced until (UTC)", format="YYYY-MM-DD HH:mm"),
 }
+_ALERT_FIELDS = (
+    "id", "state", "severity", "kind", "subject", "value", "threshold", "fired_at", "acknowledged_by",
+    "silenced_until", "message", "first_seen_at", "last_seen_at", "acknowledged_at", "silenced_by", "lesson_id",
+)  # fmt: skip
+_ALERT_TIMES = ("first_seen_at", "last_seen_at", "fired_at", "acknowledged_at", "silenced_until")
+NOTIFICATION_COLUMNS: dict[str, Any] = {
+    "created_at": Col.DatetimeColumn("queued (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "next_attempt_at": Col.DatetimeColumn("next attempt (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "last_error": Col.TextColumn("last error", width="large"),
+}
+_NOTIFICATION_FIELDS = ("created_at", "alert_key", "event", "receiver", "status", "attempts", "last_error",
+                        "next_attempt_at")  # fmt: skip
 
 
-def alert_kpis(alerts: pd.DataFrame) -> list[Metric]:
+def alerts_frame(alerts: Sequence[AlertRow], now: datetime) -> pd.DataFrame:
+    """Open alerts as core lists them (firing first), one row each; a silence that has ended shows empty."""
+    rows = [{name: getattr(a, name) for name in _ALERT_FIELDS} for a in alerts]
+    frame = pd.DataFrame(rows, columns=list(_ALERT_FIELDS))
+    for column in _ALERT_TIMES:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    over = frame["silenced_until"].notna() & (frame["silenced_until"] <= pd.Timestamp(now))
+    frame.loc[over, ["silenced_until", "silenced_by"]] = [pd.NaT, None]
+    return frame.astype({"lesson_id": "Int64"})
+
+
+def alerts_caption(alerts: pd.DataFrame) -> str:
+    if alerts.empty:
+        return "No open alerts."
+    return "Open alerts, firing first. Pick one to acknowledge it or silence its notifications for a while."
+
+
+def alert_kpis(alerts: pd.DataFrame, failures: int) -> list[Metric]:
     firing = int((alerts["state"] == "firing").sum())
-    return [Metric("Firing alerts", str(firing)), Metric("Pending alerts", str(len(alerts) - firing))]
+    return [
+        Metric("Firing alerts", str(firing)),
+        Metric("Pending alerts", str(len(alerts) - firing), help="Holding, not for long enough yet to fire."),
+        Metric("Failed notifications", str(failures), help="Deliveries that gave up or wait to retry after an error."),
+    ]
+
+
+def notifications_frame(rows: Sequence[NotificationRow]) -> pd.DataFrame:
+    frame = pd.DataFrame([{n: getattr(r, n) for n in _NOTIFICATION_FIELDS} for r in rows],
+                         columns=list(_NOTIFICATION_FIELDS))  # fmt: skip
+    for column in ("created_at", "next_attempt_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
 
 
 # --- playback --------------------------------------------------------------------------------------

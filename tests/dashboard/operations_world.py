@@ -7,19 +7,25 @@ minutes after seeding still sees them where it expects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.audit import record_action
 from core.db.engine import transaction
-from core.db.models import Alert, Upload, WebhookEvent, WebhookRejection
+from core.db.models import Alert, Course, Lesson, Upload, WebhookEvent, WebhookRejection
 from sync.state import transaction as wh_transaction
 from sync.state import write_state
 from sync.views import load_window
+from tests.core.mux_events import asset_event
+from tests.factories import make_lesson
 from tests.warehouse.factories import FakeViews, as_player_sends, make_view
+from warehouse.loaders import assets_to_arrow, upsert
 from warehouse.store import WarehouseLayout, WarehouseWriter
 
 M = timedelta(minutes=1)
@@ -29,6 +35,8 @@ UPLOAD_ERROR = "Input file does not contain a video track"
 UPLOAD_URL = "https://storage.example.test/upload/up-4?signature=s3cr3t-upload-signature"
 VIEW_ERROR = "Network error: the manifest answered 404"
 SYNC_ERROR = "Mux answered 500 on the assets list"
+# The replay and repair events arrived days ago: outside the last hour and day the other figures are read over.
+REPAIR_AGE = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -113,11 +121,66 @@ def _failed_view(n: int, now: datetime, lesson_id: int) -> dict[str, object]:
     )  # fmt: skip
 
 
-def seed_warehouse(warehouse_path: Path, now: datetime, lessons: dict[str, int]) -> None:
-    """Failed views in the last hour (two browsers, one error message) and the sync jobs' states."""
+def seed_warehouse(
+    warehouse_path: Path, now: datetime, lessons: dict[str, int], assets: Sequence[dict[str, Any]] = ()
+) -> None:
+    """Failed views in the last hour (two browsers, one error message), the sync jobs' states and `assets`
+    (Mux's JSON, as the `assets` job lists them) in the warehouse `assets` table."""
     views = [_failed_view(n, now, lessons["a_mux"] if n % 2 else lessons["b_mux"]) for n in range(6)]
     writer = WarehouseWriter(WarehouseLayout(warehouse_path))
     with writer.open() as con, wh_transaction(con):
         load_window(con, FakeViews(as_player_sends(views)), now - 2 * 60 * M, now + M, now=now, batch_rows=1000)
+        if assets:
+            upsert(con, "assets", assets_to_arrow(list(assets), seen_at=now), ["asset_id"])
         write_state(con, "views", now=now - 3 * M, status="ok", rows=6, watermark=now - 20 * M, duration_s=1.5)
         write_state(con, "assets", now=now - 4 * M, status="error", rows=0, error=SYNC_ERROR, duration_s=0.4)
+
+
+@dataclass(frozen=True)
+class Repairs:
+    """Lessons and stored events for the replay and repair actions (see `seed_repairs`)."""
+
+    locked: int  # a lesson whose `ready` event failed (a lock): a replay applies it
+    batch: int  # a lesson with two failed events: a filtered replay applies both
+    batch_asset: str
+    stuck: int  # a migrated lesson stuck in processing: a repair reads Mux and makes it ready
+
+
+def _stored(doc: dict[str, Any], received: datetime, outcome: str, lesson_id: int | None) -> WebhookEvent:
+    data = doc["data"]
+    return WebhookEvent(
+        id=doc["id"], type=doc["type"], object_type="asset", object_id=data["id"], lesson_id=lesson_id,
+        occurred_at=received - timedelta(seconds=1), received_at=received, outcome=outcome,
+        error=EVENT_ERROR if outcome == "failed" else None, payload=doc,
+    )  # fmt: skip
+
+
+def seed_repairs(
+    factory: sessionmaker[Session], now: datetime, course_id: int, stuck: int, stuck_asset: str
+) -> Repairs:
+    """Two lessons waiting for `ready` events stored as failed (a row lock), and the migrated lesson `stuck`
+    set back to processing as if its `ready` event had never arrived, with an event that names it."""
+    ready = {"video.asset.ready"}
+    then = now - REPAIR_AGE
+    with transaction(factory) as s:
+        course = s.get(Course, course_id)
+        locked = make_lesson(s, course, title="Locked lesson", mux_asset_id="asset-locked", video_status="processing",
+                             video_provider="mux", video_status_at=then - 60 * M)  # fmt: skip
+        batch = make_lesson(s, course, title="Batch lesson", mux_asset_id="asset-batch", video_status="processing",
+                            video_provider="mux", video_status_at=then - 60 * M)  # fmt: skip
+        pb = [{"id": "pb-locked", "policy": "public"}]
+        events = [
+            (asset_event("video.asset.ready", "asset-locked", lesson_id=locked.id, playback_ids=pb, duration=5.0,
+                         at=then - 9 * M, event_id="evt-locked"), locked.id),
+            (asset_event("video.asset.created", "asset-batch", lesson_id=batch.id, at=then - 8 * M,
+                         event_id="evt-batch-1"), batch.id),
+            (asset_event("video.asset.ready", "asset-batch", lesson_id=batch.id, duration=6.0, at=then - 7 * M,
+                         playback_ids=[{"id": "pb-batch", "policy": "public"}], event_id="evt-batch-2"), batch.id),
+            (asset_event("video.asset.created", stuck_asset, lesson_id=stuck, at=then - 6 * M, event_id="evt-stuck"),
+             stuck),
+        ]  # fmt: skip
+        for doc, lesson_id in events:
+            outcome = "failed" if doc["type"] in ready or doc["id"].startswith("evt-batch") else "applied"
+            s.add(_stored(doc, then, outcome, lesson_id))
+        s.execute(update(Lesson).where(Lesson.id == stuck).values(video_status="processing"))
+        return Repairs(locked.id, batch.id, "asset-batch", stuck)

@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.alerts.errors import AlertInputInvalid, AlertNotFound
 from core.db.engine import make_engine, make_session_factory, transaction
-from core.db.models import MigrationJob
+from core.db.models import AlertNotification, MigrationJob, OperatorAction, WebhookEvent
+from core.webhook_log import EventFilter
 from dashboard import operations_db as ops
 from tests.dashboard.operations_world import EVENT_ERROR, UPLOAD_ERROR, M, Seeded, hour_of, seed_platform
 from tests.factories import make_course, make_lesson, make_user
@@ -80,15 +83,26 @@ def test_last_received_per_type_and_the_events_behind_a_number(seeded) -> None: 
     assert last.iloc[0]["type"] == "video.asset.errored"
     assert last.set_index("type").loc["video.asset.created", "last_received_at"] == pd.Timestamp(NOW - 180 * M)
 
-    failed = ops.webhook_events(factory, HOUR, NOW, outcome="failed")
-    assert failed["id"].tolist() == ["evt-3"] and failed.iloc[0]["error"] == EVENT_ERROR
+    # The events behind a number: core.webhook_log's search, as a frame.
+    failed, more = ops.events(factory, EventFilter(outcomes=("failed",), since=HOUR, until=NOW))
+    assert failed["id"].tolist() == ["evt-3"] and failed.iloc[0]["error"] == EVENT_ERROR and not more
     assert failed.iloc[0]["lag_s"] == pytest.approx(10.0, abs=0.01)
-    ready = ops.webhook_events(factory, DAY, NOW, type="video.asset.ready")
+    assert str(failed["received_at"].dt.tz) == "UTC"
+    ready, _ = ops.events(factory, EventFilter(types=("video.asset.ready",), since=DAY, until=NOW))
     assert ready["id"].tolist() == ["evt-2", "evt-1"]  # newest first
-    assert ops.webhook_events(factory, DAY, NOW, lesson_id=ids["a_mux"])["id"].tolist() == ["evt-1", "evt-5"]
-    assert ops.webhook_events(factory, WEEK, NOW, object_id="obj-6")["outcome"].tolist() == ["ignored"]
-    in_hour = ops.webhook_events(factory, WEEK, NOW, hour=hour_of(NOW - 180 * M))
-    assert in_hour["id"].tolist() == ["evt-5"]
+    of_lesson, _ = ops.events(factory, EventFilter(lesson_id=ids["a_mux"], since=DAY, until=NOW))
+    assert of_lesson["id"].tolist() == ["evt-1", "evt-5"]
+    assert ops.events(factory, EventFilter(asset_id="obj-6", since=WEEK, until=NOW))[0]["outcome"].tolist() == [
+        "ignored"
+    ]
+    # A filtered replay would take the events not applied: the failed, unmatched and ignored ones.
+    assert ops.replay_count(factory, EventFilter(since=WEEK, until=NOW)) == 3
+    detail = ops.event_detail(factory, "evt-4")
+    assert detail.payload["data"]["url"] == "[redacted]" and detail.redacted == ["data.url"]
+    with transaction(factory) as s:  # a live stream's key lets anyone broadcast: hidden like the other credentials
+        s.add(WebhookEvent(id="evt-live", type="video.live_stream.created", outcome="ignored", received_at=NOW,
+                           occurred_at=NOW, payload={"data": {"id": "ls1", "stream_key": "sk-123"}}))  # fmt: skip
+    assert ops.event_detail(factory, "evt-live").payload["data"] == {"id": "ls1", "stream_key": "[redacted]"}
 
 
 def test_refused_deliveries_per_hour_and_reason(seeded) -> None:  # type: ignore[no-untyped-def]
@@ -98,36 +112,24 @@ def test_refused_deliveries_per_hour_and_reason(seeded) -> None:  # type: ignore
     assert ops.webhook_rejections(factory, WEEK, NOW)["deliveries"].sum() == 10
 
 
-def test_uploads_by_day_teacher_and_status_and_their_rows(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_upload_figures_and_rows_come_from_core(seeded) -> None:  # type: ignore[no-untyped-def]
     factory, ids, _ = seeded
-    grouped = ops.uploads_grouped(factory, HOUR, NOW)
-    got = {(r.teacher_name, r.status): r.uploads for r in grouped.itertuples()}
-    assert got == {("Ada Teacher", "ready"): 1, ("Ada Teacher", "errored"): 1, ("Ada Teacher", "waiting"): 1,
-                   ("Bo Teacher", "timed_out"): 1}  # fmt: skip
-    assert set(grouped["day"]) == {pd.Timestamp(NOW.date(), tz="UTC")}
-    week = ops.uploads_grouped(factory, WEEK, NOW)
-    assert week["uploads"].sum() == 5 and week["day"].nunique() == 2
+    stats = ops.upload_stats(factory, HOUR, NOW)
+    assert (stats.total.created, stats.total.ready, stats.total.failed) == (4, 1, 2)
+    assert stats.by_user[ids["teacher_a"]].created == 3 and stats.user_names[ids["teacher_b"]] == "Bo Teacher"
+    assert set(stats.by_day) == {NOW.date()} and stats.failures == []  # the page lists failures itself
+    week = ops.upload_stats(factory, WEEK, NOW)
+    assert week.total.created == 5 and len(week.by_day) == 2
 
-    failed = ops.upload_rows(factory, HOUR, NOW, statuses=["errored", "timed_out", "cancelled"])
-    assert failed["mux_upload_id"].tolist() == ["up-3", "up-2"]
-    assert failed.set_index("mux_upload_id").loc["up-2", "error"] == UPLOAD_ERROR
-    assert failed.set_index("mux_upload_id").loc["up-2", "lesson_title"] == "Alpha errored"
-    mine = ops.upload_rows(factory, WEEK, NOW, teacher_id=ids["teacher_b"])
-    assert mine["mux_upload_id"].tolist() == ["up-3", "up-5"] and set(mine["teacher_name"]) == {"Bo Teacher"}
-    that_day = ops.upload_rows(
-        factory, WEEK, NOW, day=datetime.combine((NOW - timedelta(days=2)).date(), datetime.min.time(), UTC)
-    )
-    assert that_day["mux_upload_id"].tolist() == ["up-5"]
-
-
-def test_an_upload_whose_lesson_is_gone_counts_for_its_creator(seeded) -> None:  # type: ignore[no-untyped-def]
-    factory, ids, _ = seeded
-    with transaction(factory) as s:
-        from core.db.models import Upload
-
-        s.get(Upload, 1).lesson_id = None  # type: ignore[union-attr]
-    row = ops.upload_rows(factory, HOUR, NOW, statuses=["ready"]).iloc[0]
-    assert row["teacher_id"] == ids["teacher_a"] and row["teacher_name"] == "Ada Teacher"
+    failed = ops.upload_rows(factory, HOUR, NOW, statuses=["errored", "timed_out"])
+    assert failed["upload_id"].tolist() == ["up-3", "up-2"]
+    assert failed.set_index("upload_id").loc["up-2", "error"] == UPLOAD_ERROR
+    assert failed.set_index("upload_id").loc["up-2", "lesson_title"] == "Alpha errored"
+    assert str(failed["created_at"].dt.tz) == "UTC"
+    mine = ops.upload_rows(factory, WEEK, NOW, users=[ids["teacher_b"]])
+    assert mine["upload_id"].tolist() == ["up-3", "up-5"] and set(mine["creator"]) == {"Bo Teacher"}
+    assert ops.upload_rows(factory, WEEK, NOW, users=[None]).empty  # no upload without a user here
+    assert ops.upload_rows(factory, WEEK, NOW, limit=2)["upload_id"].tolist() == ["up-4", "up-3"]
 
 
 def test_migration_finishes_alerts_and_audit(seeded) -> None:  # type: ignore[no-untyped-def]
@@ -137,8 +139,8 @@ def test_migration_finishes_alerts_and_audit(seeded) -> None:  # type: ignore[no
     assert ops.migration_finished(factory, NOW - 30 * M, NOW)["jobs"].sum() == 2
 
     alerts = ops.open_alerts(factory)
-    assert alerts["id"].tolist() == [seeded_alerts.alert_firing, seeded_alerts.alert_pending]  # firing first
-    assert alerts.iloc[0]["value"] == 0.25 and alerts.iloc[0]["threshold"] == 0.05
+    assert [a.id for a in alerts] == [seeded_alerts.alert_firing, seeded_alerts.alert_pending]  # firing first
+    assert (alerts[0].value, alerts[0].threshold) == (0.25, 0.05)
 
     actions = ops.operator_actions(factory, DAY, datetime.now(UTC) + M)
     assert actions["action"].tolist() == ["webhook.replay"]
@@ -149,3 +151,44 @@ def test_a_database_that_does_not_answer_is_a_clear_error() -> None:
     factory = make_session_factory(make_engine("postgresql://nobody@127.0.0.1:9/nowhere"))
     with pytest.raises(ops.OperationsDataUnavailable, match="platform database did not answer"):
         ops.open_alerts(factory)
+
+
+def test_acknowledge_and_silence_commit_with_their_audit_rows(seeded) -> None:  # type: ignore[no-untyped-def]
+    factory, _, seeded_alerts = seeded
+    alert_id = seeded_alerts.alert_firing
+    acked = ops.alert_action(factory, "acknowledge", alert_id, actor="ann@example.test")
+    assert acked.acknowledged_by == "ann@example.test" and acked.acknowledged_at is not None
+    muted = ops.alert_action(factory, "silence", alert_id, actor="ann@example.test", duration="4h")
+    assert muted.silenced_by == "ann@example.test" and muted.silenced_until is not None
+    assert muted.silenced_until - datetime.now(UTC) > timedelta(hours=3, minutes=59)
+    with factory() as s:
+        audit = s.execute(select(OperatorAction.action, OperatorAction.actor, OperatorAction.target).where(
+            OperatorAction.action.startswith("alert."))).all()  # fmt: skip
+    assert sorted(audit) == [
+        ("alert.acknowledge", "ann@example.test", f"alert:{alert_id}"),
+        ("alert.silence", "ann@example.test", f"alert:{alert_id}"),
+    ]
+    with pytest.raises(AlertInputInvalid, match="not a duration"):
+        ops.alert_action(factory, "silence", alert_id, actor="ann@example.test", duration="soon")
+    with pytest.raises(AlertNotFound):
+        ops.alert_action(factory, "acknowledge", 999_999, actor="ann@example.test")
+
+
+def test_failed_notifications_are_listed(seeded) -> None:  # type: ignore[no-untyped-def]
+    factory, _, seeded_alerts = seeded
+    with transaction(factory) as s:
+        s.add(
+            AlertNotification(
+                alert_id=seeded_alerts.alert_firing,
+                event="fired",
+                receiver="ops-slack",
+                status="failed",
+                attempts=5,
+                last_error="HTTP 500 from receiver",
+                created_at=NOW,
+            )
+        )
+        s.add(AlertNotification(alert_id=seeded_alerts.alert_firing, event="resolved", receiver="ops-slack",
+                                status="delivered", attempts=1, created_at=NOW))  # fmt: skip
+    [failed] = ops.notification_failures(factory)
+    assert (failed.receiver, failed.status, failed.last_error) == ("ops-slack", "failed", "HTTP 500 from receiver")

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from core.alerts.store import AlertRow
+from core.assets.orphans import Orphan, OrphanPlan, OrphanReason
+from core.uploads import UploadStats, UploadTally
+from core.webhook_log import EventFilter
+from core.webhook_ops import RepairResult, ReplayBatch
+from core.webhooks import ReplayResult
 from dashboard.charts import operations as charts
 from dashboard.views import operations as view
+from dashboard.views import operator_actions as actions
 
 NOW = datetime(2026, 11, 20, 12, 40, 31, tzinfo=UTC)
 H = pd.Timestamp("2026-11-20 12:00", tz="UTC")
@@ -70,49 +78,102 @@ def test_webhook_cards_and_the_table_by_type() -> None:
     assert [t.name for t in charts.webhooks_per_hour(HOURLY).data] == ["applied", "failed"]
 
 
-GROUPED = pd.DataFrame(
-    {
-        "day": [H.normalize()] * 4 + [H.normalize() - pd.Timedelta(days=1)],
-        "teacher_id": [1, 1, 2, 2, 1],
-        "teacher_name": ["Ada", "Ada", "Bo", "Bo", "Ada"],
-        "status": ["ready", "errored", "timed_out", "waiting", "ready"],
-        "uploads": [3, 1, 2, 1, 1],
-    }
-)
+def _tally(**counts: int) -> UploadTally:
+    return UploadTally(created=sum(counts.values()), by_status=counts)
+
+
+STATS = UploadStats(
+    total=_tally(ready=4, errored=1, timed_out=2, cancelled=1, waiting=1),
+    by_day={date(2026, 11, 19): _tally(ready=1), date(2026, 11, 20): _tally(ready=3, errored=1, timed_out=2,
+                                                                           cancelled=1, waiting=1)},
+    by_user={1: _tally(ready=4, errored=1), 2: _tally(timed_out=2, cancelled=1, waiting=1), None: _tally()},
+    user_names={1: "Ada", 2: "Bo"},
+    failures=[],
+)  # fmt: skip
 
 
 def test_upload_cards_success_rates_and_filters() -> None:
-    cards = {m.label: m.value for m in view.upload_kpis(GROUPED)}
-    assert (cards["Uploads created"], cards["Ready"], cards["Errored"], cards["Timed out"]) == ("8", "4", "1", "2")
-    assert cards["Success rate"] == "57.1 %"  # 4 ready of 7 finished; the waiting one counts neither
-    assert view.upload_kpis(GROUPED.iloc[0:0])[-1].value == "—"
-    by_day = view.uploads_by_day(GROUPED)
+    cards = {m.label: m.value for m in view.upload_kpis(STATS)}
+    assert (cards["Uploads created"], cards["Ready"], cards["Errored"], cards["Timed out"]) == ("9", "4", "1", "2")
+    assert cards["Cancelled"] == "1"
+    assert cards["Success rate"] == "57.1 %"  # core's: 4 ready of 7 ready, errored or timed out
+    empty = UploadStats(_tally(), {}, {}, {}, [])
+    assert view.upload_kpis(empty)[-1].value == "—" and view.uploads_by_day(empty).empty
+    by_day = view.uploads_by_day(STATS)
     assert by_day["success_rate"].tolist() == [1.0, pytest.approx(0.5)]
-    by_teacher = view.uploads_by_teacher(GROUPED)
-    assert by_teacher["teacher_name"].tolist() == ["Bo", "Ada"]  # most failures first
-    assert by_teacher.set_index("teacher_name").loc["Bo", "success_rate"] == 0.0
-    assert view.upload_statuses("failed") == ["errored", "timed_out", "cancelled"]
+    assert by_day["in_progress"].tolist() == [0, 1] and by_day["cancelled"].tolist() == [0, 1]
+    by_user = view.uploads_by_user(STATS)
+    assert by_user["uploaded_by"].tolist() == ["Bo", "Ada", view.NO_USER]  # most failures first
+    assert by_user.set_index("uploaded_by").loc["Bo", "success_rate"] == 0.0
+    assert view.picked_users(by_user, [1]) == [1] and view.picked_users(by_user, [2]) == [None]
+    assert view.picked_users(by_user, []) is None
+    assert view.upload_statuses("failed") == ["errored", "timed_out"]
     assert view.upload_statuses("any") is None and view.upload_statuses("ready") == ["ready"]
+    win = view.window("Last day", None, NOW)
+    assert view.upload_window(win, by_day["day"][1]) == (datetime(2026, 11, 20, tzinfo=UTC), win.end)
+    assert view.upload_window(win, None) == (win.start, win.end)
     assert view.upload_filter_caption("failed", H.normalize(), "Bo") == (
-        "Failed uploads created on 2026-11-20 of Bo, newest first, with Mux's error for each failure."
+        "Failed uploads created on 2026-11-20 by Bo, newest first, with Mux's error for each failure."
     )
-    assert len(charts.uploads_per_day(by_day).data) == 4
+    assert len(charts.uploads_per_day(by_day).data) == 5
 
 
-def test_orphans_have_a_fixed_shape_and_a_monthly_cost() -> None:
+def _orphan(asset_id: str, micros: int, reason: OrphanReason, hold: str | None) -> Orphan:
+    lesson = 3 if reason is OrphanReason.replaced else None
+    passthrough = "x" if reason is OrphanReason.unknown_passthrough else None
+    return Orphan(asset_id, reason, lesson, NOW, "ready", 60.0, "plus", "1080p", "cold", micros, hold, passthrough)
+
+
+def test_orphans_come_from_the_plan_with_their_monthly_cost() -> None:
     empty = view.orphans_frame(None)
     assert tuple(empty.columns) == view.ORPHAN_COLUMNS and empty.empty
-    assert [m.value for m in view.orphan_kpis(empty)] == ["0", "$0.00"]
-    found = pd.DataFrame(
-        {"asset_id": ["a", "b"], "why": ["replaced", "no lesson"], "lesson_id": [3, None],
-         "since": [H, H], "duration_s": [60.0, 30.0], "monthly_cost_usd": [0.5, 1.25], "extra": [1, 2]}
+    assert [m.value for m in view.orphan_kpis(None)] == ["0", "$0.00", "0"]
+    plan = OrphanPlan(
+        [_orphan("b", 1_250_000, OrphanReason.unknown_passthrough, "not a replaced upload"),
+         _orphan("a", 500_000, OrphanReason.replaced, None)],
+        now=NOW, grace_days=7, pricebook_version="test",
     )  # fmt: skip
-    shown = view.orphans_frame(found)
+    shown = view.orphans_frame(plan)
     assert shown["asset_id"].tolist() == ["b", "a"] and tuple(shown.columns) == view.ORPHAN_COLUMNS
-    assert [m.value for m in view.orphan_kpis(shown)] == ["2", "$1.75"]
+    assert shown["monthly_cost"].tolist() == ["$1.25", "$0.50"]
+    assert shown["automatic_deletion"].tolist() == ["not a replaced upload", "due"]
+    assert [m.value for m in view.orphan_kpis(plan)] == ["2", "$1.75", "1"]
+    assert view.orphan_reasons(shown) == ["any", "replaced", "unknown_passthrough"]
     assert view.orphans_shown(shown, "replaced")["asset_id"].tolist() == ["a"]
-    with pytest.raises(ValueError, match="monthly_cost_usd"):
-        view.orphans_frame(found.drop(columns="monthly_cost_usd"))
+
+
+def test_alerts_read_as_rows_with_their_acknowledgement_and_silence() -> None:
+    def alert(n: int, state: str, **extra: Any) -> AlertRow:
+        fields: dict[str, Any] = dict(
+            id=n, key=f"k{n}", kind="playback_failure", state=state, severity="error", message="m", subject=None,
+            value=7.5, threshold=5.0, context=None, first_seen_at=NOW, last_seen_at=NOW, fired_at=None,
+            resolved_at=None, acknowledged_at=None, acknowledged_by=None, silenced_until=None, silenced_by=None,
+            lesson_id=None, teacher_id=None,
+        )  # fmt: skip
+        return AlertRow(**(fields | extra))
+
+    rows = [
+        alert(1, "firing", acknowledged_at=NOW, acknowledged_by="al@x", silenced_until=NOW + timedelta(hours=1),
+              silenced_by="al@x", lesson_id=4),
+        alert(2, "pending", silenced_until=NOW - timedelta(minutes=1), silenced_by="bo@x"),
+    ]  # fmt: skip
+    frame = view.alerts_frame(rows, NOW)
+    assert frame["id"].tolist() == [1, 2] and frame["lesson_id"].tolist()[0] == 4
+    assert frame.loc[0, "silenced_by"] == "al@x" and pd.isna(frame.loc[1, "silenced_until"])  # over: not shown
+    cards = {m.label: m.value for m in view.alert_kpis(frame, 2)}
+    assert cards == {"Firing alerts": "1", "Pending alerts": "1", "Failed notifications": "2"}
+    assert view.alerts_caption(frame.iloc[0:0]) == "No open alerts."
+    assert view.alerts_frame([], NOW).empty
+
+    # The buttons' requests: acknowledging an acknowledged alert is off; a silence needs a duration.
+    assert actions.acknowledge_request(frame.iloc[0]) is None
+    assert actions.acknowledge_request(frame.iloc[1]) == actions.Request("acknowledge", 2)
+    assert actions.silence_request(frame.iloc[1], "4 hours", "").options == {"duration": "4h"}  # type: ignore[union-attr]
+    assert actions.silence_request(frame.iloc[1], "custom", " 90m ").options == {"duration": "90m"}  # type: ignore[union-attr]
+    assert actions.silence_request(frame.iloc[1], "custom", "") is None
+    assert actions.silence_request(None, "1 hour", "") is None
+    done = rows[0]
+    assert actions.alert_done(done) == "Alert 1 (playback_failure) silenced by al@x until 2026-11-20 13:40 UTC."
 
 
 def test_sync_rows_say_how_far_behind_each_job_is() -> None:
@@ -188,17 +249,54 @@ def test_migration_actions_ask_before_acting() -> None:
     assert cards["Done"] == "4" and cards["Queued"] == "0" and cards["Done / hour"] == "0.2"
 
 
-def test_payloads_hide_credentials_at_any_depth() -> None:
-    payload = {
-        "type": "video.upload.created",
-        "data": {"id": "up1", "url": "https://upload/?sig=x", "new_asset_settings": {"playback_policy": ["public"]}},
-        "live": [{"stream_key": "sk", "playback_token": "t", "Signature": "s"}],
-        "object": {"id": "a1"},
-    }
-    assert view.safe_payload(payload) == {
-        "type": "video.upload.created",
-        "data": {"id": "up1", "url": "(hidden)", "new_asset_settings": {"playback_policy": ["public"]}},
-        "live": [{"stream_key": "(hidden)", "playback_token": "(hidden)", "Signature": "(hidden)"}],
-        "object": {"id": "a1"},
-    }
-    assert view.safe_payload(None) is None
+def test_a_request_waits_for_its_confirmation_and_runs_once() -> None:
+    state: dict[str, Any] = {"ops_orphans": {"selection": {"rows": [0]}}}
+    orphan = pd.Series({"asset_id": "a1", "why": "replaced upload of lesson 3", "monthly_cost": "$0.50"})
+    request = actions.delete_request(orphan, reset=("ops_orphans",))
+    assert request is not None and request.question == (
+        "Delete Mux asset a1 (replaced upload of lesson 3, $0.50 a month)? Mux cannot undo it."
+    )
+    actions.ask(state, "k", request)
+    assert actions.pending(state, "k") == request and actions.take(state, "k") is None  # not before Yes
+    actions.decline(state, "k")
+    assert actions.pending(state, "k") is None
+    actions.ask(state, "k", request)
+    actions.confirm(state, "k")
+    assert actions.take(state, "k") == request and "ops_orphans" not in state  # the pick is forgotten
+    assert actions.take(state, "k") is None  # once
+    actions.ask(state, "k", None)  # a button without a request does nothing
+    assert state == {}
+    assert actions.delete_request(None) is None and actions.delete_label(None) == "Delete the picked asset"
+
+
+def test_replay_and_repair_requests_and_what_they_did() -> None:
+    event = pd.Series({"id": "evt-3", "lesson_id": 7, "type": "video.asset.ready"})
+    assert actions.replay_request(event) == actions.Request("replay", "evt-3")
+    assert actions.repair_request(event) == actions.Request("repair", 7)
+    assert actions.repair_request(event.copy().replace({7: None})) is None
+    assert actions.repair_label(event) == "Repair lesson 7 from Mux"
+    where = EventFilter(outcomes=("failed",))
+    assert actions.replay_matching_request(where, 0) is None
+    three = actions.replay_matching_request(where, 3)
+    assert three is not None and three.options == {"max_events": 3} and three.target == where
+    assert three.question == (
+        "Replay 3 stored events matching these filters? Each goes through the webhook handler again."
+    )
+    many = actions.replay_matching_request(where, 501)
+    assert many is not None and "the oldest 500 of more than 500" in (many.question or "")
+    assert actions.replay_matching_label(3) == "Replay all 3 matching events (not applied)"
+
+    fixed = ReplayResult("evt-3", "video.asset.ready", "failed", "applied", 7, None, True)
+    assert actions.webhook_done(fixed) == (
+        "success", "Replayed evt-3 (video.asset.ready): failed → applied. lesson 7 changed."
+    )  # fmt: skip
+    same = ReplayResult("evt-1", "video.asset.ready", "applied", "applied", 7, "already applied", False)
+    assert actions.webhook_done(same)[0] == "info"
+    batch = ReplayBatch([fixed, same], truncated=True)
+    tone, text = actions.webhook_done(batch)
+    assert tone == "success" and text.startswith("Replayed 2 events (applied -> applied: 1, failed -> applied: 1)")
+    assert "More events match" in text
+    assert actions.batch_frame(batch)["after"].tolist() == ["applied", "applied"]  # type: ignore[index]
+    assert actions.batch_frame(fixed) is None
+    healed = RepairResult(7, True, "processing", "ready", "A1", "ready", "U1", "asset_created", "set ready from Mux")
+    assert actions.webhook_done(healed) == ("success", "Lesson 7: processing → ready. set ready from Mux.")

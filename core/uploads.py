@@ -45,6 +45,10 @@ TIMEOUT_GRACE_S = 300
 MAX_ERROR_CHARS = 2000
 FINAL = frozenset({UploadStatus.ready, UploadStatus.errored, UploadStatus.cancelled, UploadStatus.timed_out})
 UNFINISHED = (UploadStatus.waiting.value, UploadStatus.asset_created.value, UploadStatus.timed_out.value)
+# The one definition of an upload's outcome for success rates (the Operations page, the upload alert rule): a
+# cancelled upload is the teacher's choice, not a failure, and counts on neither side.
+FAILED = (UploadStatus.errored.value, UploadStatus.timed_out.value)
+DECIDED = (UploadStatus.ready.value, *FAILED)
 # Which statuses each status may be reached from: forward only.
 REACHED_FROM: dict[UploadStatus, tuple[str, ...]] = {
     UploadStatus.asset_created: (UploadStatus.waiting.value, UploadStatus.timed_out.value),
@@ -207,7 +211,7 @@ class UploadTally:
 
     @property
     def failed(self) -> int:
-        return self.by_status.get(UploadStatus.errored, 0) + self.by_status.get(UploadStatus.timed_out, 0)
+        return sum(self.by_status.get(UploadStatus(status), 0) for status in FAILED)
 
     @property
     def success_rate(self) -> float | None:

@@ -15,9 +15,7 @@ from sqlalchemy.orm import Session
 from core.alerts.planner import Observation
 from core.alerts.rules import MIGRATION_FAILURES, UPLOAD_FAILURE_RATE, WEBHOOK_SILENCE, Rule
 from core.db.models import Lesson, MigrationJob, MigrationState, Upload, UploadStatus, VideoStatus, WebhookEvent
-
-FAILED_UPLOADS = (UploadStatus.errored.value, UploadStatus.timed_out.value, UploadStatus.cancelled.value)
-FINISHED_UPLOADS = (UploadStatus.ready.value, *FAILED_UPLOADS)
+from core.uploads import DECIDED, FAILED
 
 
 def webhook_silence(session: Session, rule: Rule, *, now: datetime, upload_url_ttl_s: int) -> list[Observation]:
@@ -76,11 +74,11 @@ def webhook_silence(session: Session, rule: Rule, *, now: datetime, upload_url_t
 
 
 def upload_failure_rate(session: Session, rule: Rule, *, now: datetime) -> list[Observation]:
-    """Direct uploads that finished in the window: the share that errored, timed out or was cancelled."""
+    """Direct uploads that finished in the window: the share that errored or timed out (`core.uploads`' outcome)."""
     since = now - timedelta(seconds=rule.window_s)
-    failed = func.count().filter(Upload.status.in_(FAILED_UPLOADS))
+    failed = func.count().filter(Upload.status.in_(FAILED))
     total, failures = session.execute(
-        select(func.count(), failed).where(Upload.finished_at >= since, Upload.status.in_(FINISHED_UPLOADS))
+        select(func.count(), failed).where(Upload.finished_at >= since, Upload.status.in_(DECIDED))
     ).one()
     total, failures = int(total), int(failures or 0)
     if total == 0 or total < rule.min_count:

@@ -21,6 +21,7 @@ from core.alerts.store import AlertRow, NotificationRow
 from core.assets.orphans import OrphanPlan
 from core.costs.money import usd
 from core.db.models import MigrationState, UploadStatus
+from core.uploads import FAILED as FAILED_UPLOADS
 from core.uploads import UploadStats, UploadTally
 from core.webhook_log import EventFilter, FilterInvalid
 from dashboard.views.display import Metric
@@ -239,8 +240,6 @@ def event_choices(last: pd.DataFrame) -> list[str]:
 
 # --- uploads ---------------------------------------------------------------------------------------
 
-# What core.uploads counts as failed: a cancelled upload is the teacher's choice, not a failure.
-FAILED_UPLOADS = (UploadStatus.errored.value, UploadStatus.timed_out.value)
 IN_PROGRESS = (UploadStatus.waiting.value, UploadStatus.asset_created.value)
 FAILED = "failed"
 NO_USER = "(no user: migration)"
@@ -334,7 +333,7 @@ def upload_filter_caption(status: str, day: Any, who: Any) -> str:
 def upload_statuses(choice: str) -> list[str] | None:
     """The statuses a status filter means: errored and timed out for "failed", all for "any"."""
     if choice == FAILED:
-        return list(FAILED_UPLOADS)
+        return list(FAILED_UPLOADS)  # core.uploads.FAILED
     return None if choice == ANY else [choice]
 
 

@@ -62,7 +62,7 @@ class ReplayBatch:
             "replayed": len(self.results),
             "truncated": self.truncated,
             "by_outcome": self.by_outcome,
-            "results": [asdict(r) for r in self.results],
+            "results": [r.as_dict() for r in self.results],
         }
 
 
@@ -188,14 +188,7 @@ class WebhookOperations:
             actor=actor,
             target=f"webhook:{result.event_id}",
             outcome=result.after,
-            detail={
-                "type": result.event_type,
-                "before": result.before,
-                "after": result.after,
-                "lesson_id": result.lesson_id,
-                "lesson_changed": result.lesson_changed,
-                "reason": result.reason,
-            },
+            detail={k: v for k, v in result.as_dict().items() if k != "event_id"},
         )
 
     def _record_failed_replay(self, event_id: str, actor: str, exc: Exception) -> ReplayResult:

@@ -710,6 +710,18 @@ class ReplayResult:
     reason: str | None
     lesson_changed: bool
 
+    def as_dict(self) -> dict[str, Any]:
+        """The shape the admin API answers and the audit log records."""
+        return {
+            "event_id": self.event_id,
+            "type": self.event_type,
+            "before": self.before,
+            "after": self.after,
+            "lesson_id": self.lesson_id,
+            "lesson_changed": self.lesson_changed,
+            "reason": self.reason,
+        }
+
 
 class _Statements:
     """Every statement of the hot path, built once per dialect (building them costs more than running them).

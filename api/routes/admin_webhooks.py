@@ -126,18 +126,7 @@ def replay_events(body: ReplayFilter, actor: AdminDep, services: ServicesDep) ->
     description="`before`/`after` are the event's outcomes; an applied event changes nothing.",
 )
 def replay_event(event_id: EventIdPath, actor: AdminDep, services: ServicesDep) -> JSONResponse:
-    result = services.webhook_ops.replay(event_id, actor=actor)
-    return _json(
-        {
-            "event_id": result.event_id,
-            "type": result.event_type,
-            "before": result.before,
-            "after": result.after,
-            "lesson_id": result.lesson_id,
-            "lesson_changed": result.lesson_changed,
-            "reason": result.reason,
-        }
-    )
+    return _json(services.webhook_ops.replay(event_id, actor=actor).as_dict())
 
 
 @router.post(

@@ -264,11 +264,11 @@ def wait_for_upload(
 
 def main(argv: Sequence[str]) -> None:
     from core.container import Lectern
-    from core.settings import load_settings
+    from lectern.commands._settings import settings_or_exit
     from lectern.sample_media import sample_clips
 
     var = Path(argv[0]) if argv else Path("var")
-    with Lectern.from_settings(load_settings(), kind="cli") as lectern:
+    with Lectern.from_settings(settings_or_exit(), kind="cli") as lectern:
         lines = stage_incidents(lectern, workdir=var, clip=sample_clips(var / "sample-media", count=1)[0])
     print("\n".join(lines))
 

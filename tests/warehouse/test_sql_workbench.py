@@ -187,3 +187,11 @@ def test_results_keep_their_types(workbench: SqlWorkbench) -> None:
     assert pd.api.types.is_float_dtype(frame["x"]) and frame["day"][0] == date(2025, 3, 5)
     json, done = workbench.download("SELECT DATE '2025-03-05' AS day, 2 AS n", "json")
     assert json == b'{"day":"2025-03-05","n":2}\n' and done.rows == 1
+
+
+def test_a_result_a_csv_file_cannot_hold_is_refused_with_a_message(workbench: SqlWorkbench) -> None:
+    # CSV has no nested values: Arrow's writer refuses a list column, and the analyst reads why (no traceback).
+    with pytest.raises(QueryFailed, match="cannot hold the result's column types"):
+        workbench.download("SELECT [1, 2, 3] AS xs", "csv")
+    parquet, done = workbench.download("SELECT [1, 2, 3] AS xs", "parquet")  # Parquet holds it
+    assert done.rows == 1 and parquet.startswith(b"PAR1")

@@ -184,7 +184,8 @@ class SqlWorkbench:
                 raise self._timed_out() if expired.is_set() else QueryFailed("the query was interrupted") from None
             except duckdb.Error as exc:
                 raise translate(exc, self.limits.engine) from None
-            except pa.ArrowNotImplementedError as exc:
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
+                # The writer refuses a type its format has no room for (a list or struct in CSV: ArrowInvalid).
                 raise QueryFailed(f"this format cannot hold the result's column types ({exc})") from None
             finally:
                 timer.cancel()

@@ -518,7 +518,10 @@ def parse_duration(value: str) -> timedelta:
     if match is None:
         raise AlertInputInvalid(f"{value!r} is not a duration: use e.g. 30m, 2h or 1d")
     number, unit = float(match.group(1)), (match.group(2) or "m").lower()
-    return timedelta(seconds=number * _UNIT_S[unit])
+    try:
+        return timedelta(seconds=number * _UNIT_S[unit])
+    except OverflowError:  # past timedelta's range (or an infinite float from hundreds of digits)
+        raise AlertInputInvalid(f"{value[:40]!r} is longer than any silence can be") from None
 
 
 def parse_state(value: str) -> str:

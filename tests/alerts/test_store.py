@@ -179,6 +179,9 @@ def test_durations_and_states_parse_or_say_why() -> None:
     assert store.parse_duration("15") == timedelta(minutes=15)
     with pytest.raises(AlertInputInvalid, match="not a duration"):
         store.parse_duration("two hours")
+    for huge in ("99999999999w", "9" * 400):  # past timedelta's range; an infinite float
+        with pytest.raises(AlertInputInvalid, match="longer than any silence"):
+            store.parse_duration(huge)
     with pytest.raises(AlertInputInvalid, match="unknown alert state"):
         store.parse_state("open-ish")
 

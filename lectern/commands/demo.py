@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lectern.demo_incidents import DEMO_ALERT_RULES
+from lectern.demo_plan import preparation_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
@@ -170,37 +171,15 @@ def ensure_signing_key(env: dict[str, str]) -> None:
 
 
 def prepare_analytics(env: dict[str, str], ports: DemoPorts) -> list[str]:
-    """Move two courses to Mux, give them 90 days of viewing, stage failures, load the warehouse.
-
-    Later runs find the lessons migrated and the views kept in the emulator's state, and skip ahead; the
-    staged failures are made again only once their alerts' windows have passed. Returns what was staged,
-    one line each, for the banner.
-    """
-    emulator = f"http://127.0.0.1:{ports.emulator}"
-    for course in ("1", "2"):
-        run_step(
-            f"migrating course {course}'s S3 videos to Mux (the emulator)",
-            lectern("migrate", "start", "--course", course, "--run"),
-            env,
-        )
-    views = httpx.get(f"{emulator}/_emulator/views", timeout=10).json()["data"]
-    if not views.get("views"):
-        run_step(
-            "simulating 90 days of students watching the Mux lessons",
-            lectern("emulator", "simulate", "--days", "90", "--views", "15000", "--seed", "7", "--no-progress"),
-            env,
-        )
-    staged = run_step(
-        "staging failures for Admin > Operations (an upload, playback, an orphaned asset)",
-        [sys.executable, "-m", "lectern.demo_incidents", str(VAR)],
-        env,
-    )
-    run_step(
-        "loading Mux Data, delivery usage and the platform into the warehouse; evaluating the alerts",
-        lectern("sync", "once"),
-        env,
-    )
-    return [line for line in staged.splitlines() if line.strip()]
+    """Run the sample data's steps after the seed (lectern/demo_plan.py); returns the staged failures' lines."""
+    staged: list[str] = []
+    for step in preparation_steps(emulator_url=f"http://127.0.0.1:{ports.emulator}", var=VAR):
+        if step.before_dashboard or not step.needed():
+            continue
+        out = run_step(step.title, list(step.argv), env)
+        if step.reports_staged:
+            staged += [line for line in out.splitlines() if line.strip()]
+    return staged
 
 
 def command(
@@ -253,8 +232,9 @@ def command(
         wait_http(f"http://127.0.0.1:{ports.s3}/", supervisor=sup)
         wait_http(f"http://127.0.0.1:{ports.emulator}/_emulator/health", supervisor=sup)
         run_step("migrating the platform database", lectern("db", "upgrade"), env)
-        seeded = run_step("seeding sample data (platform DB, S3 lesson videos)", lectern("seed", "--if-empty"), env)
-        console.print(seeded.strip())
+        for step in preparation_steps(emulator_url=f"http://127.0.0.1:{ports.emulator}", var=VAR):
+            if step.before_dashboard and step.needed():
+                console.print(run_step(step.title, list(step.argv), env).strip())
         ensure_signing_key(env)
         write_shell_env(env, VAR / "demo-shell.env", inherited=dict(os.environ))
         sup.start("api", lectern("api", "--host", "127.0.0.1", "--port", str(ports.api)), env)

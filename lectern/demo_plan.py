@@ -15,6 +15,10 @@ from pathlib import Path
 
 import httpx
 
+# Settings every demo process gets on top of the demo's own (lectern/commands/demo.py), e.g. a monthly budget
+# the sample data's spending comes near, so the budget alert has something to say.
+DEMO_SETTINGS: dict[str, str] = {}
+
 
 def _always() -> bool:
     return True

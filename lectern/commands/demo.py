@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lectern.demo_incidents import DEMO_ALERT_RULES
-from lectern.demo_plan import preparation_steps
+from lectern.demo_plan import DEMO_SETTINGS, preparation_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
@@ -132,6 +132,7 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
         "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics"),
         # The staged failures fire at once and the demo's few uploads count (docs/alerts.md, the rules).
         "LECTERN_ALERT_RULES": os.environ.get("LECTERN_ALERT_RULES", json.dumps(DEMO_ALERT_RULES)),
+        **{k: os.environ.get(k, v) for k, v in DEMO_SETTINGS.items()},
         **kept,
     }
 

@@ -8,8 +8,9 @@ rule in core/costs/alerts.py, the reconciliation rules in sync/reconcile.py.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Exists, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.alerts.planner import Observation
@@ -24,21 +25,31 @@ def webhook_silence(session: Session, rule: Rule, *, now: datetime, upload_url_t
     Waiting counts from the later of the last webhook received and the earliest pending upload's last
     change, so webhooks that keep arriving for other lessons mean the pipe works. Pending: uploads rows
     `waiting` (while the upload URL can still be used) or `asset_created`, and lessons `waiting_upload` or
-    `processing`, changed within the rule's window (older ones are stuck for other reasons).
+    `processing`, changed within the rule's window (older ones are stuck for other reasons). A `waiting`
+    upload whose `video.upload.created` (or any event about it) has arrived is with the teacher, not Mux:
+    Mux says nothing more until the file is in, however long a large file takes, so it is not pending.
     """
     oldest = now - timedelta(seconds=rule.window_s)
     url_alive = now - timedelta(seconds=upload_url_ttl_s)
     uploads = select(func.min(Upload.updated_at), func.count()).where(
         Upload.updated_at >= oldest,
         or_(
-            and_(Upload.status == UploadStatus.waiting.value, Upload.created_at >= url_alive),
+            and_(
+                Upload.status == UploadStatus.waiting.value,
+                Upload.created_at >= url_alive,
+                ~_heard_of(Upload.mux_upload_id),
+            ),
             Upload.status == UploadStatus.asset_created.value,
         ),
     )
     lessons = select(func.min(Lesson.video_status_at), func.count()).where(
         Lesson.video_status_at >= oldest,
         or_(
-            and_(Lesson.video_status == VideoStatus.waiting_upload.value, Lesson.video_status_at >= url_alive),
+            and_(
+                Lesson.video_status == VideoStatus.waiting_upload.value,
+                Lesson.video_status_at >= url_alive,
+                or_(Lesson.mux_upload_id.is_(None), ~_heard_of(Lesson.mux_upload_id)),
+            ),
             Lesson.video_status == VideoStatus.processing.value,
         ),
     )
@@ -71,6 +82,11 @@ def webhook_silence(session: Session, rule: Rule, *, now: datetime, upload_url_t
             },
         )
     ]
+
+
+def _heard_of(upload_id: Any) -> Exists:
+    """Some webhook about this direct upload has arrived (its `video.upload.created`, at least)."""
+    return exists().where(WebhookEvent.object_type == "upload", WebhookEvent.object_id == upload_id)
 
 
 def upload_failure_rate(session: Session, rule: Rule, *, now: datetime) -> list[Observation]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.alerts import measures
@@ -57,6 +57,34 @@ def test_webhook_silence_forgets_abandoned_upload_urls_and_counts_waiting_lesson
         assert lesson is not None
         lesson.video_status, lesson.video_status_at = "processing", NOW - timedelta(minutes=40)
     assert silence(engine) == [40.0]
+
+
+def test_webhook_silence_ignores_uploads_mux_has_acknowledged(engine: Engine, platform: Platform) -> None:
+    """A teacher sending a large file for an hour: Mux said `video.upload.created` and has nothing more to say."""
+    with Session(engine) as session, session.begin():
+        session.add(upload(1, "waiting", NOW - timedelta(minutes=50)))
+        lesson = session.get(Lesson, platform.lesson_a)
+        assert lesson is not None
+        lesson.video_status, lesson.video_status_at = "waiting_upload", NOW - timedelta(minutes=50)
+        lesson.mux_upload_id = "up-1"
+        session.add(webhook(1, NOW - timedelta(hours=5)))
+    assert silence(engine) == [50.0]  # no word from Mux about the upload: the pipe may be broken
+    with Session(engine) as session, session.begin():
+        created = WebhookEvent(
+            id="ev-created",
+            type="video.upload.created",
+            object_type="upload",
+            object_id="up-1",
+            occurred_at=NOW - timedelta(minutes=49),
+            received_at=NOW - timedelta(minutes=49),
+            payload={},
+        )
+        session.add(created)
+    assert silence(engine) == []  # Mux acknowledged it; the file is still on its way
+    with Session(engine) as session, session.begin():
+        row = session.scalars(select(Upload).where(Upload.mux_upload_id == "up-1")).one()
+        row.status, row.updated_at = "asset_created", NOW - timedelta(minutes=45)
+    assert silence(engine) == [45.0]  # now Mux owes a ready or errored event and none came for 45 min
 
 
 def test_upload_failure_rate_over_a_window_with_a_minimum(engine: Engine) -> None:

@@ -123,7 +123,14 @@ DEFAULT_RULES: dict[str, Rule] = {
             window_s=24 * 3600,
         ),
         Rule(COST_BUDGET, "A month's projected Mux cost over LECTERN_MONTHLY_BUDGET_USD", "$"),
-        Rule(ORPHAN_ASSET, "A ready or errored Mux asset no lesson uses (it still costs storage)", "assets"),
+        # One alert per asset: a teacher replacing a course's videos would post dozens of messages. The pages
+        # list them with their monthly cost, and the orphan_cleanup job deletes them when configured.
+        Rule(
+            ORPHAN_ASSET,
+            "A ready or errored Mux asset no lesson uses (it still costs storage)",
+            "assets",
+            notify=False,
+        ),
         Rule(ASSET_MISSING, "A lesson plays a Mux asset Mux no longer has", "assets", severity="error"),
     )
 }

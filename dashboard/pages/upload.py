@@ -58,7 +58,7 @@ def request_ticket(chosen: LessonRow, start_over: bool = False) -> None:
         tickets[chosen.id] = service.request_upload(user.id, chosen.id)
         outcomes.pop(chosen.id, None)
     except LecternError as exc:
-        st.error(view.upload_error(exc))
+        st.error(view.upload_error(exc, admin=user.role == "admin"))
 
 
 if ticket is None and st.button("Get an upload URL", type="primary", key="get_upload_url"):

@@ -20,12 +20,12 @@ def live_ticket(tickets: dict[int, UploadTicket], lesson_id: int, now: datetime)
     return ticket
 
 
-def upload_error(exc: LecternError) -> str:
-    """What a teacher reads when no upload URL could be had."""
+def upload_error(exc: LecternError, *, admin: bool = False) -> str:
+    """What a teacher reads when no upload URL could be had (only an admin reads which settings are missing)."""
     if isinstance(exc, Forbidden | NotFound):
         return "That lesson is not one of yours."
     if isinstance(exc, NotConfigured):
-        return f"Uploads are not set up: {exc.message}"
+        return f"Uploads are not set up: {exc.message}" if admin else "Uploads are not set up yet: ask an admin."
     if isinstance(exc, MuxError):
         return f"Mux refused the upload: {exc.message}. Try again in a moment."
     return exc.user_message

@@ -69,13 +69,18 @@ def test_the_upload_is_over_once_the_lesson_stops_waiting_on_mux(
     [
         (Forbidden("not yours"), "That lesson is not one of yours."),
         (NotFound("no lesson 5"), "That lesson is not one of yours."),
-        (NotConfigured("set MUX_TOKEN_ID"), "Uploads are not set up: set MUX_TOKEN_ID"),
+        (NotConfigured("set MUX_TOKEN_ID"), "Uploads are not set up yet: ask an admin."),
         (MuxUnavailable("Mux answered 503"), "Mux refused the upload: Mux answered 503. Try again in a moment."),
         (Conflict("the lesson is being migrated"), "the lesson is being migrated"),
     ],
 )
 def test_upload_errors_in_a_teachers_words(error: LecternError, expected: str) -> None:
     assert view.upload_error(error) == expected
+
+
+def test_only_admins_read_which_settings_are_missing() -> None:
+    missing = NotConfigured("set MUX_TOKEN_ID")
+    assert view.upload_error(missing, admin=True) == "Uploads are not set up: set MUX_TOKEN_ID"
 
 
 def test_a_lesson_with_a_video_keeps_playing_it() -> None:

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from core.costs.errors import CostError
-from core.costs.report import present, report_csv, rollup
+from core.costs.report import report_csv, rollup
 from core.costs.whatif import CAPS
 from dashboard import analytics, context, platform_db
+from dashboard import definitions as d
 from dashboard.analytics import NoWarehouse
 from dashboard.auth import require_role
 from dashboard.charts import costs as charts
 from dashboard.views import costs as view
-from dashboard.widgets import message, metric_row
+from dashboard.widgets import message, metric_row, table
 
 require_role("admin")
 settings = context.settings()
@@ -30,7 +31,7 @@ try:
     book = analytics.price_book()
     data = analytics.costs(first, last, today=today)
 except NoWarehouse:
-    st.info("No warehouse yet: costs are estimated from synced Mux usage. Run `lectern sync --once` first.")
+    st.info(f"Costs are estimated from synced Mux usage. {analytics.NOT_SYNCED}")
     st.stop()
 except CostError as exc:
     st.error(exc.user_message)
@@ -52,12 +53,12 @@ for alert in recorded.alerts:
 if recorded.unavailable:
     st.caption(f"Recorded budget alerts are unavailable ({recorded.unavailable}).")
 
-st.plotly_chart(charts.cost_by_line(rollup(data.estimate, "day")), width="stretch")
-left, right = st.columns(2)
-by_course = rollup(data.estimate, "course", data.attribution)
-by_lesson = rollup(data.estimate, "lesson", data.attribution)
-left.plotly_chart(charts.top_groups(by_course, "course_title", "Top courses"), width="stretch")
-right.plotly_chart(charts.top_groups(by_lesson, "lesson_title", "Top lessons"), width="stretch")
+st.plotly_chart(charts.cost_by_line(rollup(data.estimate, "day"), today=today), width="stretch")
+if first <= today <= last:
+    st.caption(view.PARTIAL_DAY)
+# One per row: course and lesson names need the width (side by side, the bars get a sliver at 1024 px).
+st.plotly_chart(charts.top_groups(rollup(data.estimate, "course", data.attribution), "course_title", "Top courses"))
+st.plotly_chart(charts.top_groups(rollup(data.estimate, "lesson", data.attribution), "lesson_title", "Top lessons"))
 
 st.subheader("Forecast")
 if forecast is None:
@@ -70,7 +71,7 @@ else:
 
 st.subheader("What if…")
 with st.form("what_if"):
-    cols = st.columns(4)
+    cols = st.columns(2) + st.columns(2)  # two by two: the labels stay whole at 1024 px
     cap = cols[0].selectbox("Cap resolution", [view.NO_CAP, *CAPS])
     quality = cols[1].selectbox("Video quality", view.QUALITY_CHOICES)
     unwatched = cols[2].number_input("Delete lessons unplayed for N days (0 = keep)", min_value=0, value=0)
@@ -79,19 +80,20 @@ with st.form("what_if"):
 if submitted:
     levers = view.levers(cap, quality, int(unwatched), migrate)
     result = analytics.cost_what_if(data.estimate.period, levers, as_of=today + timedelta(days=1))
+    st.markdown(view.what_if_summary(levers))
     st.plotly_chart(charts.what_if_diff(result.diff), width="stretch")
-    st.dataframe(view.what_if_table(result.diff), hide_index=True, width="stretch")
+    table(view.what_if_table(result.diff), column_config=d.WHAT_IF_COLUMNS)
     for note in result.notes:
         st.caption(note)
 
-st.subheader("Download")
-group = st.selectbox("Group the CSV by", view.CSV_GROUPS, key="costs_csv_group")
-st.dataframe(present(rollup(data.estimate, group, data.attribution)), hide_index=True, width="stretch")
+st.subheader("Breakdown")
+group = st.selectbox("Group by", view.CSV_GROUPS, key="costs_csv_group")
+table(view.breakdown(rollup(data.estimate, group, data.attribution)), column_config=d.COST_COLUMNS)
 st.download_button(
     "Download CSV",
     report_csv(data.estimate, group, data.attribution),
     file_name=view.csv_name(first, last, group),
     mime="text/csv",
 )
-for note in data.notes:
+for note in view.unshown_notes(data):
     st.caption(f"Note: {note}")

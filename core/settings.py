@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # Platform database (SQLite file is the embedded default; PostgreSQL in production and CI).
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/lectern.db", alias="DATABASE_URL")
     warehouse_path: Path = Field(default=VAR_DIR / "warehouse.duckdb", alias="LECTERN_WAREHOUSE_PATH")
+    # Local files of the CLI's own (the demo sign-ins, the sample media); `lectern demo --var` points it there.
+    var_dir: Path = Field(default=VAR_DIR, alias="LECTERN_VAR_DIR")
 
     # Mux. MUX_API_URL points at the emulator in demo/tests; leave it unset for the real Mux.
     mux_token_id: str = Field(default="", alias="MUX_TOKEN_ID")

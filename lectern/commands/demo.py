@@ -30,7 +30,7 @@ from lectern.demo_incidents import DEMO_ALERT_RULES
 from lectern.demo_plan import DEMO_SETTINGS, preparation_steps
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR = ROOT / "var"
+DEFAULT_VAR = ROOT / "var"
 console = Console()
 
 
@@ -46,10 +46,11 @@ class DemoPorts:
 class Supervisor:
     """Child processes started by the demo; `stop` ends them all (SIGTERM, then SIGKILL)."""
 
+    logs: Path
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (VAR / "logs" / f"{name}.log").open("ab")
+        log = (self.logs / f"{name}.log").open("ab")
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.children.append((name, proc))
         return proc
@@ -57,7 +58,7 @@ class Supervisor:
     def check(self) -> str | None:
         for name, proc in self.children:
             if proc.poll() is not None:
-                return f"{name} exited with code {proc.returncode}; see var/logs/{name}.log"
+                return f"{name} exited with code {proc.returncode}; see {self.logs / name}.log"
         return None
 
     def stop(self) -> None:
@@ -99,9 +100,12 @@ def load_env_file(path: Path) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-def demo_environment(ports: DemoPorts) -> dict[str, str]:
-    """Settings for every demo process; secrets are made once and kept in var/demo.env (mode 600)."""
-    env_file = VAR / "demo.env"
+def demo_environment(ports: DemoPorts, var: Path) -> dict[str, str]:
+    """Settings for every demo process; secrets are made once and kept in var/demo.env (mode 600).
+
+    Every file a demo process writes lies under `var` (passed as absolute paths, whatever the working directory).
+    """
+    env_file = var / "demo.env"
     kept = load_env_file(env_file)
     for name in ("MUX_TOKEN_SECRET", "MUX_WEBHOOK_SECRET", "LECTERN_PLATFORM_JWT_SECRET", "LECTERN_PSEUDONYM_KEY"):
         kept.setdefault(name, secrets.token_urlsafe(24))
@@ -110,8 +114,8 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
     emulator = f"http://127.0.0.1:{ports.emulator}"
     return {
         **os.environ,
-        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'lectern.db'}"),
-        "LECTERN_WAREHOUSE_PATH": str(VAR / "warehouse.duckdb"),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{var / 'lectern.db'}"),
+        "LECTERN_WAREHOUSE_PATH": str(var / "warehouse.duckdb"),
         "MUX_TOKEN_ID": "demo-token",
         "MUX_API_URL": emulator,
         "MUX_STREAM_BASE_URL": f"{emulator}/stream",
@@ -128,8 +132,9 @@ def demo_environment(ports: DemoPorts) -> dict[str, str]:
         "LECTERN_METRICS_ALLOW": "127.0.0.0/8",
         # One metrics directory for every demo process: the API's /metrics shows the scheduler and the
         # migration worker too (docs/metrics.md).
-        "LECTERN_METRICS_DIR": str(VAR / "metrics"),
-        "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics"),
+        "LECTERN_METRICS_DIR": str(var / "metrics"),
+        "PROMETHEUS_MULTIPROC_DIR": str(var / "metrics"),
+        "LECTERN_VAR_DIR": str(var),
         # The staged failures fire at once and the demo's few uploads count (docs/alerts.md, the rules).
         "LECTERN_ALERT_RULES": os.environ.get("LECTERN_ALERT_RULES", json.dumps(DEMO_ALERT_RULES)),
         **{k: os.environ.get(k, v) for k, v in DEMO_SETTINGS.items()},
@@ -160,21 +165,21 @@ def run_step(title: str, argv: list[str], env: dict[str, str]) -> str:
     return result.stdout
 
 
-def ensure_signing_key(env: dict[str, str]) -> None:
+def ensure_signing_key(env: dict[str, str], var: Path) -> None:
     """Create a signing key in the emulator once; its id and private key join var/demo.env."""
     if env.get("MUX_SIGNING_KEY_ID"):
         return
     out = run_step("creating a Mux signing key for private lessons", lectern("mux", "signing-key", "create"), env)
     created = {k: v for k, v in (line.split("=", 1) for line in out.splitlines() if line.startswith("MUX_SIGNING_"))}
     env.update(created)
-    with (VAR / "demo.env").open("a") as fh:
+    with (var / "demo.env").open("a") as fh:
         fh.writelines(f"{k}={v}\n" for k, v in created.items())
 
 
-def prepare_analytics(env: dict[str, str], ports: DemoPorts) -> list[str]:
+def prepare_analytics(env: dict[str, str], ports: DemoPorts, var: Path) -> list[str]:
     """Run the sample data's steps after the seed (lectern/demo_plan.py); returns the staged failures' lines."""
     staged: list[str] = []
-    for step in preparation_steps(emulator_url=f"http://127.0.0.1:{ports.emulator}", var=VAR):
+    for step in preparation_steps(emulator_url=f"http://127.0.0.1:{ports.emulator}", var=var):
         if step.before_dashboard or not step.needed():
             continue
         out = run_step(step.title, list(step.argv), env)
@@ -185,32 +190,40 @@ def prepare_analytics(env: dict[str, str], ports: DemoPorts) -> list[str]:
 
 def command(
     fresh: bool = typer.Option(False, "--fresh", help="Forget the previous demo's data (var/) first."),
+    var: Path = typer.Option(
+        DEFAULT_VAR, "--var", help="Directory for everything the demo keeps: databases, media, logs, secrets."
+    ),
+    api_port: int = typer.Option(DemoPorts.api, "--api-port", min=1, max=65535, help="The API's port."),
+    dashboard_port: int = typer.Option(DemoPorts.dashboard, "--dashboard-port", min=1, max=65535),
+    emulator_port: int = typer.Option(DemoPorts.emulator, "--emulator-port", min=1, max=65535),
+    s3_port: int = typer.Option(DemoPorts.s3, "--s3-port", min=1, max=65535, help="moto's S3 port."),
 ) -> None:
     """Run the whole product locally on sample data. Ctrl-C stops everything it started."""
     from core.errors import Conflict, NotConfigured
 
-    ports = DemoPorts()
+    ports = DemoPorts(api=api_port, dashboard=dashboard_port, emulator=emulator_port, s3=s3_port)
+    var = var.resolve()
     if importlib.util.find_spec("moto") is None:
         raise NotConfigured(
             "the demo's S3 (moto) is not installed; install the `demo` extra: `make install`, "
             "`uv sync --extra demo` or `pip install 'lectern[demo]'`"
         )
     if fresh:
-        for path in [VAR / "lectern.db", VAR / "emulator", VAR / "demo.env", VAR / "warehouse"]:
+        for path in [var / "lectern.db", var / "emulator", var / "demo.env", var / "warehouse"]:
             subprocess.run(["rm", "-rf", str(path)], check=True)
-    (VAR / "logs").mkdir(parents=True, exist_ok=True)
+    (var / "logs").mkdir(parents=True, exist_ok=True)
     busy = [f"{name} ({port})" for name, port in vars(ports).items() if not port_free(port)]
     if busy:
         raise Conflict(f"ports in use: {', '.join(busy)}; stop whatever holds them (an earlier demo?)")
 
-    env = demo_environment(ports)
-    sup = Supervisor()
+    env = demo_environment(ports, var)
+    sup = Supervisor(var / "logs")
     # Ctrl-C and `kill` both stop everything; set explicitly because a shell that starts us in the
     # background leaves SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        console.print("[bold]Starting Lectern's demo[/] (logs in var/logs/)")
+        console.print(f"[bold]Starting Lectern's demo[/] (logs in {var / 'logs'})")
         sup.start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.s3)], env)
         webhook = f"http://127.0.0.1:{ports.api}/api/videos/mux/webhook"
         sup.start(
@@ -226,26 +239,26 @@ def command(
                 "--processing-delay",
                 "3",
                 "--state",
-                str(VAR / "emulator" / "state.json"),
+                str(var / "emulator" / "state.json"),
             ),
             env,
         )
         wait_http(f"http://127.0.0.1:{ports.s3}/", supervisor=sup)
         wait_http(f"http://127.0.0.1:{ports.emulator}/_emulator/health", supervisor=sup)
         run_step("migrating the platform database", lectern("db", "upgrade"), env)
-        for step in preparation_steps(emulator_url=f"http://127.0.0.1:{ports.emulator}", var=VAR):
+        for step in preparation_steps(emulator_url=f"http://127.0.0.1:{ports.emulator}", var=var):
             if step.before_dashboard and step.needed():
                 console.print(run_step(step.title, list(step.argv), env).strip())
-        ensure_signing_key(env)
-        write_shell_env(env, VAR / "demo-shell.env", inherited=dict(os.environ))
+        ensure_signing_key(env, var)
+        write_shell_env(env, var / "demo-shell.env", inherited=dict(os.environ))
         sup.start("api", lectern("api", "--host", "127.0.0.1", "--port", str(ports.api)), env)
         wait_http(f"http://127.0.0.1:{ports.api}/healthz", supervisor=sup)
-        staged = prepare_analytics(env, ports)
+        staged = prepare_analytics(env, ports, var)
         sup.start("scheduler", lectern("sync", "schedule"), env)
         sup.start("migration-worker", lectern("migrate", "worker"), env)
         sup.start("dashboard", lectern("dashboard", "--host", "127.0.0.1", "--port", str(ports.dashboard)), env)
         wait_http(f"http://127.0.0.1:{ports.dashboard}/_stcore/health", timeout=90, supervisor=sup)
-        print_banner(ports, staged)
+        print_banner(ports, var, staged)
         while (problem := sup.check()) is None:
             time.sleep(1)
         console.print(f"[red]{problem}[/]")
@@ -265,8 +278,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def print_banner(ports: DemoPorts, staged: list[str] | None = None) -> None:
-    accounts = (VAR / "demo-accounts.txt").read_text() if (VAR / "demo-accounts.txt").exists() else ""
+def print_banner(ports: DemoPorts, var: Path, staged: list[str] | None = None) -> None:
+    accounts = (var / "demo-accounts.txt").read_text() if (var / "demo-accounts.txt").exists() else ""
     console.print(
         f"""
 [bold green]Lectern is running.[/]
@@ -274,15 +287,15 @@ def print_banner(ports: DemoPorts, staged: list[str] | None = None) -> None:
   API (OpenAPI)  http://127.0.0.1:{ports.api}/docs
   Mux emulator   http://127.0.0.1:{ports.emulator}  (controls under /_emulator/, see docs/emulator.md)
   S3 (moto)      http://127.0.0.1:{ports.s3}
-  Settings used  var/demo-shell.env (secrets generated for this machine, kept in var/demo.env)
+  Settings used  {var / "demo-shell.env"} (secrets generated for this machine, kept in {var / "demo.env"})
 
 [bold]Demo sign-ins[/]
 {accounts}"""
     )
     console.print(operations_note(staged or []), highlight=False)
     console.print(
-        """Any lectern command against this demo, from another terminal:
-  set -a; . var/demo-shell.env; set +a; .venv/bin/lectern token --user <id>
+        f"""Any lectern command against this demo, from another terminal:
+  set -a; . {var / "demo-shell.env"}; set +a; .venv/bin/lectern token --user <id>
 Press Ctrl-C to stop everything."""
     )
 

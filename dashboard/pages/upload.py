@@ -31,7 +31,7 @@ settings = context.settings()
 st.title("Upload a lesson video")
 st.caption(
     "The file goes from your browser straight to Mux in resumable chunks. Mux accepts it only from "
-    f"{settings.cors_origin} (LECTERN_CORS_ORIGIN): open the dashboard at that address to upload."
+    f"{' or '.join(settings.cors_origins)} (LECTERN_CORS_ORIGIN): open the dashboard at that address to upload."
 )
 picked = pick_lesson(factory, scope, key="upload")
 if picked is None:
@@ -53,7 +53,7 @@ def request_ticket(chosen: LessonRow, start_over: bool = False) -> None:
             mux = context.mux()
             if current is not None and mux is not None:
                 mux.cancel_direct_upload(current.upload_id)
-        tickets[chosen.id] = service.request_upload(user.id, chosen.id)
+        tickets[chosen.id] = service.request_upload(user.id, chosen.id, origin=context.page_origin())
     except LecternError as exc:
         st.error(view.upload_error(exc))
 

@@ -319,15 +319,21 @@ def command(
         say(f"Starting Lectern's demo (logs in {shown(var / 'logs')})")
         sup.start("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports.s3)], env)
         sup.start("emulator", emulator_argv(ports, var), env)
-        migrate_database(env)  # while S3 and the emulator start; the API, the dashboard and the seed need it
-        if not env.get("MUX_SIGNING_KEY_ID"):
+        # The dashboard boots for seconds (imports) before it serves a session, so it starts as soon as its
+        # settings are complete: at once on a second start (the signing key is kept), else once the emulator
+        # has made the key. It reads the database only when a browser opens a session, after the migration.
+        has_key = bool(env.get("MUX_SIGNING_KEY_ID"))
+        if has_key:
+            sup.start("dashboard", dashboard_argv("127.0.0.1", ports.dashboard), dashboard_env(env))
+        migrate_database(env)  # while S3 and the emulator start; the API and the seed need it
+        if not has_key:
             wait_http(f"{emulator_url}/_emulator/health", supervisor=sup)
             ensure_signing_key(env, var, emulator_url)  # in the environment the API and the dashboard start with
+            sup.start("dashboard", dashboard_argv("127.0.0.1", ports.dashboard), dashboard_env(env))
         write_shell_env(env, var / "demo-shell.env", inherited=dict(os.environ))
-        # Both start now and boot (seconds of imports) while the first steps run: a page opened before the
-        # banner shows which step runs. The banner, with the sign-ins, waits for those steps.
+        # The API boots while the first steps run; a page opened before the banner shows which step runs. The
+        # banner, with the sign-ins, waits for those steps.
         sup.start("api", lectern("api", "--host", "127.0.0.1", "--port", str(ports.api)), env)
-        sup.start("dashboard", dashboard_argv("127.0.0.1", ports.dashboard), dashboard_env(env))
         first_answer = FirstAnswer(lambda: dashboard_answers(dashboard), started)
         if ahead:
             wait_http(f"http://127.0.0.1:{ports.s3}/", supervisor=sup)  # the seed puts lesson videos there

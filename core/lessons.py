@@ -119,17 +119,23 @@ class LessonVideoService:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
-    def request_upload(self, user_id: int, lesson_id: int) -> UploadTicket:
-        """A direct-upload URL for the lesson; a still-pending one is returned instead of a second."""
+    def request_upload(self, user_id: int, lesson_id: int, *, origin: str | None = None) -> UploadTicket:
+        """A direct-upload URL for the lesson; a still-pending one is returned instead of a second.
+
+        `origin` is the page the browser will send the file from: Mux accepts it from that origin when it is
+        one of LECTERN_CORS_ORIGIN's, else from the first of them.
+        """
         if self.mux is None:
             raise NotConfigured("uploads need Mux credentials: set MUX_TOKEN_ID and MUX_TOKEN_SECRET")
+        allowed = self.mux.settings.cors_origins
+        cors_origin = origin if origin in allowed else allowed[0]
         # The row lock (PostgreSQL) makes concurrent requests for one lesson share a single upload.
         with transaction(self.session_factory) as session:
             access = load_lesson_access(session, lesson_id, user_id, for_update=True)
             require_manage(access)
             lesson = access.lesson
             assert isinstance(lesson, Lesson)  # for_update=True gives the session-managed row
-            pending = self._pending_upload(lesson)
+            pending = self._pending_upload(lesson, cors_origin)
             if pending is not None:
                 return pending
             upload = self.mux.create_direct_upload(
@@ -137,6 +143,7 @@ class LessonVideoService:
                 playback_policy=lesson.playback_policy,
                 title=lesson.title,
                 external_id=f"lesson-{lesson.id}",
+                cors_origin=cors_origin,
             )
             now = self._now()
             mark_waiting_upload(lesson, upload.id, now)
@@ -156,7 +163,7 @@ class LessonVideoService:
                 reused=False,
             )
 
-    def _pending_upload(self, lesson: Lesson) -> UploadTicket | None:
+    def _pending_upload(self, lesson: Lesson, cors_origin: str) -> UploadTicket | None:
         if lesson.video_status != VideoStatus.waiting_upload or not lesson.mux_upload_id or self.mux is None:
             return None
         try:
@@ -164,6 +171,12 @@ class LessonVideoService:
         except MuxNotFound:
             return None
         if upload.status != "waiting" or not upload.url:
+            return None
+        if upload.cors_origin not in (cors_origin, "*"):
+            # The browser asking now is at another origin (localhost vs 127.0.0.1): Mux would refuse its file.
+            # The old upload is cancelled, not left waiting, and a new one made for this origin.
+            self.mux.cancel_direct_upload(upload.id)
+            log.info("upload.replaced_for_origin", lesson_id=lesson.id, upload_id=upload.id, origin=cors_origin)
             return None
         started = lesson.video_status_at or self._now()
         timeout = upload.timeout_s or self.mux.settings.upload_timeout_s

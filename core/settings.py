@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # Platform database (SQLite file is the embedded default; PostgreSQL in production and CI).
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/lectern.db", alias="DATABASE_URL")
     warehouse_path: Path = Field(default=VAR_DIR / "warehouse.duckdb", alias="LECTERN_WAREHOUSE_PATH")
+    # Local files of the CLI's own (the demo sign-ins, the sample media); `lectern demo --var` points it there.
+    var_dir: Path = Field(default=VAR_DIR, alias="LECTERN_VAR_DIR")
+    # `lectern demo` sets it: the file its data preparation reports progress to (core/demo_progress.py), which
+    # the dashboard shows on every page. Unset everywhere else.
+    demo_progress_file: Path | None = Field(default=None, alias="LECTERN_DEMO_PROGRESS_FILE")
 
     # Mux. MUX_API_URL points at the emulator in demo/tests; leave it unset for the real Mux.
     mux_token_id: str = Field(default="", alias="MUX_TOKEN_ID")
@@ -64,7 +69,9 @@ class Settings(BaseSettings):
     s3_presign_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="LECTERN_S3_PRESIGN_TTL_S")
 
     # API and playback.
-    cors_origin: str = Field(default="http://localhost:8501", alias="LECTERN_CORS_ORIGIN")
+    # The origins browsers open the dashboard at, comma-separated (both names of this machine by default). A Mux
+    # direct upload accepts the file from one origin: the dashboard asks for the one its page was opened at.
+    cors_origin: str = Field(default="http://localhost:8501,http://127.0.0.1:8501", alias="LECTERN_CORS_ORIGIN")
     # No default: the API refuses to start without one (see `api_secret_problems`); `lectern demo` makes one.
     platform_jwt_secret: SecretStr = Field(default=SecretStr(""), alias="LECTERN_PLATFORM_JWT_SECRET")
     playback_token_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600, alias="LECTERN_PLAYBACK_TOKEN_TTL_S")
@@ -225,6 +232,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database {url.get_backend_name()!r}; use postgresql or sqlite")
         return value
 
+    @field_validator("cors_origin")
+    @classmethod
+    def _dashboard_origins(cls, value: str) -> str:
+        origins = [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
+        if not origins:
+            raise ValueError("name at least one origin (e.g. http://localhost:8501)")
+        for origin in origins:
+            if origin != "*" and (not origin.startswith(("http://", "https://")) or origin.count("/") > 2):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return ",".join(origins)
+
     @field_validator("api_cors_origins", "api_frame_ancestors", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -269,6 +287,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return make_url(self.database_url).get_backend_name() == "sqlite"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """LECTERN_CORS_ORIGIN's origins; the first is where the dashboard's own links point."""
+        return self.cors_origin.split(",")
 
     @property
     def mux_configured(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.memory import keep_freed_memory
-from dashboard import auth, context
+from dashboard import auth, context, demo_progress_note
 from dashboard.error_boundary import run_guarded
 from dashboard.navigation import DEFAULT_PAGE, SIGN_IN, pages_for
 
@@ -33,4 +33,5 @@ else:
         st.caption(f"Signed in as **{user.name}** ({user.role})")
         st.button("Sign out", on_click=auth.sign_out, key="sign_out")
     page = st.navigation(sections)
+demo_progress_note.show()  # `lectern demo` only: its sample data's preparation, until done
 run_guarded(page.run, page=page.url_path or "signin", user_id=user.id if user is not None else None)

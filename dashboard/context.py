@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,9 +80,16 @@ def session_limits() -> SessionLimits:
     return SessionLimits.from_settings(settings())
 
 
-def dashboard_base_url() -> str:
-    """Where browsers reach this dashboard: the origin Mux accepts direct uploads from (LECTERN_CORS_ORIGIN).
+def page_origin() -> str | None:
+    """The origin the browser opened this page at (scheme://host:port, from st.context.url), if it says."""
+    parts = urlsplit(st.context.url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
-    Web component scripts and media in `components.html` need absolute URLs (the frame is about:srcdoc).
+
+def dashboard_base_url() -> str:
+    """Where this browser reaches the dashboard: the page's own origin, else the first of LECTERN_CORS_ORIGIN's.
+
+    Web component scripts and media in `components.html` need absolute URLs (the frame is about:srcdoc); from
+    another origin (localhost vs 127.0.0.1) the browser would refuse the module scripts without CORS headers.
     """
-    return settings().cors_origin.rstrip("/")
+    return page_origin() or settings().cors_origins[0]

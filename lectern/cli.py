@@ -200,7 +200,7 @@ def seed(
     if platform is not None:
         elapsed = time.perf_counter() - started
         console.print(", ".join(f"{n:,} {t}" for t, n in counts.items()) + f" in {elapsed:.1f} s")
-        print_demo_accounts(platform.demo_accounts)
+        print_demo_accounts(platform.demo_accounts, settings.var_dir)
 
 
 def _advancer(bar: Progress) -> seeding_progress:
@@ -222,12 +222,12 @@ def _seed_media(lectern: Lectern, keys: list[str], advance: seeding_progress) ->
     if settings.s3_endpoint_url is None and not settings.aws_access_key_id:
         console.print("S3 not configured (S3_ENDPOINT_URL / AWS_*): legacy lessons keep keys without files")
         return
-    clips = sample_clips(Path("var/sample-media"))
+    clips = sample_clips(settings.var_dir / "sample-media")
     added = upload_missing_videos(lectern.s3, settings.s3_bucket, keys, clips, advance)
     console.print(f"{added} legacy lesson videos put in s3://{settings.s3_bucket}")
 
 
-def print_demo_accounts(accounts: list[DemoAccount]) -> None:
+def print_demo_accounts(accounts: list[DemoAccount], var: Path) -> None:
     """Print the sign-ins (and keep a private copy in var/ so `make demo` can show them again)."""
     table = Table("role", "email", "password", title="Demo sign-ins")
     lines = []
@@ -235,7 +235,7 @@ def print_demo_accounts(accounts: list[DemoAccount]) -> None:
         table.add_row(acc.role, acc.email, acc.password)
         lines.append(f"{acc.role:8} {acc.email:28} {acc.password}")
     console.print(table)
-    path = Path("var/demo-accounts.txt")
+    path = var / "demo-accounts.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)

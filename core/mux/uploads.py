@@ -29,8 +29,10 @@ class UploadsMixin(MuxBase):
         playback_policy: str,
         title: str | None = None,
         external_id: str | None = None,
+        cors_origin: str | None = None,
     ) -> Upload:
-        """A direct upload for a lesson: passthrough = lesson id, only the lesson's playback policy."""
+        """A direct upload for a lesson: passthrough = lesson id, only the lesson's playback policy; the browser
+        sends the file from `cors_origin` (default: the first of LECTERN_CORS_ORIGIN's)."""
         new_asset = mux_python.CreateAssetRequest(
             playback_policies=[playback_policy],
             passthrough=str(lesson_id),
@@ -39,7 +41,7 @@ class UploadsMixin(MuxBase):
         )
         request = mux_python.CreateUploadRequest(
             timeout=self.settings.upload_timeout_s,
-            cors_origin=self.settings.cors_origin,
+            cors_origin=cors_origin or self.settings.cors_origins[0],
             new_asset_settings=new_asset,
         )
         resp = self._call("create direct upload", self.uploads_api.create_direct_upload, request)

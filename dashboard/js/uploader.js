@@ -50,7 +50,7 @@ async function putChunk(file, start, end) {
         body: file.slice(start, end + 1),
       });
     } catch (err) {
-      if (attempt >= 5) throw new Error("the connection dropped");
+      if (attempt >= 5) throw unreachable();
     }
     if (resp && (resp.ok || resp.status === 308)) return resp;
     if (resp && ![408, 429, 500, 502, 503, 504].includes(resp.status)) {
@@ -89,6 +89,31 @@ function failed(reason) {
   show(`Upload stopped: ${reason}. Check your connection, then click Resume: it continues where it stopped.`, "error");
 }
 
+// A request to the upload URL (another origin) that gets no readable answer fails the same way whether the
+// network is down or the upload server refused this page's origin (CORS): a TypeError, or UpChunk's status 0.
+// A no-cors request tells them apart: it resolves (with an opaque answer) whenever the server answers at all.
+function unreachable() { const err = new Error("the connection dropped"); err.unreachable = true; return err; }
+
+async function refusedOrigin() {
+  if (navigator.onLine === false) return false;
+  try {
+    await fetch(CFG.endpoint, { method: "GET", mode: "no-cors", cache: "no-store" });
+    return true;
+  } catch (err) {
+    return false;
+  }
+}
+
+async function failedUnreachable() {
+  if (!(await refusedOrigin())) { failed("the connection dropped"); return; }
+  setState("error");
+  resumeBtn.hidden = true;
+  const here = self.origin;
+  show(`Upload refused: the upload server does not accept files from this page's address, ${here} (a CORS/origin ` +
+    `error, not your connection). Open the dashboard at an address listed in the LECTERN_CORS_ORIGIN setting, or ` +
+    `add ${here} to LECTERN_CORS_ORIGIN and restart the dashboard; then get a new upload URL.`, "error");
+}
+
 // UpChunk's requests have no timeout, so a connection that hangs (rather than fails) would stall it forever:
 // no progress for stallSeconds while online is reported as a drop. Offline, UpChunk waits for 'online' itself.
 function touch() { lastProgressAt = Date.now(); }
@@ -112,12 +137,13 @@ async function start(file) {
   try {
     offset = await serverOffset(file);
   } catch (err) {
+    if (err instanceof TypeError) return failedUnreachable();  // fetch got no answer it may read
     failed(err.message.startsWith("this upload") ? err.message : "the upload URL could not be reached");
     return;
   }
   if (offset >= file.size) return done();
   if (offset > 0) {
-    try { await resumeFrom(file, offset); } catch (err) { failed(err.message); }
+    try { await resumeFrom(file, offset); } catch (err) { err.unreachable ? failedUnreachable() : failed(err.message); }
     return;
   }
   // Nothing uploaded yet: hand the file to <mux-uploader> (chunked upload with its progress bar).
@@ -145,8 +171,8 @@ uploader.addEventListener("offline", () => show("Connection lost: the upload pau
 uploader.addEventListener("online", () => { touch(); show("Back online: continuing the upload."); });
 uploader.addEventListener("uploaderror", (event) => {
   const message = (event.detail && event.detail.message) || "the upload failed";
-  // UpChunk reports a request that got no answer as status 0.
-  failed(/responded with 0\b/.test(message) ? "the connection dropped" : message);
+  // UpChunk reports a request that got no answer it may read as status 0.
+  if (/responded with 0\b/.test(message)) failedUnreachable(); else failed(message);
 });
 uploader.addEventListener("success", done);
 resumeBtn.addEventListener("click", () => { if (currentFile) start(currentFile); });

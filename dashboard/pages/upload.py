@@ -55,7 +55,7 @@ def request_ticket(chosen: LessonRow, start_over: bool = False) -> None:
             mux = context.mux()
             if current is not None and mux is not None:
                 mux.cancel_direct_upload(current.upload_id)
-        tickets[chosen.id] = service.request_upload(user.id, chosen.id)
+        tickets[chosen.id] = service.request_upload(user.id, chosen.id, origin=context.page_origin())
         outcomes.pop(chosen.id, None)
     except LecternError as exc:
         st.error(view.upload_error(exc, admin=user.role == "admin"))

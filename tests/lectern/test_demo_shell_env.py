@@ -15,10 +15,9 @@ PORTS = DemoPorts(api=18000, dashboard=18501, emulator=18800, s3=18900)
 
 
 def test_a_shell_that_sources_it_gets_the_demos_settings(tmp_path: Path, monkeypatch: object) -> None:
-    monkeypatch.setattr("lectern.commands.demo.VAR", tmp_path)  # type: ignore[attr-defined]
     inherited = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "UNRELATED": "kept out"}
     monkeypatch.setattr(os, "environ", inherited)  # type: ignore[attr-defined]
-    env = demo_environment(PORTS)
+    env = demo_environment(PORTS, tmp_path)
     env["MUX_SIGNING_PRIVATE_KEY"] = "LS0t$(touch pwned)'quote\"d"  # any value survives the shell as it is
     path = tmp_path / "demo-shell.env"
     write_shell_env(env, path, inherited=inherited)

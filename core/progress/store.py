@@ -6,11 +6,13 @@
    unknown user 401, a lesson one may not view 404, one viewed without being enrolled (a teacher, an admin)
    403; the lesson's duration and provider as Lectern knows them now;
 2. each report checked against that lesson (core/progress/plan.py `checked`): 422 when it cannot be true;
-3. the batch's `lesson_watch` rows locked (created first when new), in key order: every write of a
-   student's progress for a lesson happens under that row's lock, so two API workers never interleave
-   writes of the same student and lesson, and two batches lock in the same order (no deadlock between them);
-4. the sessions (`lesson_views`) and the platform's `lesson_progress` rows read, every report folded in
-   (`plan.apply`), and only the rows that changed written: a repeated report writes nothing.
+3. the rows of the batch's students and lessons read under a lock per (student, lesson): every write of a
+   student's progress for a lesson happens under it, so two API workers never interleave writes of the same
+   student and lesson. PostgreSQL: transaction-scoped advisory locks taken in key order (core/progress/pg.py,
+   which does the whole batch in two round trips); SQLite: the database's one write lock, taken when the
+   transaction begins (`immediate_transactions`);
+4. every report folded in (`plan.apply`) and only the rows that changed written: a repeated report writes
+   nothing.
 
 Every report's answer (its result or its error) is returned in order; nothing is answered before the commit.
 `lesson_progress` is also written by the sample data's simulator, so its updates are merges in SQL (seconds
@@ -20,22 +22,24 @@ add up, furthest is the max, the first completion stays) rather than values read
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, Float, bindparam, case, event, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import BindParameter
 
-from core.auth import read_lesson_access, require_view
+from core.auth import LessonAccess, read_lesson_access, require_view
 from core.db.models import LessonProgress, LessonView, LessonWatch, UTCDateTime, table_of
-from core.errors import Forbidden, LecternError, NotFound, TransientError, Unauthenticated
+from core.errors import Forbidden, LecternError, TransientError
 from core.lessons import lesson_status
 from core.logging import get_logger
+from core.progress import pg
 from core.progress.plan import (
     Applied,
     LessonFacts,
@@ -102,36 +106,112 @@ def immediate_transactions(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _retryable(exc: DBAPIError) -> bool:
-    if exc.connection_invalidated:
-        return True
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate in RETRY_SQLSTATES or "database is locked" in str(exc.orig)
+def _retryable(exc: DBAPIError | psycopg.Error) -> bool:
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig: Any = exc.orig
+    else:
+        orig = exc
+        if isinstance(exc, psycopg.OperationalError):
+            return True  # the connection broke: a new one from the pool
+    return getattr(orig, "sqlstate", None) in RETRY_SQLSTATES or "database is locked" in str(orig)
 
 
-class _Sql:
-    """The batch's statements, built once per dialect."""
+def _describe(exc: DBAPIError | psycopg.Error) -> str:
+    return str(exc.orig if isinstance(exc, DBAPIError) else exc)[:300]
 
-    def __init__(self, dialect: str) -> None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        pairs: BindParameter[Any] = bindparam("pairs", expanding=True)
-        self.lock_watch = (
-            select(
-                WATCH.c.user_id,
-                WATCH.c.lesson_id,
-                WATCH.c.covered,
-                WATCH.c.covered_s,
-                WATCH.c.resume_position_s,
-                WATCH.c.resume_started_at,
-                WATCH.c.resume_session_id,
-                WATCH.c.resume_seq,
-                WATCH.c.updated_at,
+
+def _rename(row: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    out = dict(row)
+    out[new] = out.pop(old)
+    return out
+
+
+def _writes(states: dict[Pair, _Pair]) -> pg.Writes:
+    """The rows `apply` marked dirty, grouped by statement."""
+    out = pg.Writes()
+    for (user_id, lesson_id), state in states.items():
+        for session in state.sessions.values():
+            if not session.dirty:
+                continue
+            values = {
+                "last_report_at": session.last_report_at,
+                "last_seq": session.last_seq,
+                "position_s": session.position_s,
+                "furthest_position_s": session.furthest_position_s,
+                "watched": to_bytes(session.watched),
+                "seconds_watched": session.seconds_watched,
+                "duration_s": session.duration_s,
+                "ended_at": session.ended_at,
+            }
+            if session.id is None:
+                out.new_sessions.append(
+                    values
+                    | {
+                        "user_id": user_id,
+                        "lesson_id": lesson_id,
+                        "session_id": session.session_id,
+                        "provider": session.provider,
+                        "started_at": session.started_at,
+                    }
+                )
+            else:
+                out.session_updates.append(values | {"id": session.id})
+        w = state.watch
+        if w.dirty:
+            out.watches.append(
+                {
+                    "user_id": user_id,
+                    "lesson_id": lesson_id,
+                    "covered": to_bytes(w.covered),
+                    "covered_s": w.covered_s,
+                    "resume_position_s": w.resume_position_s,
+                    "resume_started_at": w.resume_started_at,
+                    "resume_session_id": w.resume_session_id,
+                    "resume_seq": w.resume_seq,
+                    "updated_at": w.updated_at,
+                }
             )
-            .where(tuple_(WATCH.c.user_id, WATCH.c.lesson_id).in_(pairs))
-            .order_by(WATCH.c.user_id, WATCH.c.lesson_id)
-            .with_for_update()
-        )
-        self.create_watch = insert(WATCH).on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+        p = state.progress
+        if not p.dirty:
+            continue
+        if p.id is None:
+            out.new_progress.append(
+                {
+                    "user_id": user_id,
+                    "lesson_id": lesson_id,
+                    "seconds_watched": p.gained_s,
+                    "furthest_position_s": p.furthest_position_s,
+                    "completed_at": p.completed_at,
+                    "updated_at": p.updated_at,
+                }
+            )
+        else:
+            out.progress_updates.append(
+                {"id": p.id, "gained": p.gained_s, "furthest": p.furthest_position_s, "completed": p.completed_at,
+                 "at": p.updated_at}
+            )  # fmt: skip
+    return out
+
+
+class _SqliteSql:
+    """The SQLite path's statements (every transaction there holds the write lock: see `immediate_transactions`)."""
+
+    def __init__(self) -> None:
+        insert = sqlite.insert
+        pairs: BindParameter[Any] = bindparam("pairs", expanding=True)
+        self.watch = select(
+            WATCH.c.user_id,
+            WATCH.c.lesson_id,
+            WATCH.c.covered,
+            WATCH.c.covered_s,
+            WATCH.c.resume_position_s,
+            WATCH.c.resume_started_at,
+            WATCH.c.resume_session_id,
+            WATCH.c.resume_seq,
+            WATCH.c.updated_at,
+        ).where(tuple_(WATCH.c.user_id, WATCH.c.lesson_id).in_(pairs))
         self.sessions = select(
             VIEWS.c.id,
             VIEWS.c.user_id,
@@ -158,36 +238,12 @@ class _Sql:
             PROGRESS.c.updated_at,
         ).where(tuple_(PROGRESS.c.user_id, PROGRESS.c.lesson_id).in_(pairs))
         self.insert_session = VIEWS.insert()
-        session_values = {
-            c: bindparam(c, type_=VIEWS.c[c].type)
-            for c in (
-                "last_report_at",
-                "last_seq",
-                "position_s",
-                "furthest_position_s",
-                "watched",
-                "seconds_watched",
-                "duration_s",
-                "ended_at",
-            )
-        }
+        session_values = {c: bindparam(c, type_=VIEWS.c[c].type) for c in pg.SESSION_UPDATE_KEYS if c != "id"}
         self.update_session = update(VIEWS).where(VIEWS.c.id == bindparam("b_id")).values(session_values)
-        watch_values = {
-            c: bindparam(c, type_=WATCH.c[c].type)
-            for c in (
-                "covered",
-                "covered_s",
-                "resume_position_s",
-                "resume_started_at",
-                "resume_session_id",
-                "resume_seq",
-                "updated_at",
-            )
-        }
-        self.update_watch = (
-            update(WATCH)
-            .where(WATCH.c.user_id == bindparam("b_user_id"), WATCH.c.lesson_id == bindparam("b_lesson_id"))
-            .values(watch_values)
+        watch = insert(WATCH)
+        self.upsert_watch = watch.on_conflict_do_update(
+            index_elements=["user_id", "lesson_id"],
+            set_={c: watch.excluded[c] for c in pg.WATCH_KEYS if c not in ("user_id", "lesson_id")},
         )
         # Merges, not values: the simulator may write the same rows (see the module docstring).
         gained: BindParameter[float] = bindparam("gained", type_=Float())
@@ -230,6 +286,13 @@ class _Pair:
     sessions: dict[str, SessionState]
 
 
+def check_access(access: LessonAccess) -> None:
+    """The playback endpoint's rule (404 for whoever may not view), then: only enrolled students have progress."""
+    require_view(access)
+    if not access.enrolled:
+        raise NotEnrolled(f"progress is recorded for students enrolled in lesson {access.lesson.id}'s course")
+
+
 class ProgressStore:
     def __init__(
         self,
@@ -245,7 +308,8 @@ class ProgressStore:
         self.max_ranges = max_ranges
         self.complete_share = complete_share
         self.clock = clock
-        self._sql = _Sql(engine.dialect.name)
+        self.postgres = engine.dialect.name == "postgresql"
+        self._sql = None if self.postgres else _SqliteSql()
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -253,216 +317,128 @@ class ProgressStore:
         """Every report of the batch applied in one transaction; each one's answer, in order."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with self.engine.begin() as conn:
-                    return self._write(conn, reports)
-            except DBAPIError as exc:
+                return self._write_postgres(reports) if self.postgres else self._write_sqlite(reports)
+            except (DBAPIError, psycopg.Error) as exc:
                 if attempt == ATTEMPTS or not _retryable(exc):
-                    log.error("progress.batch_failed", reports=len(reports), error=str(exc.orig)[:300])
-                    raise ProgressUnavailable(f"progress batch failed: {str(exc.orig)[:200]}") from exc
-                log.warning("progress.batch_retry", reports=len(reports), attempt=attempt, error=str(exc.orig)[:200])
+                    log.error("progress.batch_failed", reports=len(reports), error=_describe(exc))
+                    raise ProgressUnavailable(f"progress batch failed: {_describe(exc)}") from exc
+                log.warning("progress.batch_retry", reports=len(reports), attempt=attempt, error=_describe(exc))
         raise AssertionError("unreachable")
 
-    def _write(self, conn: Connection, reports: list[Report]) -> list[Applied | LecternError]:
-        answers: list[Applied | LecternError | None] = [None] * len(reports)
-        facts = self._access(conn, {(r.user_id, r.lesson_id) for r in reports})
-        valid: list[tuple[int, Report]] = []
-        for i, report in enumerate(reports):
-            lesson = facts[(report.user_id, report.lesson_id)]
+    def _write_postgres(self, reports: list[Report]) -> list[Applied | LecternError]:
+        pairs = sorted({(r.user_id, r.lesson_id) for r in reports})
+        triples = sorted({(r.user_id, r.lesson_id, r.session_id) for r in reports})
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            try:
+                loaded = pg.load(raw, pairs, triples, check_access)
+                answers, writes = self._plan(reports, loaded)
+                pg.save(raw, writes)
+            except BaseException:
+                if raw is not None and not raw.closed:
+                    raw.rollback()
+                else:
+                    conn.invalidate()
+                raise
+        return answers
+
+    def _write_sqlite(self, reports: list[Report]) -> list[Applied | LecternError]:
+        with self.engine.begin() as conn:
+            loaded = self._load_sqlite(conn, reports)
+            answers, writes = self._plan(reports, loaded)
+            self._save_sqlite(conn, writes)
+        return answers
+
+    def _plan(self, reports: list[Report], loaded: pg.Loaded) -> tuple[list[Applied | LecternError], pg.Writes]:
+        """Every report folded into the loaded rows (core/progress/plan.py); the answers and the rows to write."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        answers: list[Applied | LecternError] = []
+        states: dict[Pair, _Pair] = {}
+        for report in reports:
+            pair = (report.user_id, report.lesson_id)
+            lesson = loaded.facts[pair]
             if isinstance(lesson, LecternError):
-                answers[i] = lesson
+                answers.append(lesson)
                 continue
             try:
-                valid.append((i, checked(report, lesson, max_ranges=self.max_ranges)))
+                report = checked(report, lesson, max_ranges=self.max_ranges)
             except ReportInvalid as exc:
-                answers[i] = exc
-        if valid:
-            now = datetime.fromtimestamp(self.clock(), UTC)
-            states = self._load(conn, facts, [r for _, r in valid], now)
-            for i, report in valid:
-                state = states[(report.user_id, report.lesson_id)]
-                session = state.sessions.get(report.session_id)
-                if session is None:
-                    session = state.sessions[report.session_id] = new_session(report, state.lesson)
-                answers[i] = apply(
-                    report, state.lesson, session, state.watch, state.progress, complete_share=self.complete_share
+                answers.append(exc)
+                continue
+            state = states.get(pair)
+            if state is None:
+                state = states[pair] = _Pair(
+                    lesson=lesson,
+                    watch=loaded.watch.get(pair) or empty_watch(now),
+                    progress=loaded.progress.get(pair) or ProgressState(None, 0.0, 0.0, None, None),
+                    sessions={},
                 )
-            self._save(conn, states)
-        done = [a for a in answers if a is not None]
-        assert len(done) == len(reports)
-        return done
+            session = state.sessions.get(report.session_id)
+            if session is None:
+                found = loaded.sessions.get((*pair, report.session_id))
+                session = state.sessions[report.session_id] = found or new_session(report, lesson)
+            answers.append(
+                apply(report, lesson, session, state.watch, state.progress, complete_share=self.complete_share)
+            )
+        return answers, _writes(states)
 
-    def _access(self, conn: Connection, pairs: Iterable[Pair]) -> dict[Pair, LessonFacts | LecternError]:
-        out: dict[Pair, LessonFacts | LecternError] = {}
-        for user_id, lesson_id in pairs:
+    def _load_sqlite(self, conn: Connection, reports: list[Report]) -> pg.Loaded:
+        assert self._sql is not None
+        sql = self._sql
+        out = pg.Loaded()
+        for user_id, lesson_id in {(r.user_id, r.lesson_id) for r in reports}:
             try:
                 access = read_lesson_access(conn, lesson_id, user_id)
-                require_view(access)
-                if not access.enrolled:
-                    raise NotEnrolled(f"progress is recorded for students enrolled in lesson {lesson_id}'s course")
-            except (Unauthenticated, NotFound, Forbidden) as exc:
-                out[(user_id, lesson_id)] = exc
+                check_access(access)
+            except LecternError as exc:
+                out.facts[(user_id, lesson_id)] = exc
                 continue
             status = lesson_status(access.lesson)
-            out[(user_id, lesson_id)] = LessonFacts(duration_s=status.duration_s, provider=status.provider)
-        return out
-
-    def _load(
-        self, conn: Connection, facts: dict[Pair, LessonFacts | LecternError], reports: list[Report], now: datetime
-    ) -> dict[Pair, _Pair]:
-        pairs = sorted({(r.user_id, r.lesson_id) for r in reports})
-        watches = self._lock_watches(conn, pairs, now)
-        progress: dict[Pair, ProgressState] = {}
-        for p in conn.execute(self._sql.progress, {"pairs": pairs}):
-            progress[(p.user_id, p.lesson_id)] = ProgressState(
+            out.facts[(user_id, lesson_id)] = LessonFacts(duration_s=status.duration_s, provider=status.provider)
+        pairs = sorted(pair for pair, facts in out.facts.items() if isinstance(facts, LessonFacts))
+        if not pairs:
+            return out
+        for w in conn.execute(sql.watch, {"pairs": pairs}):
+            out.watch[(w.user_id, w.lesson_id)] = WatchState(
+                covered=from_bytes(w.covered),
+                covered_s=w.covered_s,
+                resume_position_s=w.resume_position_s,
+                resume_started_at=w.resume_started_at,
+                resume_session_id=w.resume_session_id,
+                resume_seq=w.resume_seq,
+                updated_at=w.updated_at,
+            )
+        for p in conn.execute(sql.progress, {"pairs": pairs}):
+            out.progress[(p.user_id, p.lesson_id)] = ProgressState(
                 p.id, p.seconds_watched, p.furthest_position_s, p.completed_at, p.updated_at
             )
-        states: dict[Pair, _Pair] = {}
-        for pair in pairs:
-            lesson = facts[pair]
-            assert isinstance(lesson, LessonFacts)
-            states[pair] = _Pair(
-                lesson=lesson,
-                watch=watches[pair],
-                progress=progress.get(pair) or ProgressState(None, 0.0, 0.0, None, None),
-                sessions={},
-            )
         keys = sorted({(r.user_id, r.lesson_id, r.session_id) for r in reports})
-        for row in conn.execute(self._sql.sessions, {"keys": keys}):
-            states[(row.user_id, row.lesson_id)].sessions[row.session_id] = SessionState(
-                id=row.id,
-                session_id=row.session_id,
-                provider=row.provider,
-                started_at=row.started_at,
-                last_report_at=row.last_report_at,
-                last_seq=row.last_seq,
-                position_s=row.position_s,
-                furthest_position_s=row.furthest_position_s,
-                watched=from_bytes(row.watched),
-                seconds_watched=row.seconds_watched,
-                duration_s=row.duration_s,
-                ended_at=row.ended_at,
+        for v in conn.execute(sql.sessions, {"keys": keys}):
+            out.sessions[(v.user_id, v.lesson_id, v.session_id)] = SessionState(
+                id=v.id,
+                session_id=v.session_id,
+                provider=v.provider,
+                started_at=v.started_at,
+                last_report_at=v.last_report_at,
+                last_seq=v.last_seq,
+                position_s=v.position_s,
+                furthest_position_s=v.furthest_position_s,
+                watched=from_bytes(v.watched),
+                seconds_watched=v.seconds_watched,
+                duration_s=v.duration_s,
+                ended_at=v.ended_at,
             )
-        return states
+        return out
 
-    def _lock_watches(self, conn: Connection, pairs: list[Pair], now: datetime) -> dict[Pair, WatchState]:
-        """The pairs' lesson_watch rows, locked in key order; missing ones created (and so locked) first."""
-        found = self._read_watches(conn, pairs)
-        missing = [pair for pair in pairs if pair not in found]
-        if missing:
-            empty = empty_watch(now)
-            conn.execute(
-                self._sql.create_watch,
-                [
-                    {
-                        "user_id": user_id,
-                        "lesson_id": lesson_id,
-                        "covered": b"",
-                        "covered_s": 0.0,
-                        "resume_position_s": 0.0,
-                        "resume_seq": empty.resume_seq,
-                        "updated_at": now,
-                    }
-                    for user_id, lesson_id in missing
-                ],
-            )
-            # Ours now, or created by another worker meanwhile (its commit waited for): locked either way.
-            found |= self._read_watches(conn, missing)
-        return found
-
-    def _read_watches(self, conn: Connection, pairs: list[Pair]) -> dict[Pair, WatchState]:
-        return {
-            (row.user_id, row.lesson_id): WatchState(
-                covered=from_bytes(row.covered),
-                covered_s=row.covered_s,
-                resume_position_s=row.resume_position_s,
-                resume_started_at=row.resume_started_at,
-                resume_session_id=row.resume_session_id,
-                resume_seq=row.resume_seq,
-                updated_at=row.updated_at,
-            )
-            for row in conn.execute(self._sql.lock_watch, {"pairs": pairs})
-        }
-
-    def _save(self, conn: Connection, states: dict[Pair, _Pair]) -> None:
-        """Writes the rows `apply` marked dirty, each statement once for the batch."""
-        new_sessions: list[dict[str, Any]] = []
-        session_updates: list[dict[str, Any]] = []
-        watch_updates: list[dict[str, Any]] = []
-        progress_updates: list[dict[str, Any]] = []
-        new_progress: list[dict[str, Any]] = []
-        for (user_id, lesson_id), state in states.items():
-            for session in state.sessions.values():
-                if not session.dirty:
-                    continue
-                values = {
-                    "last_report_at": session.last_report_at,
-                    "last_seq": session.last_seq,
-                    "position_s": session.position_s,
-                    "furthest_position_s": session.furthest_position_s,
-                    "watched": to_bytes(session.watched),
-                    "seconds_watched": session.seconds_watched,
-                    "duration_s": session.duration_s,
-                    "ended_at": session.ended_at,
-                }
-                if session.id is None:
-                    new_sessions.append(
-                        values
-                        | {
-                            "user_id": user_id,
-                            "lesson_id": lesson_id,
-                            "session_id": session.session_id,
-                            "provider": session.provider,
-                            "started_at": session.started_at,
-                        }
-                    )
-                else:
-                    session_updates.append(values | {"b_id": session.id})
-            if state.watch.dirty:
-                w = state.watch
-                watch_updates.append(
-                    {
-                        "b_user_id": user_id,
-                        "b_lesson_id": lesson_id,
-                        "covered": to_bytes(w.covered),
-                        "covered_s": w.covered_s,
-                        "resume_position_s": w.resume_position_s,
-                        "resume_started_at": w.resume_started_at,
-                        "resume_session_id": w.resume_session_id,
-                        "resume_seq": w.resume_seq,
-                        "updated_at": w.updated_at,
-                    }
-                )
-            p = state.progress
-            if not p.dirty:
-                continue
-            if p.id is None:
-                new_progress.append(
-                    {
-                        "user_id": user_id,
-                        "lesson_id": lesson_id,
-                        "seconds_watched": p.gained_s,
-                        "furthest_position_s": p.furthest_position_s,
-                        "completed_at": p.completed_at,
-                        "updated_at": p.updated_at,
-                    }
-                )
-            else:
-                progress_updates.append(
-                    {
-                        "b_id": p.id,
-                        "gained": p.gained_s,
-                        "furthest": p.furthest_position_s,
-                        "completed": p.completed_at,
-                        "at": p.updated_at,
-                    }
-                )
+    def _save_sqlite(self, conn: Connection, writes: pg.Writes) -> None:
+        assert self._sql is not None
         sql = self._sql
         for statement, rows in (
-            (sql.insert_session, new_sessions),
-            (sql.update_session, session_updates),
-            (sql.update_watch, watch_updates),
-            (sql.update_progress, progress_updates),
-            (sql.insert_progress, new_progress),
+            (sql.insert_session, writes.new_sessions),
+            (sql.update_session, [_rename(r, "id", "b_id") for r in writes.session_updates]),
+            (sql.upsert_watch, writes.watches),
+            (sql.update_progress, [_rename(r, "id", "b_id") for r in writes.progress_updates]),
+            (sql.insert_progress, writes.new_progress),
         ):
             if rows:
                 conn.execute(statement, rows)

@@ -1,0 +1,252 @@
+"""The progress store's PostgreSQL path: a whole batch in two round trips.
+
+A batch's cost is round trips and per-statement overhead, not rows: a statement through SQLAlchemy's
+execution costs a few hundred microseconds of CPU here (core/db/fast_read.py), and each round trip waits
+for the server. So on PostgreSQL the store talks to psycopg directly, with fixed statements over arrays
+(`unnest`, so each is prepared once and runs for any number of rows), in two pipelines:
+
+1. the lock and the read: `pg_advisory_xact_lock(user, lesson)` for each (student, lesson) of the batch, in
+   key order (two batches never wait on each other in a cycle), then one read of everything the planner
+   needs: the lesson with the facts of `core.auth`'s access rules, and the `lesson_watch`, `lesson_progress`
+   and `lesson_views` rows. The read is a statement of its own, so its snapshot is taken once the locks are
+   held and no other writer can change those rows under it;
+2. every write and the COMMIT.
+
+Advisory locks rather than row locks: the rows may not exist yet, and an advisory lock needs no row. They
+are transaction-scoped (released at commit or rollback) and use the two-int4 key space, which no other part
+of Lectern uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from core.auth import LessonAccess, Principal, not_found
+from core.db.models import Lesson
+from core.db.records import LessonRecord
+from core.errors import LecternError, Unauthenticated
+from core.progress.plan import LessonFacts, ProgressState, SessionState, WatchState, from_bytes
+
+Pair = tuple[int, int]
+Triple = tuple[int, int, str]
+
+_LESSON_COLUMNS = tuple(c.name for c in Lesson.__table__.c)
+_NL = len(_LESSON_COLUMNS)
+
+LOCK = "SELECT pg_advisory_xact_lock(v.u, v.l) FROM unnest(%(u)s::int[], %(l)s::int[]) AS v(u, l)"
+
+READ = f"""
+SELECT v.u, v.l, v.s,
+       {", ".join(f"l.{c}" for c in _LESSON_COLUMNS)},
+       c.teacher_id,
+       EXISTS (SELECT 1 FROM enrollments e WHERE e.course_id = l.course_id AND e.user_id = v.u),
+       usr.role,
+       w.user_id, w.covered, w.covered_s, w.resume_position_s, w.resume_started_at, w.resume_session_id,
+       w.resume_seq, w.updated_at,
+       p.id, p.seconds_watched, p.furthest_position_s, p.completed_at, p.updated_at,
+       lv.id, lv.provider, lv.started_at, lv.last_report_at, lv.last_seq, lv.position_s, lv.furthest_position_s,
+       lv.watched, lv.seconds_watched, lv.duration_s, lv.ended_at
+FROM unnest(%(u)s::int[], %(l)s::int[], %(s)s::text[]) AS v(u, l, s)
+LEFT JOIN lessons l ON l.id = v.l
+LEFT JOIN courses c ON c.id = l.course_id
+LEFT JOIN users usr ON usr.id = v.u
+LEFT JOIN lesson_watch w ON w.user_id = v.u AND w.lesson_id = v.l
+LEFT JOIN lesson_progress p ON p.user_id = v.u AND p.lesson_id = v.l
+LEFT JOIN lesson_views lv ON lv.user_id = v.u AND lv.lesson_id = v.l AND lv.session_id = v.s
+"""
+
+INSERT_SESSIONS = """
+INSERT INTO lesson_views (user_id, lesson_id, session_id, provider, started_at, last_report_at, last_seq, position_s,
+                          furthest_position_s, watched, seconds_watched, duration_s, ended_at)
+SELECT * FROM unnest(%s::int[], %s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::int[],
+                     %s::float8[], %s::float8[], %s::bytea[], %s::float8[], %s::float8[], %s::timestamptz[])
+"""
+
+UPDATE_SESSIONS = """
+UPDATE lesson_views v
+SET last_report_at = n.last_report_at, last_seq = n.last_seq, position_s = n.position_s,
+    furthest_position_s = n.furthest_position_s, watched = n.watched, seconds_watched = n.seconds_watched,
+    duration_s = n.duration_s, ended_at = n.ended_at
+FROM unnest(%s::int[], %s::timestamptz[], %s::int[], %s::float8[], %s::float8[], %s::bytea[], %s::float8[],
+            %s::float8[], %s::timestamptz[])
+     AS n(id, last_report_at, last_seq, position_s, furthest_position_s, watched, seconds_watched, duration_s, ended_at)
+WHERE v.id = n.id
+"""
+
+UPSERT_WATCH = """
+INSERT INTO lesson_watch (user_id, lesson_id, covered, covered_s, resume_position_s, resume_started_at,
+                          resume_session_id, resume_seq, updated_at)
+SELECT * FROM unnest(%s::int[], %s::int[], %s::bytea[], %s::float8[], %s::float8[], %s::timestamptz[], %s::text[],
+                     %s::int[], %s::timestamptz[])
+ON CONFLICT (user_id, lesson_id) DO UPDATE
+SET covered = excluded.covered, covered_s = excluded.covered_s, resume_position_s = excluded.resume_position_s,
+    resume_started_at = excluded.resume_started_at, resume_session_id = excluded.resume_session_id,
+    resume_seq = excluded.resume_seq, updated_at = excluded.updated_at
+"""
+
+# Merges, not values: the sample data's simulator writes lesson_progress too (see store.py).
+UPDATE_PROGRESS = """
+UPDATE lesson_progress p
+SET seconds_watched = p.seconds_watched + n.gained,
+    furthest_position_s = GREATEST(p.furthest_position_s, n.furthest),
+    completed_at = COALESCE(p.completed_at, n.completed),
+    updated_at = GREATEST(p.updated_at, n.at)
+FROM unnest(%s::int[], %s::float8[], %s::float8[], %s::timestamptz[], %s::timestamptz[])
+     AS n(id, gained, furthest, completed, at)
+WHERE p.id = n.id
+"""
+
+INSERT_PROGRESS = """
+INSERT INTO lesson_progress (user_id, lesson_id, seconds_watched, furthest_position_s, completed_at, updated_at)
+SELECT * FROM unnest(%s::int[], %s::int[], %s::float8[], %s::float8[], %s::timestamptz[], %s::timestamptz[])
+ON CONFLICT (user_id, lesson_id) DO UPDATE
+SET seconds_watched = lesson_progress.seconds_watched + excluded.seconds_watched,
+    furthest_position_s = GREATEST(lesson_progress.furthest_position_s, excluded.furthest_position_s),
+    completed_at = COALESCE(lesson_progress.completed_at, excluded.completed_at),
+    updated_at = GREATEST(lesson_progress.updated_at, excluded.updated_at)
+"""
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+@dataclass
+class Writes:
+    """A batch's rows to write, as dicts by column (the SQLite path binds them by name)."""
+
+    new_sessions: list[dict[str, Any]] = field(default_factory=list)
+    session_updates: list[dict[str, Any]] = field(default_factory=list)
+    watches: list[dict[str, Any]] = field(default_factory=list)
+    progress_updates: list[dict[str, Any]] = field(default_factory=list)
+    new_progress: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Loaded:
+    """What one batch's read found, keyed by pair and by (pair, session)."""
+
+    facts: dict[Pair, LessonFacts | LecternError] = field(default_factory=dict)
+    watch: dict[Pair, WatchState] = field(default_factory=dict)
+    progress: dict[Pair, ProgressState] = field(default_factory=dict)
+    sessions: dict[Triple, SessionState] = field(default_factory=dict)
+
+
+def lesson_facts(lesson: LessonRecord) -> LessonFacts:
+    from core.lessons import lesson_status  # the one definition of a lesson's duration and provider
+
+    status = lesson_status(lesson)
+    return LessonFacts(duration_s=status.duration_s, provider=status.provider)
+
+
+def access_of(row: Sequence[Any], user_id: int, lesson_id: int) -> LessonAccess:
+    """`core.auth`'s LessonAccess from the read's columns, with its errors (401 before 404)."""
+    teacher_id, enrolled, role = row[3 + _NL : 6 + _NL]
+    if role is None:
+        raise Unauthenticated("token names an unknown user")
+    if row[3] is None:
+        raise not_found(lesson_id)
+    lesson = LessonRecord(*row[3 : 3 + _NL])
+    return LessonAccess(
+        lesson=lesson, teacher_id=teacher_id, enrolled=bool(enrolled), principal=Principal(user_id, role)
+    )
+
+
+def parse(rows: Sequence[Sequence[Any]], check: Any) -> Loaded:
+    """The read's rows as planner states; `check(access)` raises what the access rules refuse."""
+    out = Loaded()
+    for row in rows:
+        user_id, lesson_id, session_id = row[0], row[1], row[2]
+        pair = (user_id, lesson_id)
+        if pair not in out.facts:
+            try:
+                access = access_of(row, user_id, lesson_id)
+                check(access)
+                assert isinstance(access.lesson, LessonRecord)
+                out.facts[pair] = lesson_facts(access.lesson)
+            except LecternError as exc:
+                out.facts[pair] = exc
+                continue
+            w = row[6 + _NL : 14 + _NL]
+            if w[0] is not None:
+                out.watch[pair] = WatchState(
+                    covered=from_bytes(w[1]),
+                    covered_s=w[2],
+                    resume_position_s=w[3],
+                    resume_started_at=_utc(w[4]),
+                    resume_session_id=w[5],
+                    resume_seq=w[6],
+                    updated_at=w[7],
+                )
+            p = row[14 + _NL : 19 + _NL]
+            if p[0] is not None:
+                out.progress[pair] = ProgressState(p[0], p[1], p[2], _utc(p[3]), _utc(p[4]))
+        if isinstance(out.facts[pair], LecternError):
+            continue
+        v = row[19 + _NL :]
+        if v[0] is not None:
+            out.sessions[(user_id, lesson_id, session_id)] = SessionState(
+                id=v[0],
+                session_id=session_id,
+                provider=v[1],
+                started_at=_utc(v[2]),  # type: ignore[arg-type]
+                last_report_at=_utc(v[3]),  # type: ignore[arg-type]
+                last_seq=v[4],
+                position_s=v[5],
+                furthest_position_s=v[6],
+                watched=from_bytes(v[7]),
+                seconds_watched=v[8],
+                duration_s=v[9],
+                ended_at=_utc(v[10]),
+            )
+    return out
+
+
+def load(raw: Any, pairs: list[Pair], triples: list[Triple], check: Any) -> Loaded:
+    """Lock the pairs, then read (one pipeline: one round trip)."""
+    with raw.pipeline():
+        raw.cursor().execute(LOCK, {"u": [p[0] for p in pairs], "l": [p[1] for p in pairs]})
+        cur = raw.cursor()
+        cur.execute(READ, {"u": [t[0] for t in triples], "l": [t[1] for t in triples], "s": [t[2] for t in triples]})
+    return parse(cur.fetchall(), check)
+
+
+# Each write's columns, in the order of its statement's `unnest`.
+SESSION_INSERT_KEYS = (
+    "user_id", "lesson_id", "session_id", "provider", "started_at", "last_report_at", "last_seq", "position_s",
+    "furthest_position_s", "watched", "seconds_watched", "duration_s", "ended_at",
+)  # fmt: skip
+SESSION_UPDATE_KEYS = (
+    "id", "last_report_at", "last_seq", "position_s", "furthest_position_s", "watched", "seconds_watched",
+    "duration_s", "ended_at",
+)  # fmt: skip
+WATCH_KEYS = (
+    "user_id", "lesson_id", "covered", "covered_s", "resume_position_s", "resume_started_at", "resume_session_id",
+    "resume_seq", "updated_at",
+)  # fmt: skip
+PROGRESS_UPDATE_KEYS = ("id", "gained", "furthest", "completed", "at")
+PROGRESS_INSERT_KEYS = ("user_id", "lesson_id", "seconds_watched", "furthest_position_s", "completed_at", "updated_at")
+
+
+def columns(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[list[Any]]:
+    """Rows to the per-column lists `unnest` takes."""
+    return [[row[key] for row in rows] for key in keys]
+
+
+def save(raw: Any, writes: Writes) -> None:
+    """Every write of the batch, then COMMIT (one pipeline: one round trip)."""
+    with raw.pipeline():
+        cur = raw.cursor()
+        for sql, rows, keys in (
+            (INSERT_SESSIONS, writes.new_sessions, SESSION_INSERT_KEYS),
+            (UPDATE_SESSIONS, writes.session_updates, SESSION_UPDATE_KEYS),
+            (UPSERT_WATCH, writes.watches, WATCH_KEYS),
+            (UPDATE_PROGRESS, writes.progress_updates, PROGRESS_UPDATE_KEYS),
+            (INSERT_PROGRESS, writes.new_progress, PROGRESS_INSERT_KEYS),
+        ):
+            if rows:
+                cur.execute(sql, columns(rows, keys))
+        raw.commit()

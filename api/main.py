@@ -27,6 +27,7 @@ from core.mux.service import MuxService
 from core.settings import Settings, load_settings
 
 ROUTERS = (
+    progress.router,  # first: the most requested route is matched first
     uploads.router,
     webhooks.router,
     playback.router,
@@ -35,7 +36,6 @@ ROUTERS = (
     costs.router,
     admin_webhooks.router,
     tickets.router,
-    progress.router,
 )
 # Reads its raw body itself, streaming, under LECTERN_WEBHOOK_MAX_BODY_BYTES, and is signed, not authenticated.
 WEBHOOK_PATH = "/api/videos/mux/webhook"

@@ -286,9 +286,9 @@ class Lectern:
     def progress(self) -> ProgressService:
         """Progress reports from players: rate limit, group commit, store (core/progress/).
 
-        Its writer has an engine of its own: in the API, one writer thread per process holds one connection
-        (no pre-ping: the store retries a batch whose connection turns out dead); on SQLite every
-        transaction takes the write lock first (`immediate_transactions`).
+        Its writers have an engine of their own: in the API, a connection per writer thread
+        (LECTERN_PROGRESS_WRITERS; no pre-ping: the store retries a batch whose connection turns out dead);
+        on SQLite every transaction takes the write lock first (`immediate_transactions`).
         """
         from core.progress import ProgressService
         from core.progress.store import immediate_transactions
@@ -297,7 +297,8 @@ class Lectern:
             engine = self._engine()
             immediate_transactions(engine)
         elif self.kind == "api":
-            engine = self._engine(pool_pre_ping=False, pool_recycle=1800, pool_size=1, max_overflow=1)
+            writers = self.settings.progress_writers
+            engine = self._engine(pool_pre_ping=False, pool_recycle=1800, pool_size=writers, max_overflow=1)
         else:
             engine = self._engine(pool_size=2, max_overflow=2)
         service = ProgressService(self.settings, engine, read_engine=self.read_engine)

@@ -232,6 +232,8 @@ class Settings(BaseSettings):
     progress_flush_ms: float = Field(default=2.0, ge=0, le=1000, alias="LECTERN_PROGRESS_FLUSH_MS")
     progress_batch_max: int = Field(default=256, ge=1, le=10_000, alias="LECTERN_PROGRESS_BATCH_MAX")
     progress_queue_max: int = Field(default=5000, ge=1, le=1_000_000, alias="LECTERN_PROGRESS_QUEUE_MAX")
+    # Writer threads (and database connections) per API worker: more hide the commit's wait for the disk.
+    progress_writers: int = Field(default=2, ge=1, le=16, alias="LECTERN_PROGRESS_WRITERS")
 
     @field_validator("database_url")
     @classmethod

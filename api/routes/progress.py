@@ -24,9 +24,11 @@ from api.deps import LessonIdPath, ServicesDep, TicketQuery, bearer_or_ticket
 from api.errors import responses
 from api.routes.webhooks import read_limited
 from api.schemas import ProgressOut, ProgressReportIn, ProgressResponse
+from api.services import Services
+from core.auth import MAX_ID
 from core.errors import Unauthenticated
 from core.progress import ProgressEvent, Report, ReportInvalid
-from core.tickets import TicketPurpose
+from core.tickets import MAX_TICKET_CHARS, TicketPurpose
 
 router = APIRouter(prefix="/api/lessons", tags=["progress"])
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -59,6 +61,35 @@ def validated(data: dict[str, Any]) -> ProgressReportIn:
         raise RequestValidationError([e | {"loc": ("body", *e["loc"])} for e in errors]) from None
 
 
+def _lesson_id(request: Request) -> int:
+    raw = request.path_params["lesson_id"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= MAX_ID):
+        raise RequestValidationError(
+            [{"type": "int_parsing", "loc": ("path", "lesson_id"), "msg": f"a lesson id is 1 to {MAX_ID}"}]
+        )
+    return int(raw)
+
+
+_PARAMETERS = [
+    {
+        "name": "lesson_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    },
+    {
+        "name": "ticket",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": MAX_TICKET_CHARS},
+        "description": "A `progress` ticket (sendBeacon sends no headers).",
+    },
+]
+
+
+# The hottest route there is (every player, every few seconds): it takes the bare Request, so FastAPI solves
+# no dependencies for it (that cost more than the rest of the request), and its parameters are read and
+# checked here; `openapi_extra` documents them.
 @router.post(
     "/{lesson_id}/progress",
     response_model=ProgressResponse,
@@ -70,18 +101,20 @@ def validated(data: dict[str, Any]) -> ProgressReportIn:
     "404 for a lesson the user may not view, 422 for values that cannot be true of the lesson, 429 past "
     "LECTERN_PROGRESS_RATE_PER_MIN. Answered once the report is committed.",
     openapi_extra={
+        "parameters": _PARAMETERS,
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ProgressReportIn"}},
+                "application/json": {"schema": ProgressReportIn.model_json_schema()},
                 "text/plain": {"schema": {"type": "string", "description": "The same JSON (sendBeacon)."}},
             },
-        }
+        },
     },
 )
-async def report_progress(
-    lesson_id: LessonIdPath, request: Request, services: ServicesDep, ticket: TicketQuery = None
-) -> Response:
+async def report_progress(request: Request) -> Response:
+    services: Services = request.app.state.services
+    lesson_id = _lesson_id(request)
+    ticket = request.query_params.get("ticket")
     settings = services.settings
     authorization = request.headers.get("authorization")
     user_id: int | None = None

@@ -54,6 +54,7 @@ class ProgressService:
             linger_s=settings.progress_flush_ms / 1000.0,
             max_batch=settings.progress_batch_max,
             max_queue=settings.progress_queue_max,
+            writers=settings.progress_writers,
             name="progress-writer",
         )
 

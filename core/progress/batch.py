@@ -5,9 +5,12 @@ WAL to reach the disk); one transaction for whatever arrived in the last few mil
 `await submit(item)` (or `submit_wait` from a thread) and get the item's own result, or its own error,
 only after the batch that holds it has committed: nothing is acknowledged before it is durable.
 
-The writer takes every item waiting (up to `max_batch`) once the oldest has waited `linger_s`, or at once
+A writer takes every item waiting (up to `max_batch`) once the oldest has waited `linger_s`, or at once
 when `max_batch` are waiting; while a batch is being written the next one gathers, so under load batches
-grow by themselves and the linger costs nothing. At most `max_queue` items wait: more are refused at once
+grow by themselves and the linger costs nothing. With `writers` > 1, that many threads each write a batch
+at a time (each on its own connection): a batch waiting for the database's commit (the WAL reaching the
+disk) no longer holds up the next one; the writes must then be safe in any order (core/progress/store.py
+locks per student and lesson). At most `max_queue` items wait: more are refused at once
 (`WriterBusy`, 429 with Retry-After) rather than queued into a latency nobody waits for. Results reach
 asyncio callers with one `call_soon_threadsafe` per event loop per batch, not one per item.
 """
@@ -69,16 +72,18 @@ class GroupCommit(Generic[T, R]):
         linger_s: float,
         max_batch: int,
         max_queue: int,
+        writers: int = 1,
         name: str = "group-commit",
     ) -> None:
         self.write = write
+        self.writers = writers
         self.linger_s = linger_s
         self.max_batch = max_batch
         self.max_queue = max_queue
         self.name = name
         self._queue: deque[_Entry[T]] = deque()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closing = False
         self.batches = 0  # written so far (for tests and the bench)
         self.items = 0
@@ -103,9 +108,11 @@ class GroupCommit(Generic[T, R]):
             if len(self._queue) >= self.max_queue:
                 raise WriterBusy(f"{self.name}: {self.max_queue} items already waiting")
             self._queue.append(entry)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for n in range(self.writers):
+                    thread = threading.Thread(target=self._run, name=f"{self.name}-{n}", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
             if len(self._queue) == 1 or len(self._queue) >= self.max_batch:
                 self._cond.notify()
 
@@ -113,10 +120,11 @@ class GroupCommit(Generic[T, R]):
         """Write what is queued, then stop the writer (new items are refused from now on)."""
         with self._cond:
             self._closing = True
-            thread = self._thread
-            self._cond.notify()
-        if thread is not None:
-            thread.join(timeout_s)
+            threads = list(self._threads)
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # --- the writer --------------------------------------------------------------------------------
 

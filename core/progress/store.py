@@ -195,6 +195,15 @@ def _writes(states: dict[Pair, _Pair]) -> pg.Writes:
     return out
 
 
+SESSION_UPDATE_COLUMNS = (
+    "last_report_at", "last_seq", "position_s", "furthest_position_s", "watched", "seconds_watched", "duration_s",
+    "ended_at",
+)  # fmt: skip
+WATCH_UPDATE_COLUMNS = (
+    "covered", "covered_s", "resume_position_s", "resume_started_at", "resume_session_id", "resume_seq", "updated_at",
+)  # fmt: skip
+
+
 class _SqliteSql:
     """The SQLite path's statements (every transaction there holds the write lock: see `immediate_transactions`)."""
 
@@ -238,12 +247,12 @@ class _SqliteSql:
             PROGRESS.c.updated_at,
         ).where(tuple_(PROGRESS.c.user_id, PROGRESS.c.lesson_id).in_(pairs))
         self.insert_session = VIEWS.insert()
-        session_values = {c: bindparam(c, type_=VIEWS.c[c].type) for c in pg.SESSION_UPDATE_KEYS if c != "id"}
+        session_values = {c: bindparam(c, type_=VIEWS.c[c].type) for c in SESSION_UPDATE_COLUMNS}
         self.update_session = update(VIEWS).where(VIEWS.c.id == bindparam("b_id")).values(session_values)
         watch = insert(WATCH)
         self.upsert_watch = watch.on_conflict_do_update(
             index_elements=["user_id", "lesson_id"],
-            set_={c: watch.excluded[c] for c in pg.WATCH_KEYS if c not in ("user_id", "lesson_id")},
+            set_={c: watch.excluded[c] for c in WATCH_UPDATE_COLUMNS},
         )
         # Merges, not values: the simulator may write the same rows (see the module docstring).
         gained: BindParameter[float] = bindparam("gained", type_=Float())

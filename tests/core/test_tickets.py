@@ -115,3 +115,19 @@ def test_a_ticket_is_not_a_bearer_token() -> None:
     text, _ = signer().sign(42, [7], [TicketPurpose.events])
     with pytest.raises(Unauthenticated):
         TokenVerifier(SECRET).user_id(text)
+
+
+def test_a_cached_ticket_still_expires_and_its_scope_still_holds() -> None:
+    clock = Clock()
+    s = signer(clock, ttl_s=60)
+    text, _ = s.sign(42, [7], [TicketPurpose.events])
+    for _ in range(2):  # the second verification comes from the cache
+        s.verify(text, purpose=TicketPurpose.events, lesson_ids=[7])
+    with pytest.raises(Unauthenticated):
+        s.verify(text, purpose=TicketPurpose.progress, lesson_ids=[7])
+    with pytest.raises(Unauthenticated):
+        s.verify(text, purpose=TicketPurpose.events, lesson_ids=[8])
+    clock.now = NOW + 60
+    with pytest.raises(Unauthenticated) as exc:
+        s.verify(text, purpose=TicketPurpose.events, lesson_ids=[7])
+    assert reason(exc) == "ticket expired"

@@ -2,8 +2,9 @@
 
 A batch's cost is round trips and per-statement overhead, not rows: a statement through SQLAlchemy's
 execution costs a few hundred microseconds of CPU here (core/db/fast_read.py), and each round trip waits
-for the server. So on PostgreSQL the store talks to psycopg directly, with fixed statements over arrays
-(`unnest`, so each is prepared once and runs for any number of rows), in two pipelines:
+for the server. So on PostgreSQL the store talks to psycopg directly, with fixed statements that take their
+rows as one JSON parameter (`jsonb_to_recordset`, so each is prepared once and runs for any number of rows),
+in two pipelines:
 
 1. the lock and the read: `pg_advisory_xact_lock(user, lesson)` for each (student, lesson) of the batch, in
    key order (two batches never wait on each other in a cycle), then one read of everything the planner

@@ -27,7 +27,7 @@ from core.mux.service import MuxService
 from core.settings import Settings, load_settings
 
 ROUTERS = (
-    progress.router,  # first: the most requested route is matched first
+    progress.router,
     uploads.router,
     webhooks.router,
     playback.router,
@@ -72,6 +72,9 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
+    # Progress reports are served by a plain route matched before every router: the same endpoint as the
+    # documented one in `progress.router`, without FastAPI's per-request wrapper (dependencies, exit stack).
+    app.add_route(progress.REPORT_PATH, progress.report_progress, methods=["POST"], include_in_schema=False)
     for router in ROUTERS:
         app.include_router(router)
     # Added innermost first: a request meets metrics, headers, CORS, the body limit, then authentication.

@@ -31,6 +31,7 @@ from core.progress import ProgressEvent, Report, ReportInvalid
 from core.tickets import MAX_TICKET_CHARS, TicketPurpose
 
 router = APIRouter(prefix="/api/lessons", tags=["progress"])
+REPORT_PATH = "/api/lessons/{lesson_id}/progress"
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -87,9 +88,9 @@ _PARAMETERS = [
 ]
 
 
-# The hottest route there is (every player, every few seconds): it takes the bare Request, so FastAPI solves
-# no dependencies for it (that cost more than the rest of the request), and its parameters are read and
-# checked here; `openapi_extra` documents them.
+# The hottest route there is (every player, every few seconds): it takes the bare Request and reads and
+# checks its parameters itself (`openapi_extra` documents them), so api/main.py can serve it as a plain
+# route, matched first, without FastAPI's per-request wrapper; this declaration documents it.
 @router.post(
     "/{lesson_id}/progress",
     response_model=ProgressResponse,

@@ -27,6 +27,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -40,6 +41,7 @@ from core.db.models import Course, Enrollment, Lesson, LessonProgress, LessonVie
 from core.tickets import TicketPurpose, TicketSigner
 
 TARGETS = {"reports_per_s": 2000, "p99_ms": 50}
+REPORT_ROUTE = "/api/lessons/{lesson_id}/progress"
 LESSONS = 20
 INTERVAL_S = 10.0
 
@@ -127,8 +129,9 @@ class Students:
         return out
 
 
-def server_env(url: str) -> dict[str, str]:
+def server_env(url: str, metrics_dir: str) -> dict[str, str]:
     return {
+        "LECTERN_METRICS_DIR": metrics_dir,
         "DATABASE_URL": url,
         "LECTERN_PLATFORM_JWT_SECRET": JWT_SECRET,
         "MUX_WEBHOOK_SECRET": "whsec-bench-progress-0123456789",
@@ -136,6 +139,23 @@ def server_env(url: str) -> dict[str, str]:
         "MUX_TOKEN_SECRET": "",
         "LECTERN_LOG_LEVEL": "WARNING",
     }
+
+
+def reports_by_worker(metrics_dir: str) -> dict[int, int]:
+    """Progress reports each API worker answered (its own counter file): how wrk's connections spread."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    out: dict[int, int] = {}
+    for path in Path(metrics_dir).glob("counter_*.db"):
+        out[int(path.stem.split("_")[-1])] = int(
+            sum(
+                s.value
+                for family in MultiProcessCollector.merge([str(path)])  # type: ignore[no-untyped-call]
+                for s in family.samples
+                if s.name == "lectern_http_requests_total" and s.labels.get("route") == REPORT_ROUTE
+            )
+        )
+    return {pid: n for pid, n in out.items() if n}
 
 
 def commits(url: str) -> int:
@@ -184,32 +204,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--students", type=int, default=None, help="students reporting (default 20000; quick 2000)")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--seconds", type=float, default=None, help="length of the measured run (default 10; quick 2)")
+    parser.add_argument(
+        "--setting", action="append", default=[], metavar="NAME=VALUE",
+        help="a setting for the server, e.g. LECTERN_PROGRESS_WRITERS=1 (repeatable; recorded in the result)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    overrides = dict(item.split("=", 1) for item in args.setting)
     quick = args.quick
     workers = args.workers or (1 if quick else 2)
     seconds = args.seconds or (2.0 if quick else 10.0)
     count = args.students or (2000 if quick else 20000)
     load_before = [round(x, 2) for x in os.getloadavg()]
-    with database(quick) as url:
+    with database(quick) as url, tempfile.TemporaryDirectory() as metrics_dir:
         upgrade(url)
         lesson_ids, student_ids = seed(url, count)
         students = Students(lesson_ids, student_ids)
         # Rounds for the measured run: enough for 3x the target rate, so no report is sent twice.
         rounds = max(2, int(3 * TARGETS["reports_per_s"] * seconds / count) + 2)
         measured = [r for seq in range(1, rounds + 1) for r in students.round(seq)]
-        with serve(server_env(url), workers) as (api_url, pids):
+        with serve(server_env(url, metrics_dir) | overrides, workers) as (api_url, pids):
             pids = child_pids(pids[0])
             first = run_wrk(api_url, students.round(0), seconds=max(2.0, count / 1000), connections=args.concurrency)
             if first["sent_past_the_end"] or first["errors"]:
                 raise SystemExit(f"the first round did not go through cleanly: {first}")
-            cpu0, commits0 = proc_cpu_seconds(pids), commits(url)
+            cpu0, commits0, spread0 = proc_cpu_seconds(pids), commits(url), reports_by_worker(metrics_dir)
             run = run_wrk(api_url, measured, seconds=seconds, connections=args.concurrency)
-            cpu1, commits1 = proc_cpu_seconds(pids), commits(url)
+            cpu1, commits1, spread1 = proc_cpu_seconds(pids), commits(url), reports_by_worker(metrics_dir)
         committed = committed_reports(url)
     if run["sent_past_the_end"]:
         raise SystemExit("ran out of distinct reports: raise the rounds")
     acknowledged = first["requests"] + run["requests"] - run["errors"]
     run["server_cpu_s"] = round(cpu1 - cpu0, 2)
+    # wrk's connections are accepted by whichever worker wins each accept: a run can land unevenly.
+    run["reports_by_worker"] = sorted((n - spread0.get(pid, 0) for pid, n in spread1.items()), reverse=True)
     run["server_cpu_ms_per_report"] = round(1000 * (cpu1 - cpu0) / max(1, run["requests"]), 3)
     if commits1:
         run["db_commits"] = commits1 - commits0
@@ -219,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_average_before": load_before,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "database": "sqlite" if quick else "postgresql",
-        "server": {"entry": "lectern api", "workers": workers},
+        "server": {"entry": "lectern api", "workers": workers, "settings": overrides},
         "students": count,
         "lessons": LESSONS,
         "request": "POST /api/lessons/{id}/progress?ticket=... text/plain (sendBeacon's shape)",

@@ -74,7 +74,7 @@ def create_app(
     install_error_handlers(app)
     # Progress reports are served by a plain route matched before every router: the same endpoint as the
     # documented one in `progress.router`, without FastAPI's per-request wrapper (dependencies, exit stack).
-    app.add_route(progress.REPORT_PATH, progress.report_progress, methods=["POST"], include_in_schema=False)
+    app.router.routes.append(progress.report_route())
     for router in ROUTERS:
         app.include_router(router)
     # Added innermost first: a request meets metrics, headers, CORS, the body limit, then authentication.

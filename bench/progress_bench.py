@@ -224,8 +224,9 @@ def main(argv: list[str] | None = None) -> None:
         measured = [r for seq in range(1, rounds + 1) for r in students.round(seq)]
         with serve(server_env(url, metrics_dir) | overrides, workers) as (api_url, pids):
             pids = child_pids(pids[0])
-            first = run_wrk(api_url, students.round(0), seconds=max(2.0, count / 1000), connections=args.concurrency)
-            if first["sent_past_the_end"] or first["errors"]:
+            # The first round creates every student's rows; sent again past its end it changes nothing.
+            first = run_wrk(api_url, students.round(0), seconds=max(2.0, count / 1500), connections=args.concurrency)
+            if first["errors"]:
                 raise SystemExit(f"the first round did not go through cleanly: {first}")
             cpu0, commits0, spread0 = proc_cpu_seconds(pids), commits(url), reports_by_worker(metrics_dir)
             run = run_wrk(api_url, measured, seconds=seconds, connections=args.concurrency)
@@ -233,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
         committed = committed_reports(url)
     if run["sent_past_the_end"]:
         raise SystemExit("ran out of distinct reports: raise the rounds")
-    acknowledged = first["requests"] + run["requests"] - run["errors"]
+    # Distinct reports answered 200: the first round once per student (its repeats change nothing), then the run.
+    acknowledged = min(first["requests"] - first["errors"], count) + run["requests"] - run["errors"]
     run["server_cpu_s"] = round(cpu1 - cpu0, 2)
     # wrk's connections are accepted by whichever worker wins each accept: a run can land unevenly.
     run["reports_by_worker"] = sorted((n - spread0.get(pid, 0) for pid, n in spread1.items()), reverse=True)

@@ -226,10 +226,11 @@ class Settings(BaseSettings):
     progress_max_ranges: int = Field(default=100, ge=1, le=10_000, alias="LECTERN_PROGRESS_MAX_RANGES")
     # A lesson counts as completed once this share of its seconds has been watched (over every session).
     progress_complete_share: float = Field(default=0.9, gt=0, le=1, alias="LECTERN_PROGRESS_COMPLETE_SHARE")
-    # Group commit: the writer waits this long for more reports after the first before it writes a batch
-    # (each report is answered only once its batch has committed); at most BATCH_MAX reports per transaction,
-    # QUEUE_MAX waiting per worker before reports are refused with 503 + Retry-After.
-    progress_flush_ms: float = Field(default=2.0, ge=0, le=1000, alias="LECTERN_PROGRESS_FLUSH_MS")
+    # Group commit: a writer takes every report waiting (at most BATCH_MAX) in one transaction, once the oldest
+    # has waited FLUSH_MS (0: at once; batches still grow with load, from what arrives while the writers are
+    # busy: measured here, 0 gave the same throughput as 2 ms with half the p99); each report is answered only
+    # once its batch has committed. QUEUE_MAX reports may wait per worker before more get 429 + Retry-After.
+    progress_flush_ms: float = Field(default=0.0, ge=0, le=1000, alias="LECTERN_PROGRESS_FLUSH_MS")
     progress_batch_max: int = Field(default=256, ge=1, le=10_000, alias="LECTERN_PROGRESS_BATCH_MAX")
     progress_queue_max: int = Field(default=5000, ge=1, le=1_000_000, alias="LECTERN_PROGRESS_QUEUE_MAX")
     # Writer threads (and database connections) per API worker: more hide the commit's wait for the disk.

@@ -7,6 +7,7 @@ wires them, the routers and the middleware.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.middleware import AuthBeforeBodyMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
-from api.routes import admin_webhooks, costs, health, lessons, playback, uploads, webhooks
+from api.routes import admin_webhooks, costs, health, lessons, playback, progress, tickets, uploads, webhooks
 from api.services import Services
 from core.logging import register_secrets, settings_secrets
 from core.memory import keep_freed_memory
@@ -26,6 +27,7 @@ from core.mux.service import MuxService
 from core.settings import Settings, load_settings
 
 ROUTERS = (
+    progress.router,
     uploads.router,
     webhooks.router,
     playback.router,
@@ -33,9 +35,12 @@ ROUTERS = (
     health.router,
     costs.router,
     admin_webhooks.router,
+    tickets.router,
 )
 # Reads its raw body itself, streaming, under LECTERN_WEBHOOK_MAX_BODY_BYTES, and is signed, not authenticated.
 WEBHOOK_PATH = "/api/videos/mux/webhook"
+# Authenticates itself (bearer, or a ticket in the URL or a beacon's body) under its own small body limit.
+PROGRESS_PATH = re.compile(r"/api/lessons/[0-9]+/progress")
 
 
 def create_app(
@@ -67,10 +72,18 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
+    # Progress reports are served by a plain route matched before every router: the same endpoint as the
+    # documented one in `progress.router`, without FastAPI's per-request wrapper (dependencies, exit stack).
+    app.router.routes.append(progress.report_route())
     for router in ROUTERS:
         app.include_router(router)
     # Added innermost first: a request meets metrics, headers, CORS, the body limit, then authentication.
-    app.add_middleware(AuthBeforeBodyMiddleware, verify=services.tokens.user_id, public=frozenset({WEBHOOK_PATH}))
+    app.add_middleware(
+        AuthBeforeBodyMiddleware,
+        verify=services.tokens.user_id,
+        public=frozenset({WEBHOOK_PATH}),
+        self_authenticating=PROGRESS_PATH,
+    )
     app.add_middleware(BodyLimitMiddleware, limit=settings.api_max_body_bytes, per_path={WEBHOOK_PATH: None})
     if settings.api_cors_origins:
         app.add_middleware(

@@ -13,6 +13,7 @@ Pure ASGI rather than `BaseHTTPMiddleware`, which would buffer and cost a task p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -112,15 +113,24 @@ class AuthBeforeBodyMiddleware:
     """Requests with a body to `prefix` (except `public` paths) need a valid bearer token before it is read.
 
     `verify` checks the token (signature and expiry; the route still checks the user and the lesson).
+    `self_authenticating` matches routes that authenticate themselves and read at most a small body of their
+    own limit first (progress reports: a sendBeacon carries its ticket in the URL or the body, never a header).
     """
 
     def __init__(
-        self, app: Any, *, verify: Callable[[str], object], prefix: str = "/api/", public: frozenset[str] = frozenset()
+        self,
+        app: Any,
+        *,
+        verify: Callable[[str], object],
+        prefix: str = "/api/",
+        public: frozenset[str] = frozenset(),
+        self_authenticating: re.Pattern[str] | None = None,
     ) -> None:
         self.app = app
         self.verify = verify
         self.prefix = prefix
         self.public = public
+        self.self_authenticating = self_authenticating
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if (
@@ -128,6 +138,7 @@ class AuthBeforeBodyMiddleware:
             and scope["path"].startswith(self.prefix)
             and scope["path"] not in self.public
             and has_body(scope)
+            and not (self.self_authenticating and self.self_authenticating.fullmatch(scope["path"]))
         ):
             try:
                 raw = header(scope, b"authorization")

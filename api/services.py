@@ -20,5 +20,5 @@ class Services(Lectern):
     def start(self) -> None:
         """Everything requests use, built now: a bad setting (say, the signing key) fails at start-up, and no
         two requests race to build a pool."""
-        for _ in (self.tokens, self.lessons, self.webhooks, self.session_factory):
+        for _ in (self.tokens, self.lessons, self.webhooks, self.session_factory, self.tickets, self.progress):
             pass

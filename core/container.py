@@ -42,10 +42,12 @@ if TYPE_CHECKING:
     from core.mux.service import MuxService
     from core.passwords import HashingSlots
     from core.playback import PlaybackService
+    from core.progress import ProgressService
     from core.retry import RetryPolicy
     from core.saved_queries import SavedQueries
     from core.signin_throttle import SignInThrottle
     from core.storage import StorageService
+    from core.tickets import TicketService
     from core.webhook_ops import WebhookOperations
     from core.webhooks import WebhookProcessor
 
@@ -271,6 +273,37 @@ class Lectern:
         from core.auth import TokenVerifier
 
         return TokenVerifier(self.settings.platform_jwt_secret.get_secret_value())
+
+    @_once
+    def tickets(self) -> TicketService:
+        """Short-lived tickets for sendBeacon and EventSource (core/tickets.py)."""
+        from core.tickets import TicketService, TicketSigner
+
+        signer = TicketSigner(self.settings.platform_jwt_secret.get_secret_value(), ttl_s=self.settings.ticket_ttl_s)
+        return TicketService(signer, self.read_engine)
+
+    @_once
+    def progress(self) -> ProgressService:
+        """Progress reports from players: rate limit, group commit, store (core/progress/).
+
+        Its writers have an engine of their own: in the API, a connection per writer thread
+        (LECTERN_PROGRESS_WRITERS; no pre-ping: the store retries a batch whose connection turns out dead);
+        on SQLite every transaction takes the write lock first (`immediate_transactions`).
+        """
+        from core.progress import ProgressService
+        from core.progress.store import immediate_transactions
+
+        if self.settings.is_sqlite:
+            engine = self._engine()
+            immediate_transactions(engine)
+        elif self.kind == "api":
+            writers = self.settings.progress_writers
+            engine = self._engine(pool_pre_ping=False, pool_recycle=1800, pool_size=writers, max_overflow=1)
+        else:
+            engine = self._engine(pool_size=2, max_overflow=2)
+        service = ProgressService(self.settings, engine, read_engine=self.read_engine)
+        self._closers.append(service.close)  # closers run newest first: the queue is written before the engine goes
+        return service
 
     @_once
     def migration(self) -> MigrationService:

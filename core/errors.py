@@ -15,6 +15,8 @@ LecternError                         base of everything Lectern raises on purpos
 │   ├── TooManyStreams               a user or process holds its cap of event streams      retryable
 │   ├── HashingBusy (core.passwords) every password-check slot stayed taken                 retryable
 │   ├── WarehouseBusy (warehouse.store)  another process holds the warehouse writer lock   retryable
+│   ├── TooManyReports, WriterBusy (core.progress)  progress reports past the rate limit / queue  retryable
+│   ├── ProgressUnavailable (core.progress.store)  the DB failed a batch of progress reports  unavailable
 │   └── DatabaseUnavailable, ApiUnreachable (lectern.errors)  DATABASE_URL or the API is down  unavailable
 └── PermanentError                   retrying the same call will fail the same way: fix the input/config
     ├── MuxInvalidRequest            Mux answered 400/409/422 (Mux's own messages kept)     upstream
@@ -50,6 +52,8 @@ PermanentError
 ├── MissingColumns (warehouse.view_exports)  an export file lacks warehouse columns         invalid
 ├── QueryRefused, QueryFailed, QueryTimedOut (warehouse.sql.errors)  a SQL workbench query   invalid
 ├── SavedQueryInvalid (core.saved_queries)   a saved query's name or SQL is empty or long    invalid
+├── ReportInvalid (core.progress.plan)       a progress report that cannot be true of its lesson  invalid
+├── NotEnrolled (core.progress.store)        a Forbidden: a teacher's or admin's preview has no progress  forbidden
 ├── ViewExportsUnavailable (sync.sources), RefusedUrl (sync.view_exports)                   upstream
 ├── SyncConfigError (sync.runner)            a NotConfigured for sync jobs                  misconfigured
 ├── SignInError (dashboard.auth)             sign-in refused                                unauthenticated

@@ -37,8 +37,13 @@ _SECRET_SHAPES = (
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"),
     re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.DOTALL),
     re.compile(r"LS0tLS1CRUdJT[A-Za-z0-9+/=]{20,}"),
-    # Query parameters that make a URL a credential: playback tokens, Mux upload URL and S3/GCS signatures.
-    re.compile(r"(?i)(access_token|token|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=[^&\s\"']+"),
+    # Lectern's own tickets (core/tickets.py), wherever they appear.
+    re.compile(r"lt1\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}"),
+    # Query parameters that make a URL a credential: playback tokens, tickets, Mux upload URL and S3/GCS
+    # signatures. (Last: `_mask_match` keeps its parameter name.)
+    re.compile(
+        r"(?i)(access_token|token|ticket|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=[^&\s\"']+"
+    ),
 )
 _registered: set[str] = set()
 

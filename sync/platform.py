@@ -1,14 +1,15 @@
-"""The `platform` job: a snapshot of users, courses, lessons, enrollments and progress in the warehouse.
+"""The `platform` job: a snapshot of users, courses, lessons, enrollments, progress and Lectern's play
+sessions (`lesson_views`) in the warehouse.
 
 Rows stream from PostgreSQL or SQLite through SQLAlchemy in batches, become Arrow tables and replace
 the snapshot tables in ONE DuckDB transaction with the job's state, so the warehouse never mixes two
 snapshots. The warehouse table's columns are the allow-list of what is copied: `users.password_hash`
 and `users.email` have no column there, so they are never even selected. On PostgreSQL the reads run in
-one REPEATABLE READ transaction, so all five tables come from the same moment.
+one REPEATABLE READ transaction, so all six tables come from the same moment.
 
 Students are pseudonymised on the way (core/privacy.py): their ids become student keys in `users`,
-`enrollments` and `lesson_progress` (and in views loaded before warehouse step 8, which carry their platform
-id), their names are not copied, and students on the forgotten list
+`enrollments`, `lesson_progress` and `lesson_views` (and in views loaded before warehouse step 8, which
+carry their platform id), their names are not copied, and students on the forgotten list
 (`lectern privacy forget`) are skipped — and any of their Mux Data views a views run fetched again are
 removed here, in the same transaction.
 """
@@ -32,7 +33,9 @@ from warehouse.privacy import forgotten, purge_students, rekey_student_views
 from warehouse.rollups import refresh_platform_rollups
 
 JOB = "platform"
-TABLES = ("users", "courses", "lessons", "enrollments", "lesson_progress")
+TABLES = ("users", "courses", "lessons", "enrollments", "lesson_progress", "lesson_views")
+# Tables whose `user_id` names a student: copied under the student's key.
+STUDENT_TABLES = ("enrollments", "lesson_progress", "lesson_views")
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "BIGINT": pa.int64(),
@@ -73,7 +76,7 @@ class Pseudonyms:
     def rows(self, name: str, rows: list[Any], schema: pa.Schema) -> list[Any]:
         if name == "users":
             return [r for r in (self._user(r, schema) for r in rows) if r is not None]
-        if name not in ("enrollments", "lesson_progress"):
+        if name not in STUDENT_TABLES:
             return rows
         at = schema.get_field_index("user_id")
         out = []

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable
 from core.logging import MASK, RedactingFilter, StructuredFormatter
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
+TICKET = re.compile(r"lt1\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}")
 SIGNED_PARAM = re.compile(
-    r"(?i)\b(access_token|token|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=(?!"
+    r"(?i)\b(access_token|token|ticket|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=(?!"
     + re.escape(MASK)
     + r")[^&\s\"'<>]+"
 )
@@ -29,6 +30,7 @@ def find_leaks(text: str, secrets: Iterable[str]) -> list[str]:
     """What in `text` is a secret or a signed token (each named, never quoted in full)."""
     found = [f"secret {s[:3]}…({len(s)} chars)" for s in secrets if len(s) >= MIN_SECRET_LEN and s in text]
     found += [f"JWT {m.group(0)[:12]}…" for m in JWT.finditer(text)]
+    found += [f"ticket {m.group(0)[:8]}…" for m in TICKET.finditer(text)]
     found += [f"signed URL parameter {m.group(1)}=" for m in SIGNED_PARAM.finditer(text)]
     return found
 

@@ -41,6 +41,9 @@ BUILDERS = frozenset(
         "make_session_factory",
         "build_s3_client",
         "WarehouseWriter",
+        "TicketService",
+        "TicketSigner",
+        "ProgressService",
     }
 )
 # Where a builder may be called outside the container, and why.

@@ -211,6 +211,29 @@ ENTRIES: tuple[Entry, ...] = (
         ),
     ),
     Entry(
+        "lesson_views", "table", PLATFORM,
+        "one play session of Lectern's player (a page view), as the player reported it",
+        (
+            ("id", "session row id"),
+            ("user_id", "the student key"),
+            ("lesson_id", "the lesson"),
+            ("session_id", "the player's id for the page view (a random uuid)"),
+            ("provider", "where the lesson played from when the session started: 'mux' or 's3' (the cut-over)"),
+            ("started_at", "when Lectern received the session's first report"),
+            ("last_report_at", "when Lectern received the report with the highest seq"),
+            ("last_seq", "the highest report number received (reports count from 0)"),
+            ("position_s", "the player's position in that report (s)"),
+            ("furthest_position_s", "furthest position the session reached (s)"),
+            ("seconds_watched", "distinct seconds of the lesson this session played (s)"),
+            ("duration_s", "the lesson's duration as the player knew it (s)"),
+            ("ended_at", "when the player reported the end of the lesson (null: it never did)"),
+        ),
+        "Reported by Lectern's own player every few seconds and on pause, end and page hide; compare "
+        "`provider` groups for S3 against Mux viewing on the same measure. A session's `seconds_watched` "
+        "counts each second once however often it was replayed; `lesson_progress.seconds_watched` sums "
+        "sessions.",
+    ),
+    Entry(
         "lesson_daily", "table", ROLLUPS, "per view day and lesson",
         (
             ("view_day", "UTC day the views started"),

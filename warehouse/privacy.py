@@ -17,7 +17,13 @@ from warehouse.rollups import refresh_platform_rollups, refresh_rollups
 from warehouse.store import WarehouseWriter
 
 # Tables whose rows name one student, and the column holding the key.
-STUDENT_ROWS = (("mux_views", "user_id"), ("users", "id"), ("enrollments", "user_id"), ("lesson_progress", "user_id"))
+STUDENT_ROWS = (
+    ("mux_views", "user_id"),
+    ("users", "id"),
+    ("enrollments", "user_id"),
+    ("lesson_progress", "user_id"),
+    ("lesson_views", "user_id"),
+)
 
 
 def forgotten(con: duckdb.DuckDBPyConnection) -> tuple[set[int], set[int]]:

@@ -372,6 +372,18 @@ _V8_PSEUDONYMS = (
     )""",
 )
 
+# Lectern's own record of viewing (platform DB `lesson_views`, issue 20): one row per play session with the
+# provider the lesson had when it started, so the cut-over compares S3 and Mux viewing on the same measure.
+# Copied by the platform job like lesson_progress (students under their keys); the watched-seconds bitmap stays
+# in the platform DB.
+_V9_LESSON_VIEWS = (
+    """CREATE TABLE lesson_views (
+        id BIGINT PRIMARY KEY, user_id BIGINT, lesson_id BIGINT, session_id VARCHAR, provider VARCHAR,
+        started_at TIMESTAMPTZ, last_report_at TIMESTAMPTZ, last_seq INTEGER, position_s DOUBLE,
+        furthest_position_s DOUBLE, seconds_watched DOUBLE, duration_s DOUBLE, ended_at TIMESTAMPTZ
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "raw Mux tables, platform snapshot, sync_state", _V1_RAW + _V1_PLATFORM),
     Migration(2, "daily rollups for dashboards (backfilled from mux_views)", _V2_ROLLUPS),
@@ -385,6 +397,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V7_VIEW_IDENTITY,
     ),
     Migration(8, "students pseudonymised: no emails or student names; forgotten students", _V8_PSEUDONYMS),
+    Migration(9, "lesson_views: play sessions reported by Lectern's player, with their provider", _V9_LESSON_VIEWS),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -398,6 +411,7 @@ TABLES = (
     "lessons",
     "enrollments",
     "lesson_progress",
+    "lesson_views",
     "sync_state",
     "sync_view_exports",
     "sync_view_rereads",

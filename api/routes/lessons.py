@@ -1,7 +1,7 @@
 """Lesson video status, as a snapshot and as server-sent-events streams of changes (one lesson or many).
 
 A stream is re-authorised while it is open (every LECTERN_LESSON_EVENTS_RECHECK_S: a removed enrolment or
-a deleted user ends it with a final `end` event), never outlives its token (it ends at the token's `exp`),
+a deleted user ends it with a final `end` event), never outlives its token or ticket (it ends at its `exp`),
 and each user and each process may hold only so many at once (429 with Retry-After beyond that).
 """
 
@@ -161,7 +161,9 @@ _STREAM_DOC = (
     "LECTERN_LESSON_EVENTS_MAX_S), when the token expires (`token_expired`), when access is gone (re-checked "
     "every LECTERN_LESSON_EVENTS_RECHECK_S: `access_revoked`, also for a deleted lesson, or `unauthenticated`), "
     "or at once with `once=1`. At most LECTERN_LESSON_EVENTS_MAX_PER_USER streams per user and "
-    "LECTERN_LESSON_EVENTS_MAX_STREAMS per process: 429 with Retry-After beyond that."
+    "LECTERN_LESSON_EVENTS_MAX_STREAMS per process: 429 with Retry-After beyond that. "
+    "Authenticate with the bearer header or, from an EventSource, `?ticket=` (purpose `events`, covering "
+    "every lesson of the stream; a ticket for another lesson is 401)."
 )
 _STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
@@ -177,6 +179,7 @@ async def _open_stream(
     many: bool,
 ) -> Response:
     settings = services.settings
+    auth.require(lesson_ids)  # a ticket is for its own lessons only
     # Access is checked for every lesson before a slot is taken (403/404/401 as for /status).
     first = [await run_in_threadpool(services.lessons.status, auth.user_id, lesson_id) for lesson_id in lesson_ids]
     slot = stream_slots(request, settings).acquire(auth.user_id)  # TooManyStreams: 429 with Retry-After

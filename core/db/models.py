@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -214,6 +215,58 @@ class LessonProgress(Base):
     seconds_watched: Mapped[float] = mapped_column(Float, default=0.0)
     furthest_position_s: Mapped[float] = mapped_column(Float, default=0.0)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LessonView(Base):
+    """One play session (a page view of the player): Lectern's own record of viewing, with the provider
+    the lesson had when the session started, so S3 and Mux viewing compare fairly during the cut-over.
+
+    Written only by core/progress/, under the lock of the student's `lesson_watch` row. `watched` is a
+    bitmap of the lesson's seconds this session played (bit i = second i); `seconds_watched` is its count.
+    """
+
+    __tablename__ = "lesson_views"
+    __table_args__ = (
+        UniqueConstraint("user_id", "lesson_id", "session_id", name="uq_lesson_views_user_id_lesson_id_session_id"),
+        CheckConstraint(
+            f"provider IS NULL OR {_enum_check('provider', VideoProvider)}", name="ck_lesson_views_provider"
+        ),
+        Index("ix_lesson_views_lesson_id_started_at", "lesson_id", "started_at"),
+        Index("ix_lesson_views_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(36))  # the player's uuid for the page view
+    provider: Mapped[str | None] = mapped_column(String(8), default=None)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when Lectern received its first report
+    last_report_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    position_s: Mapped[float] = mapped_column(Float)  # the position in the report with the highest seq
+    furthest_position_s: Mapped[float] = mapped_column(Float)
+    seconds_watched: Mapped[float] = mapped_column(Float)
+    watched: Mapped[bytes] = mapped_column(LargeBinary)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)  # as the player knew it
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class LessonWatch(Base):
+    """A student's watching of one lesson over every session: the seconds ever watched (a bitmap, for
+    completion across sessions) and where to resume (the newest session's newest report)."""
+
+    __tablename__ = "lesson_watch"
+    __table_args__ = (Index("ix_lesson_watch_lesson_id", "lesson_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True)
+    covered: Mapped[bytes] = mapped_column(LargeBinary)
+    covered_s: Mapped[float] = mapped_column(Float)
+    resume_position_s: Mapped[float] = mapped_column(Float)
+    resume_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resume_session_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    resume_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -79,6 +79,8 @@ LESSON_VIEW = row(
 LESSON_MANAGE = row(
     enrolled=DENIED, unenrolled=DENIED, owner=ALLOWED, other_teacher=DENIED, admin=ALLOWED, analyst=DENIED
 )
+# Only a student enrolled in the course has progress to record (the teacher's or an admin's preview: 403).
+PROGRESS = row(enrolled=ALLOWED, unenrolled=DENIED, owner=DENIED, other_teacher=DENIED, admin=DENIED, analyst=DENIED)
 ADMIN_ONLY = row(enrolled=DENIED, unenrolled=DENIED, owner=DENIED, other_teacher=DENIED, admin=ALLOWED, analyst=DENIED)
 
 # (method, path) -> expected class per caller. The matrix runs the API with its docs turned on
@@ -100,6 +102,10 @@ MATRIX: dict[tuple[str, str], dict[str, str] | str] = {
     ("GET", "/api/lessons/{lesson_id}/status"): LESSON_VIEW,
     ("GET", "/api/lessons/{lesson_id}/events"): LESSON_VIEW,
     ("GET", "/api/lessons/events"): LESSON_VIEW,
+    ("POST", "/api/lessons/{lesson_id}/ticket"): LESSON_VIEW,
+    ("POST", "/api/lessons/ticket"): LESSON_VIEW,
+    ("POST", "/api/lessons/{lesson_id}/progress"): PROGRESS,
+    ("GET", "/api/lessons/{lesson_id}/progress"): LESSON_VIEW,
     ("GET", "/api/costs/report"): ADMIN_ONLY,
     ("GET", "/api/admin/webhooks"): ADMIN_ONLY,
     ("GET", "/api/admin/webhooks/{event_id}"): ADMIN_ONLY,
@@ -128,6 +134,10 @@ CALLS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("POST", "/api/videos/mux/upload-url"): lambda w: Call(json={"lesson_id": w.upload_lesson_id}),
     ("GET", "/api/lessons/{lesson_id}/events"): lambda w: Call(params={"once": "1"}),
     ("GET", "/api/lessons/events"): lambda w: Call(params={"ids": str(w.lesson_id), "once": "1"}),
+    ("POST", "/api/lessons/ticket"): lambda w: Call(params={"ids": str(w.lesson_id)}),
+    ("POST", "/api/lessons/{lesson_id}/progress"): lambda w: Call(
+        json={"session_id": "0b5e3f7e-3d5a-4a53-9a4c-6f0f3f0f0f0f", "seq": 0, "position_s": 5, "ranges": [[0, 5]]}
+    ),
     ("GET", "/api/costs/report"): lambda w: Call(params={"group_by": "course"}),
     ("POST", "/api/admin/webhooks/replay"): lambda w: Call(json={"outcome": ["failed"]}),
 }

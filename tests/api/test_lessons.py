@@ -87,8 +87,9 @@ def test_events_stream_each_change_until_final(api: RunningApi, world: dict[str,
         elif data.get("status") == "processing":
             set_status(api, lesson_id, video_status="ready", mux_playback_id="P1", video_provider="mux")
 
-    token = api.token(world["teacher"])  # EventSource cannot send headers: the token may ride in the query
-    events = stream_events(api, f"/api/lessons/{lesson_id}/events?timeout=20&access_token={token}", on=progress)
+    # EventSource cannot send headers: a ticket rides in the query instead of the bearer token.
+    ticket = api.http.post(f"/api/lessons/{lesson_id}/ticket", headers=api.auth(world["teacher"])).json()["ticket"]
+    events = stream_events(api, f"/api/lessons/{lesson_id}/events?timeout=20&ticket={ticket}", on=progress)
     assert [d.get("status") for _, d in events[:-1]] == ["waiting_upload", "processing", "ready"]
     assert events[-2][1]["provider"] == "mux"
     assert events[-1] == ("end", {"reason": "final"})

@@ -76,7 +76,8 @@ def test_events_are_logged_with_ids_and_secrets_never_appear(
         )
         api.http.post("/api/videos/mux/webhook", content=raw, headers={"Mux-Signature": "t=1,v1=00"})
         tokens = api.http.get(f"/api/videos/{lesson_id}/playback", headers=api.auth(student_id)).json()["tokens"]
-        api.http.get(f"/api/lessons/{lesson_id}/events?once=1&access_token={teacher_token}")
+        ticket = api.http.post(f"/api/lessons/{lesson_id}/ticket", headers=api.auth(teacher_id)).json()["ticket"]
+        api.http.get(f"/api/lessons/{lesson_id}/events?once=1&ticket={ticket}")
 
     by_event = {r.getMessage(): record_fields(r) for r in caplog.records}
     assert by_event["upload.created"]["lesson_id"] == lesson_id
@@ -94,6 +95,7 @@ def test_events_are_logged_with_ids_and_secrets_never_appear(
         JWT_SECRET,
         key.private_key_b64,
         teacher_token,
+        ticket,
         *tokens.values(),
     ]
     for secret in secrets:

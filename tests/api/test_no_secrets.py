@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from tests.secret_scan import LeakScanner, find_leaks
 from warehouse.store import WarehouseLayout, WarehouseWriter
 
 JWT_SAMPLE = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+TICKET_SAMPLE = "lt1.NDI6NzpldmVudHM6MTc5NjMzMjc3Mg.5Z9UFdDVe34a0O2OEOFsDBFGSz8hFzwKl61U33EKmlk"
 
 
 @pytest.fixture
@@ -88,20 +90,21 @@ def test_lectern_loggers_mask_registered_secrets_and_token_shapes(scanner: LeakS
         log = get_logger("lectern.test")
         log.info("thing.happened", detail=f"with {secret}", url=f"https://h/p?token={JWT_SAMPLE}", password="pw")
         logging.getLogger("tests.thirdparty.http").debug("GET /upload?signature=%s HTTP/1.1", "sig-value-xyz")
-        # An access-log line in uvicorn's format for an EventSource, which can only pass its token in the query
-        # (on a logger of our own: uvicorn's and urllib3's get their levels set by earlier tests).
-        logging.getLogger("tests.thirdparty.access").info(
-            '%s - "%s %s HTTP/%s" %d',
-            "127.0.0.1",
-            "GET",
-            f"/api/lessons/1/events?access_token={JWT_SAMPLE}",
-            "1.1",
-            200,
-        )
+        # Access-log lines in uvicorn's format for an EventSource and a sendBeacon, which can only pass a ticket
+        # in the query (on a logger of our own: uvicorn's and urllib3's get their levels set by earlier tests).
+        for path in (
+            f"/api/lessons/7/events?ticket={TICKET_SAMPLE}",
+            f"/api/lessons/7/progress?ticket={TICKET_SAMPLE}",
+        ):
+            logging.getLogger("tests.thirdparty.access").info(
+                '%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET", path, "1.1", 200
+            )
+        # A ticket outside a query parameter is masked by its shape.
+        log.info("thing.ticketed", detail=f"ticket {TICKET_SAMPLE}")
     finally:
         SECRETS.remove(secret)
         clear_registered_secrets()
-    assert scanner.lines == 3 and scanner.leaks == []
+    assert scanner.lines == 5 and scanner.leaks == []
 
 
 @pytest.fixture
@@ -150,10 +153,16 @@ def test_credential_flows_log_no_secrets_or_tokens(api: RunningApi, s3: S3Server
     assert play.status_code == 200 and play.json()["tokens"]["video"].startswith("eyJ")
     old = api.http.get(f"/api/videos/{legacy_id}/playback", headers=api.auth(student_id))
     assert old.status_code == 200 and "X-Amz-Signature=" in old.json()["urls"]["mp4"]
-    stream = api.http.get(
-        f"/api/lessons/{signed_id}/events", params={"once": "1", "access_token": api.token(student_id)}
-    )
+    ticket = api.http.post(f"/api/lessons/{signed_id}/ticket", headers=api.auth(student_id)).json()["ticket"]
+    stream = api.http.get(f"/api/lessons/{signed_id}/events", params={"once": "1", "ticket": ticket})
     assert stream.status_code == 200 and "event: status" in stream.text
+    beacon = api.http.post(
+        f"/api/lessons/{signed_id}/progress",
+        params={"ticket": ticket},
+        content=json.dumps({"session_id": str(uuid.uuid4()), "seq": 0, "position_s": 0, "ranges": []}),
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert beacon.status_code == 200, beacon.text
     forged = mint_token("not-the-secret-0123456789abcdef0123", student_id)
     bad = api.http.get(f"/api/videos/{signed_id}/playback", headers={"Authorization": f"Bearer {forged}"})
     assert bad.status_code == 401

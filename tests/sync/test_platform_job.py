@@ -1,4 +1,4 @@
-"""The platform snapshot: every row of the five tables, no password hashes, replaced atomically."""
+"""The platform snapshot: every row of the six tables, no password hashes, replaced atomically."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from sqlalchemy import Connection, Engine, delete, func, select
 
-from core.db.models import Course, Enrollment, Lesson, LessonProgress, User
+from core.db.models import Course, Enrollment, Lesson, LessonProgress, LessonView, User
 from core.privacy import student_key
 from sync.platform import TABLES, run_platform
 from sync.state import read_state
@@ -23,7 +23,7 @@ def _counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             model.__tablename__: conn.execute(select(func.count()).select_from(model)).scalar_one()
-            for model in (User, Course, Lesson, Enrollment, LessonProgress)
+            for model in (User, Course, Lesson, Enrollment, LessonProgress, LessonView)
         }
 
 
@@ -130,3 +130,34 @@ def test_views_loaded_before_keys_take_the_students_key(seeded: Engine, writer: 
         assert daily == {key, teacher}  # the rollups were recomputed with the key
         again = run_platform(con, seeded, now=NOW, pseudonym_secret=PSEUDONYM_SECRET)
     assert first.details["views_rekeyed"] == 1 and "views_rekeyed" not in again.details
+
+
+def test_play_sessions_are_copied_under_the_students_key_without_their_bitmap(
+    seeded: Engine, writer: WarehouseWriter
+) -> None:
+    with seeded.connect() as conn:
+        student, lesson = conn.execute(
+            select(Enrollment.user_id, Lesson.id).join(Lesson, Lesson.course_id == Enrollment.course_id).limit(1)
+        ).one()
+    with seeded.begin() as conn:
+        conn.execute(
+            LessonView.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "user_id": student, "lesson_id": lesson, "session_id": f"s-{n}", "provider": provider,
+                    "started_at": NOW, "last_report_at": NOW + timedelta(minutes=1), "last_seq": 6,
+                    "position_s": 60.0, "furthest_position_s": 60.0, "seconds_watched": 60.0,
+                    "watched": b"\xff" * 8, "duration_s": 600.0, "ended_at": None,
+                }
+                for n, provider in enumerate(("s3", "mux"))
+            ],
+        )  # fmt: skip
+    key = student_key(PSEUDONYM_SECRET, student)
+    with writer.open() as con:
+        run_platform(con, seeded, now=NOW, pseudonym_secret=PSEUDONYM_SECRET)
+        rows = con.execute("SELECT user_id, lesson_id, provider, seconds_watched FROM lesson_views ORDER BY provider")
+        assert rows.fetchall() == [(key, lesson, "mux", 60.0), (key, lesson, "s3", 60.0)]
+        assert "watched" not in {r[0] for r in con.execute("DESCRIBE lesson_views").fetchall()}
+        con.execute("INSERT INTO privacy_forgotten VALUES (?, ?, now())", [key, student])
+        run_platform(con, seeded, now=NOW, pseudonym_secret=PSEUDONYM_SECRET)
+        assert con.execute("SELECT count(*) FROM lesson_views").fetchall() == [(0,)]

@@ -35,6 +35,7 @@ TEACHER_TABLES: dict[str, str] = {
     "enrollments": "course_id IN (SELECT id FROM courses)",
     "users": "id = $teacher_id OR id IN (SELECT user_id FROM enrollments)",
     "lesson_progress": _LESSONS,
+    "lesson_views": _LESSONS,
     "mux_views": _LESSONS,
     "assets": _ASSETS,
     "delivery_usage": _ASSETS,

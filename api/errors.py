@@ -11,10 +11,12 @@ import math
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from api.schemas import ErrorBody
-from core.errors import Conflict, ErrorKind, LecternError, Unauthenticated, WebhookSignatureInvalid
+from core.errors import Conflict, ErrorKind, LecternError, RequestRejected, Unauthenticated, WebhookSignatureInvalid
 from core.logging import get_logger
 
 log = get_logger(__name__)
@@ -70,8 +72,17 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 400 (a body it cannot decode, e.g. not UTF-8) in the API's error shape; others as FastAPI."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        return error_response(RequestRejected("the request body could not be read as JSON"))
+    return await http_exception_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LecternError, _handle)
+    app.add_exception_handler(HTTPException, _handle_http)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -84,6 +95,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "The lesson has no playable video yet; `context.status` says where it is.",
         413: "Body larger than LECTERN_API_MAX_BODY_BYTES (the webhook: LECTERN_WEBHOOK_MAX_BODY_BYTES).",
         422: "A path or query parameter out of range (e.g. an id over 2^31 - 1).",
+        431: "Request line and headers over LECTERN_API_MAX_HEADER_BYTES, or more than LECTERN_API_MAX_HEADERS lines.",
         429: "Busy right now; try again after Retry-After seconds.",
         502: "Mux or S3 refused the request.",
         503: "Mux/S3 unavailable or not configured (or S3 credentials missing/expired); retry later.",

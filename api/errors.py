@@ -10,13 +10,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from api.schemas import ErrorBody
-from core.errors import Conflict, ErrorKind, LecternError, RequestRejected, Unauthenticated, WebhookSignatureInvalid
+from core.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    ErrorKind,
+    LecternError,
+    RequestRejected,
+    Unauthenticated,
+    WebhookSignatureInvalid,
+)
 from core.logging import get_logger
 
 log = get_logger(__name__)
@@ -80,9 +90,20 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+async def _handle_database(request: Request, exc: Exception) -> JSONResponse:
+    """The platform database down, restarting or too busy: 503, so clients (and Mux) try again later.
+
+    SQLAlchemy's OperationalError, and psycopg's own from the hot-path reads on the bare cursor (core/db/fast_read.py).
+    """
+    log.warning("api.database_unavailable", path=request.url.path, error=str(exc).strip().splitlines()[0][:300])
+    return error_response(DatabaseUnavailable("the platform database is unavailable; try again shortly"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LecternError, _handle)
     app.add_exception_handler(HTTPException, _handle_http)
+    app.add_exception_handler(OperationalError, _handle_database)
+    app.add_exception_handler(psycopg.OperationalError, _handle_database)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

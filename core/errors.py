@@ -15,7 +15,8 @@ LecternError                         base of everything Lectern raises on purpos
 │   ├── TooManyStreams               a user or process holds its cap of event streams      retryable
 │   ├── HashingBusy (core.passwords) every password-check slot stayed taken                 retryable
 │   ├── WarehouseBusy (warehouse.store)  another process holds the warehouse writer lock   retryable
-│   └── DatabaseUnavailable, ApiUnreachable (lectern.errors)  DATABASE_URL or the API is down  unavailable
+│   ├── DatabaseUnavailable          the platform database cannot be reached or is busy    unavailable
+│   └── ApiUnreachable (lectern.errors)  the Lectern API in LECTERN_API_URL does not answer  unavailable
 └── PermanentError                   retrying the same call will fail the same way: fix the input/config
     ├── MuxInvalidRequest            Mux answered 400/409/422 (Mux's own messages kept)     upstream
     ├── MuxAuthError                 Mux answered 401/403: wrong token or missing permission upstream
@@ -106,6 +107,10 @@ class TransientError(LecternError):
     """The same call may succeed later; safe to retry with backoff."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class DatabaseUnavailable(TransientError):
+    """The platform database in DATABASE_URL cannot be reached (down, restarting, refused) or is too busy to answer."""
 
 
 class PermanentError(LecternError):

@@ -138,7 +138,7 @@ def lesson_states(engine: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
 def storm(pg_url: str, serve: Callable[[], str], total: int, seed: int, connections: int) -> None:
     rng = random.Random(seed)
     engine = make_engine(pg_url)
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
     factory = make_session_factory(engine)
     n_lessons = max(10, int(total / 1.11 / 3.2))
@@ -163,7 +163,7 @@ def storm(pg_url: str, serve: Callable[[], str], total: int, seed: int, connecti
         )
     stories = [LessonStory(first + i) for i in range(n_lessons)]
     for i, story in enumerate(stories):
-        tell(story, start + timedelta(seconds=10 * i), rng)
+        tell(story, start + timedelta(seconds=i % 3600), rng)
     plan = deliveries(stories, total, rng)
     kinds = Counter(d.kind for d in plan)
 

@@ -124,7 +124,7 @@ def lectern_api(tmp_path: Path) -> Iterator[Callable[..., str]]:
                 return False
 
         try:
-            wait_until(up, timeout=120, interval=0.1, what="the API answering")
+            wait_until(up, timeout=300, interval=0.2, what="the API answering")
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}; its output:\n{process.output()[-3000:]}") from None
         return url

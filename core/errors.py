@@ -15,6 +15,7 @@ LecternError                         base of everything Lectern raises on purpos
 │   ├── TooManyStreams               a user or process holds its cap of event streams      retryable
 │   ├── HashingBusy (core.passwords) every password-check slot stayed taken                 retryable
 │   ├── WarehouseBusy (warehouse.store)  another process holds the warehouse writer lock   retryable
+│   ├── WarehouseStorageFull, WarehouseReadOnly (warehouse.store)  its disk refuses writes   unavailable
 │   ├── DatabaseUnavailable          the platform database cannot be reached or is busy    unavailable
 │   └── ApiUnreachable (lectern.errors)  the Lectern API in LECTERN_API_URL does not answer  unavailable
 └── PermanentError                   retrying the same call will fail the same way: fix the input/config

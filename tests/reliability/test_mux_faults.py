@@ -75,6 +75,7 @@ def test_sync_under_mux_faults_quick(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_sync_under_mux_faults_soak(tmp_path: Path) -> None:
     sync_under_faults(tmp_path, days=90, views=3000)
 
@@ -143,5 +144,6 @@ def test_migration_under_mux_faults_quick(envs: Any, clips: list[Path]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_migration_under_mux_faults_soak(envs: Any, clips: list[Path]) -> None:
     migration_under_faults(envs, clips, lessons=12)

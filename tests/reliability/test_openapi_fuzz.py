@@ -240,6 +240,7 @@ def test_openapi_fuzz_quick(api: RunningApi, world: World) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_openapi_fuzz_soak(api: RunningApi, world: World) -> None:
     failures, sent = fuzz(api, world, SOAK_EXAMPLES)
     failures += fuzz_signed_webhooks(api, SOAK_EXAMPLES)

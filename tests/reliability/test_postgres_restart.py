@@ -195,6 +195,7 @@ def test_postgres_restart_quick(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_postgres_restart_soak(
     tmp_path: Path, start_api: StartApi, s3: S3Server, fresh_emu: EmulatorServer, clips: list[Path]
 ) -> None:

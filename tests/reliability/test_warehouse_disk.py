@@ -156,5 +156,6 @@ def test_warehouse_disk_full_and_read_only_quick(small_disk: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_warehouse_disk_full_and_read_only_soak(small_disk: Path, tmp_path: Path) -> None:
     cycle(small_disk, tmp_path, rounds=5)

@@ -225,6 +225,7 @@ def test_webhook_storm_quick(pg_url: str, start_api: StartApi) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_webhook_storm_soak(pg_url: str, lectern_api: Callable[..., str]) -> None:
     env = {"DATABASE_URL": pg_url, "LECTERN_PLATFORM_JWT_SECRET": JWT_SECRET, "MUX_WEBHOOK_SECRET": WEBHOOK_SECRET}
     storm(pg_url, lambda: lectern_api(env, workers=2), total=10_000, seed=2, connections=16)

@@ -172,9 +172,13 @@ def storm(pg_url: str, serve: Callable[[], str], total: int, seed: int, connecti
     lock = threading.Lock()
     local = threading.local()
 
+    clients: list[httpx.Client] = []
+
     def client() -> httpx.Client:
         if not hasattr(local, "http"):
             local.http = httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(keepalive_expiry=2.0))
+            with lock:
+                clients.append(local.http)
         return local.http
 
     def send(delivery: Delivery) -> None:
@@ -186,8 +190,12 @@ def storm(pg_url: str, serve: Callable[[], str], total: int, seed: int, connecti
             answers.append((delivery, response.status_code, outcome))
 
     began = time.monotonic()
-    with ThreadPoolExecutor(connections) as pool:
-        list(pool.map(send, plan))
+    try:
+        with ThreadPoolExecutor(connections) as pool:
+            list(pool.map(send, plan))
+    finally:
+        for http in clients:
+            http.close()
     elapsed = time.monotonic() - began
     print(f"storm: {len(plan)} deliveries {dict(kinds)} in {elapsed:.1f} s ({len(plan) / elapsed:.0f}/s)")
 

@@ -233,7 +233,7 @@ def test_openapi_fuzz_quick(api: RunningApi, world: World) -> None:
     failures, sent = fuzz(api, world, QUICK_EXAMPLES)
     failures += fuzz_signed_webhooks(api, QUICK_EXAMPLES)
     assert not failures, "\n\n".join(failures)
-    assert sent > 100, sent
+    assert sent > QUICK_EXAMPLES * 40, sent  # every operation answered, not only the first few
     print(f"openapi fuzz: {sent} requests in {time.monotonic() - began:.1f} s")
 
 
@@ -243,7 +243,7 @@ def test_openapi_fuzz_soak(api: RunningApi, world: World) -> None:
     failures, sent = fuzz(api, world, SOAK_EXAMPLES)
     failures += fuzz_signed_webhooks(api, SOAK_EXAMPLES)
     assert not failures, "\n\n".join(failures)
-    assert sent > 5_000, sent
+    assert sent > SOAK_EXAMPLES * 40, sent
 
 
 def test_a_body_that_is_not_utf8_is_a_documented_400_in_the_api_error_shape(api: RunningApi, world: World) -> None:

@@ -72,6 +72,14 @@ format: install
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
-# The long soak/benchmark-sized versions of tests (`make test` runs their quick versions).
+# The long soak/benchmark-sized versions of tests (`make test` runs their quick versions), among them the
+# reliability suite (tests/reliability: OpenAPI fuzz, webhook storm, PostgreSQL restart, full or read-only
+# warehouse disk, Mux faults). SOAK_ROUNDS=3 runs them three times in a row, stopping at the first failure;
+# SOAK_ARGS narrows them, e.g. `make soak SOAK_ROUNDS=3 SOAK_ARGS=tests/reliability`.
+SOAK_ROUNDS ?= 1
+SOAK_ARGS ?=
 soak: install
-	$(BIN)/pytest -m slow
+	@for round in $$(seq $(SOAK_ROUNDS)); do \
+		echo "soak round $$round of $(SOAK_ROUNDS)"; \
+		$(BIN)/pytest -m slow $(SOAK_ARGS) || exit 1; \
+	done

@@ -10,11 +10,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
 
 from api.schemas import ErrorBody
-from core.errors import Conflict, ErrorKind, LecternError, Unauthenticated, WebhookSignatureInvalid
+from core.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    ErrorKind,
+    LecternError,
+    RequestRejected,
+    Unauthenticated,
+    WebhookSignatureInvalid,
+)
 from core.logging import get_logger
 
 log = get_logger(__name__)
@@ -70,8 +82,28 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 400 (a body it cannot decode, e.g. not UTF-8) in the API's error shape; others as FastAPI."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        return error_response(RequestRejected("the request body could not be read as JSON"))
+    return await http_exception_handler(request, exc)
+
+
+async def _handle_database(request: Request, exc: Exception) -> JSONResponse:
+    """The platform database down, restarting or too busy: 503, so clients (and Mux) try again later.
+
+    SQLAlchemy's OperationalError, and psycopg's own from the hot-path reads on the bare cursor (core/db/fast_read.py).
+    """
+    log.warning("api.database_unavailable", path=request.url.path, error=str(exc).strip().splitlines()[0][:300])
+    return error_response(DatabaseUnavailable("the platform database is unavailable; try again shortly"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LecternError, _handle)
+    app.add_exception_handler(HTTPException, _handle_http)
+    app.add_exception_handler(OperationalError, _handle_database)
+    app.add_exception_handler(psycopg.OperationalError, _handle_database)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -84,6 +116,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "The lesson has no playable video yet; `context.status` says where it is.",
         413: "Body larger than LECTERN_API_MAX_BODY_BYTES (the webhook: LECTERN_WEBHOOK_MAX_BODY_BYTES).",
         422: "A path or query parameter out of range (e.g. an id over 2^31 - 1).",
+        431: "Request line and headers over LECTERN_API_MAX_HEADER_BYTES, or more than LECTERN_API_MAX_HEADERS lines.",
         429: "Busy right now; try again after Retry-After seconds.",
         502: "Mux or S3 refused the request.",
         503: "Mux/S3 unavailable or not configured (or S3 credentials missing/expired); retry later.",

@@ -16,7 +16,7 @@ import mux_python
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, responses
 from api.metrics import MetricsMiddleware
 from api.middleware import AuthBeforeBodyMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from api.routes import admin_webhooks, costs, health, lessons, playback, progress, tickets, uploads, webhooks
@@ -69,6 +69,8 @@ def create_app(
         docs_url="/docs" if settings.api_docs else None,
         redoc_url="/redoc" if settings.api_docs else None,
         openapi_url="/openapi.json" if settings.api_docs else None,
+        # Any request may meet these before a route runs: the body limit (middleware), the head limit (server).
+        responses=responses(413, 431),
     )
     app.state.services = services
     install_error_handlers(app)

@@ -17,7 +17,9 @@ LecternError                         base of everything Lectern raises on purpos
 │   ├── WarehouseBusy (warehouse.store)  another process holds the warehouse writer lock   retryable
 │   ├── TooManyReports, WriterBusy (core.progress)  progress reports past the rate limit / queue  retryable
 │   ├── ProgressUnavailable (core.progress.store)  the DB failed a batch of progress reports  unavailable
-│   └── DatabaseUnavailable, ApiUnreachable (lectern.errors)  DATABASE_URL or the API is down  unavailable
+│   ├── WarehouseStorageFull, WarehouseReadOnly (warehouse.store)  its disk refuses writes   unavailable
+│   ├── DatabaseUnavailable          the platform database cannot be reached or is busy    unavailable
+│   └── ApiUnreachable (lectern.errors)  the Lectern API in LECTERN_API_URL does not answer  unavailable
 └── PermanentError                   retrying the same call will fail the same way: fix the input/config
     ├── MuxInvalidRequest            Mux answered 400/409/422 (Mux's own messages kept)     upstream
     ├── MuxAuthError                 Mux answered 401/403: wrong token or missing permission upstream
@@ -110,6 +112,10 @@ class TransientError(LecternError):
     """The same call may succeed later; safe to retry with backoff."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class DatabaseUnavailable(TransientError):
+    """The platform database in DATABASE_URL cannot be reached (down, restarting, refused) or is too busy to answer."""
 
 
 class PermanentError(LecternError):

@@ -36,7 +36,8 @@ lesson never re-points it (`unmatched`); a lesson with neither may be claimed by
 Order safety: an event whose `created_at` is older than the lesson's `video_status_at` is `stale`; an
 event without `created_at` is older than anything known (it may fill a lesson with no `video_status_at`,
 and never sets one); a lesson never moves from ready back to processing for the same asset; events about
-an asset from a superseded upload are `stale`.
+an asset from a superseded upload are `stale`; a deletion of the lesson's upload's asset applies even when it
+arrives before any event named that asset.
 
 Poison: bodies are parsed as strict JSON (no NaN/Infinity, no number beyond a double, at most
 MAX_JSON_DEPTH levels); a body that is not an event raises `WebhookPayloadInvalid` (HTTP 400, nothing
@@ -620,7 +621,10 @@ def plan_transition(event: MuxEvent, lesson: LessonState) -> TransitionPlan:
         )
 
     if event.type == ASSET_DELETED:
-        if not same_asset:
+        # The asset of the lesson's own upload counts before an earlier event has named it: delivered out of
+        # order, the deletion comes first, and the older events after it are then stale.
+        own_unnamed_asset = same_upload and not lesson.mux_asset_id
+        if not (same_asset or own_unnamed_asset):
             return TransitionPlan(Outcome.ignored, reason=f"asset {asset_id} is not the lesson's current asset")
         changes = {**base, "mux_asset_id": None, "mux_playback_id": None, "video_duration_s": None}
         pending_other_upload = (

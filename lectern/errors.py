@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from core.errors import ErrorKind, LecternError, PermanentError, TransientError
+from core.errors import DatabaseUnavailable, ErrorKind, LecternError, PermanentError, TransientError
 
 
 class InvalidArgument(PermanentError):
@@ -21,10 +21,6 @@ class InvalidArgument(PermanentError):
 
 class ApiUnreachable(TransientError):
     """The Lectern API in LECTERN_API_URL does not answer."""
-
-
-class DatabaseUnavailable(TransientError):
-    """The platform database in DATABASE_URL cannot be reached (down, wrong host or port, refused)."""
 
 
 class DatabaseNotMigrated(PermanentError):

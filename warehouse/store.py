@@ -13,6 +13,7 @@ resolves either the old snapshot or the new one, never a half-written file. See 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -48,6 +49,42 @@ class WarehouseNotReady(PermanentError):
     kind = ErrorKind.UNAVAILABLE
     # The message names the warehouse's path on the server.
     public_message = "No warehouse yet: run `lectern sync --once` (it publishes the first snapshot)."
+
+
+class WarehouseStorageError(TransientError):
+    """The warehouse's disk refused a write (full, or read-only): nothing was published, the last snapshot still
+    serves, and the next run completes once the disk takes writes again."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+
+class WarehouseStorageFull(WarehouseStorageError):
+    """No space left (or the quota is used up) on the warehouse's disk."""
+
+
+class WarehouseReadOnly(WarehouseStorageError):
+    """The warehouse's disk is mounted read-only."""
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def storage_error(exc: BaseException, root: Path) -> WarehouseStorageError | None:
+    """What a failed write under `root` means for the operator, when it is the disk's doing; else None.
+
+    OSError carries an errno; DuckDB's IOException only the system's text.
+    """
+    code, text = getattr(exc, "errno", None), str(exc)
+    after = "then run the sync again; the last published snapshot still serves"
+    if code in _FULL or "No space left on device" in text or "Disk quota exceeded" in text:
+        return WarehouseStorageFull(
+            f"the warehouse disk is full: no space left on device under {root} (free space, {after})"
+        )
+    if code == errno.EROFS or "Read-only file system" in text:
+        return WarehouseReadOnly(
+            f"the warehouse disk is read-only: cannot write under {root} (mount it read-write, {after})"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -133,6 +170,17 @@ class WarehouseWriter:
         )
 
     @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, duckdb.IOException) as exc:
+            translated = storage_error(exc, self.layout.root)
+            if translated is None:
+                raise
+            log.error("warehouse.storage_error", error=translated.message)
+            raise translated from exc
+
+    @contextmanager
     def lock(self) -> Iterator[None]:
         self.layout.root.mkdir(parents=True, exist_ok=True)
         with self.layout.lock.open("a+") as fh:
@@ -158,8 +206,9 @@ class WarehouseWriter:
 
         A block that raises is still published: every commit a job makes carries its own watermark, so
         whatever was committed before the error is a consistent state (and `sync_state` shows the error).
+        A disk that refuses writes raises `WarehouseStorageFull` / `WarehouseReadOnly` and publishes nothing.
         """
-        with self.lock():
+        with self._storage_errors(), self.lock():
             self._recover_work()
             con = duckdb.connect(
                 str(self.layout.work), config={"memory_limit": self.memory_limit, "threads": self.threads}
@@ -203,7 +252,11 @@ class WarehouseWriter:
         started = time.perf_counter()
         name = _snapshot_name()
         tmp = layout.snapshots / f".{name}.tmp"
-        copy_file(layout.work, tmp)
+        try:
+            copy_file(layout.work, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half-written copy would hold on to the space a full disk lacks
+            raise
         final = layout.snapshots / name
         os.replace(tmp, final)
         self._point_to(final)

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/videos/mux", tags=["uploads"])
 @router.post(
     "/upload-url",
     response_model=UploadUrlResponse,
-    responses=responses(401, 403, 404, 502, 503),
+    responses=responses(400, 401, 403, 404, 502, 503),
     summary="Get a Mux direct-upload URL for a lesson (its teacher or an admin)",
 )
 def create_upload_url(

@@ -214,6 +214,8 @@ def test_ready_without_a_matching_playback_id_is_an_error_on_the_lesson() -> Non
         ({}, asset_event("video.asset.updated", "A1", lesson_id=7), "ignored", None),
         # Not the lesson's asset or upload: passthrough alone never re-points a lesson that has its own.
         ({}, asset_event("video.asset.deleted", "A9", lesson_id=7), "unmatched", None),
+        # The asset of the lesson's own upload, deleted before any event named it (delivered out of order).
+        ({}, asset_event("video.asset.deleted", "A1", lesson_id=7, upload_id="U1", seconds=5), "applied", "none"),
         ({}, asset_event("video.asset.ready", "A9", lesson_id=7, playback_ids=SIGNED_AND_PUBLIC), "unmatched", None),
         (
             {"video_status": "ready", "mux_asset_id": "A1", "mux_upload_id": None, "video_status_at": T0},

@@ -23,6 +23,7 @@ MUTABLE_FIELDS: frozenset[str] = frozenset(
         "view_exports",
         "view_export_version",
         "view_export_delay_s",
+        "view_export_days",
         "max_page_limit",
     }
 )

@@ -24,21 +24,27 @@ def create_asset(
     input_url: str | None = None,
     upload_id: str | None = None,
     announce: bool = True,
+    created_at: float | None = None,
+    commit: bool = True,
 ) -> dict[str, Any]:
+    """A new `preparing` asset; `created_at` (the past) makes it one Mux already had: no delay, no webhooks."""
     now = emu.clock.now()
-    asset = objects.new_asset(settings, created_at=now, ingest_type=ingest_type, upload_id=upload_id)
+    past = created_at is not None
+    asset = objects.new_asset(settings, created_at=created_at or now, ingest_type=ingest_type, upload_id=upload_id)
     inputs = settings["inputs"] or [{}]
     record = AssetRecord(
         data=asset,
         seq=emu.store.next_seq(),
         input_url=input_url,
         input_settings=inputs,
-        ready_not_before=now + emu.config.processing_delay,
+        ready_not_before=now if past else now + emu.config.processing_delay,
+        quiet=past,
     )
     with emu.store.lock:
         emu.store.assets[asset["id"]] = record
-        emu.store.commit()
-    if announce:
+        if commit:
+            emu.store.commit()
+    if announce and not past:
         emu.emit_asset("video.asset.created", asset)
     return asset
 
@@ -98,7 +104,9 @@ def mark_ready(emu: Emulator, asset_id: str, fields: dict[str, Any], extras: dic
             setattr(record, key, value)
         emu.store.commit()
         asset = dict(record.data)
-    emu.emit_asset("video.asset.ready", asset)
+        quiet = record.quiet
+    if not quiet:
+        emu.emit_asset("video.asset.ready", asset)
     return True
 
 
@@ -110,7 +118,9 @@ def mark_errored(emu: Emulator, asset_id: str, error_type: str, message: str) ->
         record.data.update(objects.errored_fields(error_type, message))
         emu.store.commit()
         asset = dict(record.data)
-    emu.emit_asset("video.asset.errored", asset)
+        quiet = record.quiet
+    if not quiet:
+        emu.emit_asset("video.asset.errored", asset)
     return True
 
 

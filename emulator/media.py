@@ -1,7 +1,8 @@
 """ffmpeg work: probe an input, cut HLS renditions, grab thumbnails and a storyboard sprite.
 
 There is no ffprobe in imageio-ffmpeg, so `probe` parses the stream summary `ffmpeg -i` prints on stderr.
-Encodes are deliberately cheap (veryfast, CRF) and use a 2 s keyframe interval so HLS can cut segments.
+Encodes are deliberately cheap (ultrafast, CRF; AAC-LC audio copied) and use a 2 s keyframe interval so HLS
+can cut segments.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ class AudioInfo:
     channels: int
     layout: str
     sample_rate: int
+    profile: str | None = None  # "LC" for AAC-LC, as `ffmpeg -i` prints it; None when not shown
+
+
+# AAC-LC of these rates and at most two channels is what the renditions carry anyway (CODECS mp4a.40.2):
+# copied, not encoded again.
+COPY_AUDIO_RATES = range(16_000, 48_001)
 
 
 @dataclass
@@ -128,7 +135,14 @@ def parse_probe(stderr: str) -> Probe:
             if channels is None:
                 count = re.match(r"(\d+) channels", layout)
                 channels = int(count.group(1)) if count else 2
-            audio = AudioInfo(codec=codec, channels=channels, layout=layout, sample_rate=int(info.group(1)))
+            profile = re.match(r"\s*\((\w[\w-]*)\)", rest)
+            audio = AudioInfo(
+                codec=codec,
+                channels=channels,
+                layout=layout,
+                sample_rate=int(info.group(1)),
+                profile=profile.group(1) if profile else None,
+            )
     if "Invalid data found when processing input" in stderr or not container:
         raise MediaError("The input file could not be read as audio or video (invalid data).")
     if video is None and audio is None:
@@ -175,6 +189,11 @@ def _playlist_stats(playlist: Path) -> tuple[float, int, int]:
     return total_seconds, max(peak, average, 1), max(average, 1)
 
 
+def _copyable(audio: AudioInfo) -> bool:
+    lc = audio.codec == "aac" and audio.profile == "LC"
+    return lc and audio.channels <= 2 and audio.sample_rate in COPY_AUDIO_RATES
+
+
 def transcode_hls(source: Path, out_dir: Path, info: Probe, *, max_height: int, test: bool) -> list[dict[str, Any]]:
     """Encode all renditions in one ffmpeg run (one decode) and describe them for the master playlist."""
     cmd = [ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(source)]
@@ -193,12 +212,14 @@ def transcode_hls(source: Path, out_dir: Path, info: Probe, *, max_height: int, 
         if info.video:
             fps = info.video.fps or 30.0
             cmd += ["-map", "0:v:0", "-vf", f"scale={plan['width']}:{plan['height']},setsar=1"]
-            cmd += ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-level:v", "4.0"]
+            cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high", "-level:v", "4.0"]
             cmd += ["-pix_fmt", "yuv420p", "-crf", "26", "-sc_threshold", "0"]
             cmd += ["-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})"]
             if fps > 60:
                 cmd += ["-r", "60"]
-        if info.audio:
+        if info.audio and _copyable(info.audio):
+            cmd += ["-map", "0:a:0", "-c:a", "copy"]
+        elif info.audio:
             cmd += ["-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", "-ac", str(min(info.audio.channels, 2))]
         cmd += ["-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod"]
         cmd += ["-hls_list_size", "0", "-hls_segment_filename", str(target / "seg_%03d.ts")]

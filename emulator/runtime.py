@@ -84,6 +84,7 @@ class Emulator:
         self.stats.clear()
         self.faults.clear()
         self.clock.set_offset(0.0)
+        self.processor.cache.clear()
         for sub in ("assets", "uploads"):
             shutil.rmtree(self.data_dir / sub, ignore_errors=True)
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -173,6 +174,10 @@ def _check_config_value(key: str, value: Any) -> Any:
     if key == "max_page_limit":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_LIMIT:
             raise ValueError(f"max_page_limit must be an integer from 1 to {MAX_PAGE_LIMIT}")
+        return value
+    if key == "view_export_days":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
+            raise ValueError("view_export_days must be an integer from 1 to 3650")
         return value
     if key == "view_export_version":
         if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 14:

@@ -12,7 +12,7 @@ import os
 import secrets
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ class AssetRecord:
     storyboard: dict[str, Any] | None = None
     has_video: bool = False
     ready_not_before: float = 0.0
+    # Created through the history control (`POST /_emulator/assets`): its webhooks went out long ago.
+    quiet: bool = False
 
 
 @dataclass
@@ -47,6 +49,12 @@ class SigningKeyRecord:
     data: dict[str, Any]
     seq: int
     public_pem: str
+
+
+def _fields(record: AssetRecord | UploadRecord | SigningKeyRecord) -> dict[str, Any]:
+    """A record's fields as they are: `asdict` would deep-copy every nested dict on each commit (seconds with
+    a few hundred assets), and the lock held while serialising already keeps them still."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 class Store:
@@ -87,6 +95,12 @@ class Store:
             records = sorted(self.assets.values(), key=lambda r: r.seq, reverse=True)
             return copy.deepcopy(records)
 
+    def asset_objects_newest_first(self) -> list[tuple[int, dict[str, Any]]]:
+        """(seq, asset JSON) of every asset: lists need only the object, not renditions or storyboards."""
+        with self.lock:
+            records = sorted(self.assets.values(), key=lambda r: r.seq, reverse=True)
+            return [(r.seq, copy.deepcopy(r.data)) for r in records]
+
     def uploads_newest_first(self) -> list[UploadRecord]:
         with self.lock:
             records = sorted(self.uploads.values(), key=lambda r: r.seq, reverse=True)
@@ -124,9 +138,9 @@ class Store:
                 "seq": self.seq,
                 "upload_secret": self.upload_secret,
                 "clock_offset": self.clock_offset,
-                "assets": [asdict(r) for r in self.assets.values()],
-                "uploads": [asdict(r) for r in self.uploads.values()],
-                "signing_keys": [asdict(r) for r in self.signing_keys.values()],
+                "assets": [_fields(r) for r in self.assets.values()],
+                "uploads": [_fields(r) for r in self.uploads.values()],
+                "signing_keys": [_fields(r) for r in self.signing_keys.values()],
             }
             text = json.dumps(payload, separators=(",", ":"))
             target = self.state_file

@@ -154,13 +154,21 @@ def db_current() -> None:
 @app.command()
 def seed(
     seed: int = typer.Option(7, help="Random seed: the same seed gives the same platform."),
-    students: int = typer.Option(600, min=1, help="Number of students."),
-    teachers: int = typer.Option(4, min=1, help="Number of teachers."),
-    courses: int = typer.Option(10, min=1, help="Number of courses."),
-    days: int = typer.Option(90, min=1, help="Days of lesson progress history."),
+    students: int = typer.Option(2400, min=1, help="Number of students."),
+    teachers: int = typer.Option(8, min=1, help="Number of teachers."),
+    courses: int = typer.Option(25, min=1, help="Number of courses."),
+    days: int = typer.Option(90, min=1, help="Days of Mux history (the move to Mux began then)."),
     reset: bool = typer.Option(False, "--reset", help="Delete every platform row first."),
-    media: bool = typer.Option(True, "--media/--no-media", help="Put real small videos in S3 for legacy lessons."),
+    media: bool = typer.Option(
+        True, "--media/--no-media", help="Make the sample lesson videos and put the S3 lessons' files in S3."
+    ),
+    only_media: bool = typer.Option(False, "--only-media", help="Only the videos (the database is seeded)."),
     if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing (exit 0) when users already exist."),
+    history: Path = typer.Option(
+        Path("var/sample-history.json"),
+        "--history",
+        help="Where to write the Mux history for `python -m lectern.sample_history` (lessons that moved to Mux).",
+    ),
 ) -> None:
     """Build a realistic sample platform (deterministic by --seed) and print the demo sign-ins."""
     import time
@@ -177,24 +185,24 @@ def seed(
     started = time.perf_counter()
     platform = None
     try:
-        if reset:
+        if reset and not only_media:
             seeding.reset(engine)
         with _progress() as bar:
             advance = _advancer(bar)
-            try:
-                built = build_platform(
-                    SeedConfig(seed=seed, teachers=teachers, courses=courses, students=students, days=days)
-                )
-                counts = seeding.write_platform(engine, built, advance)
-                platform = built
-            except seeding.DatabaseNotEmpty:
-                if not if_empty:
-                    raise
-                # --if-empty: a seeded database is what the caller asked for; fill in the media only.
-                console.print("platform database already seeded; only filling in what is missing")
-                counts = {}
-            if media:
-                _seed_media(lectern, seeding.legacy_video_keys(engine), advance)
+            if not only_media:
+                try:
+                    built = build_platform(
+                        SeedConfig(seed=seed, teachers=teachers, courses=courses, students=students, days=days)
+                    )
+                    counts = seeding.write_platform(engine, built, advance)
+                    seeding.write_history(history, built)
+                    platform = built
+                except seeding.DatabaseNotEmpty:
+                    if not if_empty:
+                        raise
+                    console.print("platform database already seeded")
+            if media or only_media:
+                _seed_media(lectern, seeding.legacy_videos(engine), advance)
     finally:
         lectern.close()
     if platform is not None:
@@ -214,17 +222,24 @@ def _advancer(bar: Progress) -> seeding_progress:
     return advance
 
 
-def _seed_media(lectern: Lectern, keys: list[str], advance: seeding_progress) -> None:
-    from lectern.sample_media import sample_clips
+def _seed_media(lectern: Lectern, videos: list[tuple[str, float | None]], advance: seeding_progress) -> None:
+    import time
+
+    from lectern.sample_media import lesson_clips
     from lectern.seed import upload_missing_videos
 
     settings = lectern.settings
+    started = time.perf_counter()
+    clips = lesson_clips(settings.var_dir / "sample-media")
+    made = time.perf_counter() - started
     if settings.s3_endpoint_url is None and not settings.aws_access_key_id:
         console.print("S3 not configured (S3_ENDPOINT_URL / AWS_*): legacy lessons keep keys without files")
         return
-    clips = sample_clips(settings.var_dir / "sample-media")
-    added = upload_missing_videos(lectern.s3, settings.s3_bucket, keys, clips, advance)
-    console.print(f"{added} legacy lesson videos put in s3://{settings.s3_bucket}")
+    added = upload_missing_videos(lectern.s3, settings.s3_bucket, videos, clips, advance)
+    console.print(
+        f"{len(clips)} sample lesson videos ready in {made:.1f} s; "
+        f"{added} legacy lesson videos put in s3://{settings.s3_bucket}"
+    )
 
 
 def print_demo_accounts(accounts: list[DemoAccount], var: Path) -> None:

@@ -22,6 +22,7 @@ line per failure for the banner.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -35,6 +36,7 @@ from sqlalchemy import Engine, select
 
 from core.db.models import Course, Lesson, Upload, User, VideoStatus
 from core.errors import ErrorKind, PermanentError
+from lectern.sample_media import LessonClip, clip_for
 
 if TYPE_CHECKING:
     from core.container import Lectern
@@ -52,6 +54,7 @@ INCIDENT_AFTER_S = 2 * 3600  # ... and keep coming until this long after (they a
 INCIDENT_VIEWS = 300  # about 100 an hour: over both view rules' minimum counts
 INCIDENT_FAILURE_RATE = 0.25  # the simulator's knob: about half of the views fail across browsers and countries
 STILL_FAILING = 10  # failed views of the lesson in the last hour that mean an earlier run's incident goes on
+REPLACED_MARKER = "demo-replaced-video.json"
 NOT_A_VIDEO = b"Lesson notes: slides, exercises and links for this week.\nThis is a text file, not a video.\n"
 WAIT_S = 120.0
 
@@ -120,8 +123,18 @@ def read_lessons(engine: Engine) -> list[LessonRow]:
     return [LessonRow(*row) for row in rows]
 
 
-def stage_incidents(lectern: Lectern, *, workdir: Path, clip: Path, now: datetime | None = None) -> list[str]:
-    """Stage each failure the platform does not show yet; one line per failure, staged now or kept."""
+def stage_incidents(
+    lectern: Lectern,
+    *,
+    workdir: Path,
+    clip: Path,
+    now: datetime | None = None,
+    clips: Sequence[LessonClip] = (),
+) -> list[str]:
+    """Stage each failure the platform does not show yet; one line per failure, staged now or kept.
+
+    The replacement video is the one of `clips` as long as the lesson's current video (so its chapters still
+    fit), else `clip`."""
     now = now or datetime.now(UTC)
     targets = pick_targets(read_lessons(lectern.engine))
     lines: list[str] = []
@@ -131,8 +144,16 @@ def stage_incidents(lectern: Lectern, *, workdir: Path, clip: Path, now: datetim
         if targets.broken is not None:
             lines.append(failed_upload(lectern, http, targets.broken, workdir, now))
         if targets.replaced is not None:
-            lines.append(replaced_video(lectern, http, targets.replaced, clip))
+            replacement = _same_length(lectern, targets.replaced, clips) or clip
+            lines.append(replaced_video(lectern, http, targets.replaced, replacement, workdir))
     return lines
+
+
+def _same_length(lectern: Lectern, lesson: LessonRow, clips: Sequence[LessonClip]) -> Path | None:
+    with lectern.engine.connect() as conn:
+        duration = conn.execute(select(Lesson.video_duration_s).where(Lesson.id == lesson.id)).scalar_one_or_none()
+    found = clip_for(list(clips), duration)
+    return found.path if found is not None else None
 
 
 # --- playback failures --------------------------------------------------------------------------------
@@ -207,16 +228,22 @@ def failed_upload(lectern: Lectern, http: httpx.Client, lesson: LessonRow, workd
     return f"{said}; Mux: {error}" if status == "errored" else f"{said}, but Mux accepted it ({status})"
 
 
-def replaced_video(lectern: Lectern, http: httpx.Client, lesson: LessonRow, clip: Path) -> str:
+def replaced_video(lectern: Lectern, http: httpx.Client, lesson: LessonRow, clip: Path, workdir: Path) -> str:
     said = f"An orphaned asset: {lesson.named} got a new video; its old Mux asset {lesson.mux_asset_id}"
-    with lectern.engine.connect() as conn:
-        done = conn.execute(select(Upload.id).where(Upload.lesson_id == lesson.id).limit(1)).first()
-    if done is not None:
-        return f"An orphaned asset: {lesson.named} got a new video earlier; its old Mux asset is kept (and billed)"
+    # Which lesson was given which new video is kept next to the demo's data: the lesson's own upload rows
+    # cannot tell, since lessons of the sample history were uploaded by their teachers in the first place.
+    marker = workdir / REPLACED_MARKER
+    if marker.exists():
+        kept = json.loads(marker.read_text())
+        if kept.get("lesson_id") == lesson.id and kept.get("asset_id") == lesson.mux_asset_id:
+            return f"An orphaned asset: {lesson.named} got a new video earlier; its old Mux asset is kept (and billed)"
     upload_id = upload(lectern, http, lesson, clip)
     status, error = wait_for_upload(lectern.engine, upload_id, ("ready", "errored"))
     if status != "ready":
         return f"{said} stays: the new video did not become ready ({status}: {error})"
+    with lectern.engine.connect() as conn:
+        new_asset = conn.execute(select(Upload.mux_asset_id).where(Upload.mux_upload_id == upload_id)).scalar_one()
+    marker.write_text(json.dumps({"lesson_id": lesson.id, "asset_id": new_asset}))
     return f"{said} is no longer played by any lesson and still billed"
 
 
@@ -265,11 +292,12 @@ def wait_for_upload(
 def main(argv: Sequence[str]) -> None:
     from core.container import Lectern
     from lectern.commands._settings import settings_or_exit
-    from lectern.sample_media import sample_clips
+    from lectern.sample_media import lesson_clips
 
     var = Path(argv[0]) if argv else Path("var")
+    clips = lesson_clips(var / "sample-media")
     with Lectern.from_settings(settings_or_exit(), kind="cli") as lectern:
-        lines = stage_incidents(lectern, workdir=var, clip=sample_clips(var / "sample-media", count=1)[0])
+        lines = stage_incidents(lectern, workdir=var, clip=clips[len(clips) // 2].path, clips=clips)
     print("\n".join(lines))
 
 

@@ -15,9 +15,22 @@ from pathlib import Path
 
 import httpx
 
-# Settings every demo process gets on top of the demo's own (lectern/commands/demo.py), e.g. a monthly budget
-# the sample data's spending comes near, so the budget alert has something to say.
-DEMO_SETTINGS: dict[str, str] = {}
+from lectern.sample_data import live_migration_course
+
+# Settings every demo process gets on top of the demo's own (lectern/commands/demo.py):
+# - a monthly budget the sample history's spending comes near, so the budget alert has something to say;
+# - Mux's own default video quality (plus), whose encoding is billed: the migration waves and today's live
+#   migration show up as encoding costs (basic encoding is free).
+# - the migration worker checking on its assets every second (not every 5): today's live migration of one
+#   course finishes while the demo starts.
+DEMO_SETTINGS: dict[str, str] = {
+    "LECTERN_MONTHLY_BUDGET_USD": "300",
+    "MUX_VIDEO_QUALITY": "plus",
+    "LECTERN_MIGRATION_POLL_S": "1",
+}
+# Simulated Mux Data views over the history: by its last month well past Mux's 100,000 free minutes.
+HISTORY_DAYS = 90
+HISTORY_VIEWS = 90_000
 
 
 def _always() -> bool:
@@ -48,27 +61,46 @@ def _no_views(emulator_url: str) -> Callable[[], bool]:
 
 
 def preparation_steps(*, emulator_url: str, var: Path) -> list[Step]:
-    """The sample data, from an empty platform database and emulator to a loaded warehouse."""
+    """The sample data, from an empty platform database and emulator to a loaded warehouse.
+
+    `seed` writes the platform (a second or two); `media` makes the sample lesson videos (cached in
+    var/sample-media) and fills S3; `history` brings the months of lessons that moved to Mux into the emulator
+    and the platform DB; `simulate` adds Mux Data views of them by their enrolled students; then today's
+    migration of one course runs live, the failures are staged and the sync loads the warehouse.
+    """
+    live = str(live_migration_course())
     return [
         Step(
             "seed",
-            "seeding sample data (platform DB, S3 lesson videos)",
-            lectern("seed", "--if-empty"),
+            "seeding the sample platform (25 courses, about 300 lessons, 2,400 students)",
+            lectern("seed", "--if-empty", "--no-media", "--history", str(var / "sample-history.json")),
             before_dashboard=True,
         ),
-        *(
-            Step(
-                f"migrate-course-{course}",
-                f"migrating course {course}'s S3 videos to Mux (the emulator)",
-                lectern("migrate", "start", "--course", course, "--run"),
-            )
-            for course in ("1", "2")
+        Step(
+            "media",
+            "making the sample lesson videos and putting the S3 lessons' files in S3",
+            lectern("seed", "--only-media"),
+        ),
+        Step(
+            "history",
+            "recreating three months on Mux: migration waves and teachers' uploads (the emulator's assets)",
+            (sys.executable, "-m", "lectern.sample_history", str(var)),
         ),
         Step(
             "simulate",
-            "simulating 90 days of students watching the Mux lessons",
-            lectern("emulator", "simulate", "--days", "90", "--views", "15000", "--seed", "7", "--no-progress"),
+            f"simulating {HISTORY_DAYS} days of students watching the Mux lessons (Mux Data, delivery usage)",
+            lectern(
+                "emulator",
+                "simulate",
+                *("--days", str(HISTORY_DAYS), "--views", str(HISTORY_VIEWS), "--seed", "7"),
+                "--respect-dates",
+            ),
             needed=_no_views(emulator_url),
+        ),
+        Step(
+            f"migrate-course-{live}",
+            f"migrating course {live}'s S3 videos to Mux, live (the emulator)",
+            lectern("migrate", "start", "--course", live, "--run"),
         ),
         Step(
             "incidents",

@@ -1,5 +1,5 @@
 """Write the sample platform into the platform database in bulk (COPY on PostgreSQL, batched executemany
-on SQLite), and give legacy lessons real small video files in S3."""
+on SQLite), give legacy lessons their real video files in S3, and keep the Mux history for later."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from sqlalchemy.schema import ColumnDefault
 
 from core.db.models import Base, Course, Enrollment, Lesson, LessonProgress, User, table_of
 from core.errors import Conflict
-from lectern.sample_data import SamplePlatform, iter_progress
+from lectern.sample_data import MuxEvent, SamplePlatform, iter_progress
+from lectern.sample_media import LessonClip, clip_for
 
 BATCH = 5000
 SEEDED_TABLES: list[type[Base]] = [User, Course, Lesson, Enrollment, LessonProgress]
@@ -97,18 +98,27 @@ def write_platform(engine: Engine, platform: SamplePlatform, progress: Progress 
     return counts
 
 
-def legacy_video_keys(engine: Engine) -> list[str]:
+def legacy_videos(engine: Engine) -> list[tuple[str, float | None]]:
+    """(S3 key, listed duration) of every lesson that names a legacy S3 video."""
     with engine.connect() as conn:
-        rows = conn.execute(select(Lesson.video_url).where(Lesson.video_url.is_not(None)).order_by(Lesson.id))
-        return [row[0] for row in rows if row[0] is not None]
+        rows = conn.execute(
+            select(Lesson.video_url, Lesson.duration_s).where(Lesson.video_url.is_not(None)).order_by(Lesson.id)
+        )
+        return [(row.video_url, row.duration_s) for row in rows if row.video_url is not None]
 
 
 def upload_missing_videos(
-    s3_client: Any, bucket: str, keys: list[str], clips: list[Path], progress: Progress | None = None
+    s3_client: Any,
+    bucket: str,
+    videos: list[tuple[str, float | None]],
+    clips: list[LessonClip],
+    progress: Progress | None = None,
 ) -> int:
-    """Put a real small video at every legacy lesson key that has none (clips reused round-robin).
+    """Put at every legacy lesson key that has none the sample video of the lesson's listed duration.
 
-    Idempotent: a demo restart (moto keeps nothing on disk) refills the bucket, a rerun adds nothing.
+    A lesson whose duration matches no sample video (a database seeded by an older version) gets the
+    nearest one. Idempotent: a demo restart (moto keeps nothing on disk) refills the bucket, a rerun adds
+    nothing.
     """
     existing_buckets = {b["Name"] for b in s3_client.list_buckets().get("Buckets", [])}
     if bucket not in existing_buckets:
@@ -117,12 +127,28 @@ def upload_missing_videos(
     for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         present.update(obj["Key"] for obj in page.get("Contents", []))
     added = 0
-    for i, key in enumerate(keys):
+    for key, duration in videos:
         if key in present:
             continue
-        with clips[i % len(clips)].open("rb") as fh:
+        clip = clip_for(clips, duration) or min(clips, key=lambda c: abs(c.seconds - (duration or 0.0)))
+        with clip.path.open("rb") as fh:
             s3_client.put_object(Bucket=bucket, Key=key, Body=fh, ContentType="video/mp4")
         added += 1
         if progress:
             progress("s3 videos", 1)
     return added
+
+
+def write_history(path: Path, platform: SamplePlatform) -> None:
+    """The sample platform's Mux history (lessons that moved to Mux before today), for `lectern.sample_history`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    events = [event.as_json() for event in platform.mux_history]
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps({"seed": platform.config.seed, "events": events}, indent=1))
+    partial.replace(path)
+
+
+def read_history(path: Path) -> list[MuxEvent]:
+    if not path.exists():
+        return []
+    return [MuxEvent.from_json(raw) for raw in json.loads(path.read_text())["events"]]

@@ -42,6 +42,9 @@ class SimulateRequest:
     replace: bool = True
     lessons: dict[str, dict[str, Any]] | None = None
     students: dict[str, list[str]] | list[str] | None = None
+    # {course: {student: epoch seconds enrolled}} when `students` gave enrolment dates
+    enrolled_from: dict[str, dict[str, float]] | None = None
+    after_created: bool = False  # each lesson's views begin after its asset's created_at
     viewers: int | None = None
     knobs: Knobs = field(default_factory=Knobs)
 
@@ -51,7 +54,7 @@ class SimulateRequest:
         body = body or {}
         if not isinstance(body, dict):
             raise ValueError("body must be a JSON object")
-        known = {"days", "views", "seed", "end", "replace", "lessons", "students", "viewers", "knobs"}
+        known = {"days", "views", "seed", "end", "replace", "lessons", "students", "viewers", "knobs", "after_created"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -71,13 +74,17 @@ class SimulateRequest:
         replace = body.get("replace", True)
         if not isinstance(replace, bool):
             raise ValueError("replace must be true or false")
+        after_created = body.get("after_created", False)
+        if not isinstance(after_created, bool):
+            raise ValueError("after_created must be true or false")
         viewers = body.get("viewers")
         if viewers is not None and (not _is_int(viewers) or not 1 <= viewers <= 10_000_000):
             raise ValueError("viewers must be an integer between 1 and 10,000,000")
         request.days, request.views, request.seed = float(days), int(views), int(seed)
         request.end, request.replace, request.viewers = end, replace, viewers
+        request.after_created = after_created
         request.lessons = _parse_lessons(body.get("lessons"))
-        request.students = _parse_students(body.get("students"))
+        request.students, request.enrolled_from = _parse_students(body.get("students"))
         return request
 
 
@@ -109,10 +116,13 @@ def _parse_lessons(raw: Any) -> dict[str, dict[str, Any]] | None:
     return lessons
 
 
-def _parse_students(raw: Any) -> dict[str, list[str]] | list[str] | None:
-    """A list of ids (everyone takes every course) or `{course: [ids]}` (enrolments)."""
+def _parse_students(
+    raw: Any,
+) -> tuple[dict[str, list[str]] | list[str] | None, dict[str, dict[str, float]] | None]:
+    """A list of ids (everyone takes every course), `{course: [ids]}` (enrolments) or
+    `{course: {id: enrolled_at}}` (enrolments since epoch seconds); the second item holds those dates."""
     if raw is None:
-        return None
+        return None, None
 
     def ids(values: Any, where: str) -> list[str]:
         if not isinstance(values, list) or not all(
@@ -121,9 +131,16 @@ def _parse_students(raw: Any) -> dict[str, list[str]] | list[str] | None:
             raise ValueError(f"{where} must be a list of student ids")
         return [str(v) for v in values]
 
+    if isinstance(raw, dict) and raw and all(isinstance(members, dict) for members in raw.values()):
+        dated: dict[str, dict[str, float]] = {}
+        for course, members in raw.items():
+            if not all(_is_number(v) for v in members.values()):
+                raise ValueError(f"students[{course!r}] must map student ids to enrolment times (epoch seconds)")
+            dated[str(course)] = {str(k): float(v) for k, v in members.items()}
+        return {course: list(members) for course, members in dated.items()}, dated
     if isinstance(raw, dict):
-        return {str(course): ids(members, f"students[{course!r}]") for course, members in raw.items()}
-    return ids(raw, "students")
+        return {str(course): ids(members, f"students[{course!r}]") for course, members in raw.items()}, None
+    return ids(raw, "students"), None
 
 
 @dataclass
@@ -193,7 +210,7 @@ class DataService:
 
     def assets(self) -> dict[str, dict[str, Any]]:
         """Part 1's assets as their REST JSON, by id."""
-        return {record.data["id"]: record.data for record in self.emu.store.assets_newest_first()}
+        return {data["id"]: data for _, data in self.emu.store.asset_objects_newest_first()}
 
     # -- simulation ------------------------------------------------------------------------------
 
@@ -239,6 +256,8 @@ class DataService:
             seed=request.seed,
             knobs=request.knobs,
             progress=progress,
+            lesson_from=[float(lesson.created_at) for lesson in lessons] if request.after_created else None,
+            enrolled_from=request.enrolled_from,
         )
         generate_seconds = round(time.perf_counter() - began, 3)
         base = ViewStore.empty() if request.replace else self.current()

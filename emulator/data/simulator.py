@@ -15,6 +15,9 @@ The model, per view (every step vectorised over a chunk of views):
    part-way; seek-backs add replayed time, skips remove some, fast playback shortens playing time.
 5. QoE: startup time (log-normal), rebuffering (Poisson in playing minutes), pauses, a viewer
    experience score from those.
+Optional bounds keep a history consistent: a lesson's views begin after it became available (its asset's
+creation) and a student's after they enrolled. Lessons and students with less time in the window get
+proportionally fewer views, so the rate per day stays the same.
 Deterministic: the same inputs and seed give the same arrays, whatever the machine.
 """
 
@@ -107,6 +110,8 @@ class SimulationPlan:
     completion: np.ndarray
     student_cum: np.ndarray  # course index + normalised cumulative weight, over all enrolments
     student_viewer: np.ndarray  # enrolment -> viewer index
+    student_from: np.ndarray  # enrolment -> epoch seconds it began (-inf: always enrolled)
+    lesson_from: np.ndarray  # lesson -> epoch seconds it became available (-inf: always)
     viewer_country: np.ndarray
     viewer_profiles: np.ndarray  # (viewers, 2): primary and secondary setup
     drop_offs: list[list[DropOff]]
@@ -118,7 +123,26 @@ def _cumulative(weights: np.ndarray) -> np.ndarray:
     return shares
 
 
-def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, seed: int) -> SimulationPlan:
+def _share_of_window(since: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """The part of the window after `since` (1 for -inf), floored so a weight never becomes exactly zero."""
+    start, end = window
+    share = (end - np.maximum(since, start)) / max(end - start, 1.0)
+    floored: np.ndarray = np.clip(share, 1e-6, 1.0)
+    return floored
+
+
+def plan(
+    lessons: list[Lesson],
+    students: dict[str, list[str]],
+    knobs: Knobs,
+    seed: int,
+    *,
+    lesson_from: list[float] | None = None,
+    enrolled_from: dict[str, dict[str, float]] | None = None,
+    window: tuple[float, float] = (0.0, 1.0),
+) -> SimulationPlan:
+    """The audience; `lesson_from` (per lesson) and `enrolled_from` ({course: {student: since}}) bound views in
+    time, and scale each one's weight by the share of `window` (start, end) it is available for."""
     if not lessons:
         raise ValueError("no lessons to simulate")
     rng = np.random.default_rng([seed, 0])
@@ -134,6 +158,7 @@ def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, se
     # Enrolments, course by course, most persistent students first.
     cum_parts: list[np.ndarray] = []
     viewer_parts: list[np.ndarray] = []
+    from_parts: list[np.ndarray] = []
     course_size = np.zeros(len(courses))
     course_start = np.zeros(len(courses), dtype=np.int64)
     filled = 0
@@ -145,10 +170,18 @@ def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, se
         course_size[c] = len(members)
         course_start[c] = filled
         filled += len(members)
-        cum_parts.append(c + _cumulative(activity[members]))
+        since = np.full(len(members), -np.inf)
+        if enrolled_from is not None:
+            dates = enrolled_from.get(course, {})
+            since = np.array([dates.get(viewers[m], -np.inf) for m in members], dtype=np.float64)
+            cum_parts.append(c + _cumulative(activity[members] * _share_of_window(since, window)))
+        else:
+            cum_parts.append(c + _cumulative(activity[members]))
         viewer_parts.append(members)
+        from_parts.append(since)
     student_cum = np.concatenate(cum_parts)
     student_viewer = np.concatenate(viewer_parts)
+    student_from = np.concatenate(from_parts)
 
     n = len(lessons)
     course_of = np.array([course_index[lesson.course] for lesson in lessons], dtype=np.int64)
@@ -162,6 +195,9 @@ def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, se
     reach = knobs.lesson_decay**rank
     appeal = rng.lognormal(0.0, 0.25, n)
     weights = course_size[course_of] * reach * appeal
+    available = np.full(n, -np.inf) if lesson_from is None else np.asarray(lesson_from, dtype=np.float64)
+    if lesson_from is not None:
+        weights = weights * _share_of_window(available, window)
     if weights.sum() <= 0:
         raise ValueError("no students enrolled in the simulated courses")
     # The cumulative weight of the most persistent `reach` share of each course's students.
@@ -193,6 +229,8 @@ def plan(lessons: list[Lesson], students: dict[str, list[str]], knobs: Knobs, se
         completion=completion,
         student_cum=student_cum,
         student_viewer=student_viewer,
+        student_from=student_from,
+        lesson_from=available,
         viewer_country=np.minimum(viewer_country, len(catalog.COUNTRIES) - 1),
         viewer_profiles=np.minimum(viewer_profiles, len(catalog.PROFILES) - 1),
         drop_offs=drops,
@@ -253,14 +291,21 @@ def generate(
     seed: int,
     knobs: Knobs | None = None,
     progress: Callable[[int], None] | None = None,
+    lesson_from: list[float] | None = None,
+    enrolled_from: dict[str, dict[str, float]] | None = None,
 ) -> tuple[ViewStore, SimulationPlan]:
-    """Simulate `views` views whose sessions start in the `days` before `end_s`; sorted by view_end."""
+    """Simulate `views` views whose sessions start in the `days` before `end_s`; sorted by view_end.
+
+    With `lesson_from` (epoch seconds per lesson) and `enrolled_from` ({course: {student: epoch seconds}}),
+    no session starts before its lesson was available or its student enrolled.
+    """
     if not 0 <= views <= MAX_VIEWS:
         raise ValueError(f"views must be between 0 and {MAX_VIEWS:,}")
     if days <= 0:
         raise ValueError("days must be positive")
     knobs = knobs or Knobs()
-    the_plan = plan(lessons, students, knobs, seed)
+    window = (end_s - days * DAY, end_s)
+    the_plan = plan(lessons, students, knobs, seed, lesson_from=lesson_from, enrolled_from=enrolled_from, window=window)
     columns = {name: np.empty(views, dtype=dtype) for name, dtype in COLUMNS.items()}
     for chunk, start in enumerate(range(0, views, CHUNK)):
         stop = min(views, start + CHUNK)
@@ -337,6 +382,8 @@ def _chunk(
     skipped = started & (u[11] < k.skip_share)
     content = content * (1.0 + np.where(seek_back, np.minimum(rng.exponential(0.2, size), 1.0), 0.0))
     content = content * (1.0 - np.where(skipped, 0.4 * u[12], 0.0))
+    # Replays never add up to more than the lesson itself in one view.
+    content = np.minimum(content, duration)
     speed = np.where(u[13] < k.fast_share, 1.25 + 0.75 * u[14], 1.0)
     playing_ms = np.where(started, content / speed * 1000.0, 0.0)
     seeks = (
@@ -368,7 +415,9 @@ def _chunk(
     error = np.where(failed, (rng.random(size)[:, None] > errors[profile]).sum(axis=1) + 1, 0)
 
     # -- time ----------------------------------------------------------------------------------
-    start_s = _start_times(p, k, rng, lesson, country, size, days, end_s)
+    bounded = bool(np.isfinite(p.lesson_from).any() or np.isfinite(p.student_from).any())
+    earliest = np.maximum(p.lesson_from[lesson], p.student_from[enrolment]) if bounded else None
+    start_s = _start_times(p, k, rng, lesson, country, size, days, end_s, earliest)
     end_ms = np.round(start_s * 1000.0 + wall_ms).astype(np.int64)
 
     flags = (
@@ -407,13 +456,14 @@ def _start_times(
     size: int,
     days: float,
     end_s: float,
+    earliest: np.ndarray | None = None,
 ) -> np.ndarray:
     window_start = end_s - days * DAY
     if days < 1:
         # Too short for a daily rhythm: moving sessions by whole days (below) would pile them at the
         # window's edges, so they start evenly across it instead (an incident of the last hour, say).
         uniform: np.ndarray = window_start + rng.random(size) * max(days * DAY - 60.0, 0.0)
-        return uniform
+        return uniform if earliest is None else _not_before(uniform, earliest, rng, end_s)
     n_days = max(1, math.ceil(days))
     last_midnight = math.floor(end_s / DAY) * DAY
     midnights = last_midnight - DAY * np.arange(n_days - 1, -1, -1, dtype=np.float64)
@@ -422,7 +472,13 @@ def _start_times(
     day_weight = np.where(weekend, k.weekend_factor, 1.0) * (1.0 + k.growth * np.arange(n_days) / max(1, n_days - 1))
     day_cum = _cumulative(day_weight)
     tilt = 1.0 + k.later_lessons_later * p.lesson_q[lesson]
-    day = np.minimum(np.searchsorted(day_cum, rng.random(size) ** (1.0 / tilt), side="right"), n_days - 1)
+    # The day is the inverse of `day_cum` at r**(1/tilt); a bound draws it from the days on or after its own.
+    floor = np.zeros(size)
+    if earliest is not None:
+        first = np.clip(np.floor((earliest - midnights[0]) / DAY), 0, n_days - 1).astype(np.int64)
+        floor = np.where(first > 0, day_cum[np.maximum(first - 1, 0)], 0.0) ** tilt
+    draw = floor + rng.random(size) * (1.0 - floor)
+    day = np.minimum(np.searchsorted(day_cum, draw ** (1.0 / tilt), side="right"), n_days - 1)
     hour_cum = np.stack([_cumulative(np.array(catalog.WEEKDAY_HOURS)), _cumulative(np.array(catalog.WEEKEND_HOURS))])
     hour = (rng.random(size)[:, None] > hour_cum[weekend[day].astype(np.int64)]).sum(axis=1)
     offset_h = np.array([c.utc_offset_h for c in catalog.COUNTRIES])[country]
@@ -433,4 +489,15 @@ def _start_times(
     start = np.where(start > end_s - 60.0, start - step * np.ceil((start - end_s + 60.0) / step), start)
     start = np.where(start < window_start, start + step * np.ceil((window_start - start) / step), start)
     starts: np.ndarray = np.clip(start, window_start, end_s - 60.0)
-    return starts
+    return starts if earliest is None else _not_before(starts, earliest, rng, end_s)
+
+
+def _not_before(start: np.ndarray, earliest: np.ndarray, rng: np.random.Generator, end_s: float) -> np.ndarray:
+    """Sessions that would begin before their bound move on by whole days (keeping their hour) while that
+    stays inside the window, else to a random time between the bound and the end."""
+    last = end_s - 60.0
+    moved = start + np.ceil(np.maximum(earliest - start, 0.0) / DAY) * DAY
+    start = np.where((start < earliest) & (moved <= last), moved, start)
+    spread = earliest + rng.random(start.size) * np.maximum(last - earliest, 0.0)
+    bounded: np.ndarray = np.maximum(np.where(start < earliest, spread, start), earliest)
+    return bounded

@@ -46,22 +46,22 @@ def list_assets(
     live_stream_id: str | None = None,
 ) -> dict[str, Any]:
     limit, page = validation.page_params(limit, page, max_limit=emu.config.max_page_limit)
-    records = emu.store.assets_newest_first()
+    records = emu.store.asset_objects_newest_first()
     if upload_id is not None:
-        records = [r for r in records if r.data.get("upload_id") == upload_id]
+        records = [(seq, data) for seq, data in records if data.get("upload_id") == upload_id]
     if live_stream_id is not None:
-        records = [r for r in records if r.data.get("live_stream_id") == live_stream_id]
+        records = [(seq, data) for seq, data in records if data.get("live_stream_id") == live_stream_id]
     if cursor:
         after = _decode_cursor(cursor)
-        records = [r for r in records if r.seq < after]
+        records = [(seq, data) for seq, data in records if seq < after]
         start = 0
     else:
         start = (page - 1) * limit
     window = records[start : start + limit]
     more = len(records) > start + limit
     return {
-        "data": [r.data for r in window],
-        "next_cursor": _encode_cursor(window[-1].seq) if window and more else None,
+        "data": [data for _, data in window],
+        "next_cursor": _encode_cursor(window[-1][0]) if window and more else None,
     }
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from emulator import lifecycle
+from emulator import ids, lifecycle, objects, validation
 from emulator.deps import Emu, JsonBody
 from emulator.errors import MuxError, invalid, not_found
 from emulator.faults import parse_fault_config
+from emulator.state import UploadRecord
 
 router = APIRouter(prefix="/_emulator")
 
@@ -203,3 +204,68 @@ def set_asset_raw(emu: Emu, asset_id: str, body: JsonBody = None) -> dict[str, A
         emu.store.commit()
         view = dict(record.data)
     return {"data": view}
+
+
+@router.post("/assets", status_code=201)
+def create_past_assets(emu: Emu, body: JsonBody = None) -> dict[str, Any]:
+    """Assets Mux already had: created at a past `created_at`, then processed as usual, with no webhooks (Mux
+    sent them back then) and no `processing_delay`. For histories, such as the demo's months of lessons.
+
+    The body is one asset or a list of them (all checked before any is made), each a create-asset body
+    (`inputs` with a `url`, `playback_policies`, `passthrough`, `meta`, `video_quality`, ...) plus
+    `created_at` (epoch seconds, not after now) and optionally `direct_upload: true`: the asset came from a
+    direct upload, recorded as `asset_created` (`upload_id`, `ingest_type: on_demand_direct_upload`).
+    Answers the asset (a list for a list), `preparing`, like a create.
+    """
+    many = isinstance(body, list)
+    bodies = body if isinstance(body, list) else [_object_body(body)]
+    if not bodies or len(bodies) > 10_000:
+        raise invalid("send 1 to 10,000 assets")
+    checked = [_past_asset(emu, item) for item in bodies]
+    created = []
+    with emu.store.lock:
+        for settings, at, direct_upload in checked:
+            upload_id = ids.upload_id() if direct_upload else None
+            asset = lifecycle.create_asset(
+                emu,
+                settings,
+                ingest_type="on_demand_direct_upload" if direct_upload else "on_demand_url",
+                input_url=settings["inputs"][0]["url"],
+                upload_id=upload_id,
+                created_at=at,
+                commit=False,
+            )
+            if upload_id is not None:
+                _record_past_upload(emu, upload_id, settings, asset["id"], at)
+            created.append(asset)
+        emu.store.commit()
+    for asset in created:
+        emu.processor.submit(asset["id"])
+    return {"data": created if many else created[0]}
+
+
+def _past_asset(emu: Emu, item: Any) -> tuple[dict[str, Any], float, bool]:
+    item = dict(_object_body(item))
+    created_at = item.pop("created_at", None)
+    direct_upload = item.pop("direct_upload", False)
+    if isinstance(created_at, bool) or not isinstance(created_at, int | float):
+        raise invalid("created_at must be epoch seconds")
+    if created_at > emu.clock.now():
+        raise invalid("created_at must not be in the future")
+    if not isinstance(direct_upload, bool):
+        raise invalid("direct_upload must be true or false")
+    settings = validation.asset_settings(item, url_required=True, default_quality=emu.config.default_video_quality)
+    return settings, float(created_at), direct_upload
+
+
+def _record_past_upload(emu: Emu, upload_id: str, settings: dict[str, Any], asset_id: str, at: float) -> None:
+    upload = objects.new_upload(
+        upload_id,
+        timeout=validation.UPLOAD_TIMEOUT_DEFAULT,
+        cors_origin=None,
+        settings_echo=validation.settings_echo(settings),
+        test=settings["test"],
+        url=emu.upload_url(upload_id),
+    )
+    upload.update(status="asset_created", asset_id=asset_id)
+    emu.store.uploads[upload_id] = UploadRecord(data=upload, seq=emu.store.next_seq(), created=at, settings=settings)

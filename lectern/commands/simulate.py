@@ -48,6 +48,7 @@ class Catalogue:
     students: dict[str, list[str]]  # course id -> enrolled students' keys (the player's viewer_user_id)
     durations: dict[int, float]  # lesson id -> duration (s), for completion
     users: dict[str, int]  # student key -> platform user id (to write their progress back)
+    enrolled: dict[str, dict[str, float]]  # course id -> student key -> enrolled at (epoch seconds)
 
 
 def read_catalogue(engine: Engine, secret: bytes) -> Catalogue:
@@ -68,16 +69,18 @@ def read_catalogue(engine: Engine, secret: bytes) -> Catalogue:
         ).all()
         courses = {row.course_id for row in lessons}
         enrolments = conn.execute(
-            select(Enrollment.course_id, Enrollment.user_id)
+            select(Enrollment.course_id, Enrollment.user_id, Enrollment.enrolled_at)
             .where(Enrollment.course_id.in_(courses))
             .order_by(Enrollment.course_id, Enrollment.user_id)
         ).all()
     students: dict[str, list[str]] = {str(course): [] for course in sorted(courses)}
+    enrolled: dict[str, dict[str, float]] = {str(course): {} for course in sorted(courses)}
     users: dict[str, int] = {}
     for row in enrolments:
         key = str(student_key(secret, row.user_id))
         users[key] = row.user_id
         students[str(row.course_id)].append(key)
+        enrolled[str(row.course_id)][key] = row.enrolled_at.timestamp()
     return Catalogue(
         lessons={
             str(row.id): {
@@ -91,6 +94,7 @@ def read_catalogue(engine: Engine, secret: bytes) -> Catalogue:
         students=students,
         durations={row.id: float(row.video_duration_s or row.duration_s or 0.0) for row in lessons},
         users=users,
+        enrolled=enrolled,
     )
 
 
@@ -233,6 +237,11 @@ def simulate(
     write_lesson_progress: bool = typer.Option(
         True, "--progress/--no-progress", help="Write matching lesson_progress rows to the platform DB."
     ),
+    respect_dates: bool = typer.Option(
+        False,
+        "--respect-dates",
+        help="Views only after each student enrolled and each lesson's Mux asset was created (a history).",
+    ),
 ) -> None:
     """Simulate Mux Data views of the platform's ready lessons by their enrolled students."""
     from core.errors import MuxUnavailable, NotFound
@@ -251,8 +260,13 @@ def simulate(
             "seed": seed,
             "replace": not append,
             "lessons": catalogue.lessons,
-            "students": catalogue.students,
+            "students": catalogue.enrolled if respect_dates else catalogue.students,
+            "after_created": respect_dates,
         }
+        if respect_dates:
+            # Enrolments and lessons arriving over the window already make the audience grow and later
+            # lessons' views come later: the simulator's own knobs for those would count them twice.
+            body["knobs"] = {"growth": 0.0, "later_lessons_later": 0.0}
         with _progress_bar() as bar:
             task = bar.add_task("simulating", total=views)
             try:

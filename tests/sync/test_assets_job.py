@@ -96,7 +96,11 @@ def test_plan_flags_orphans_and_missing_assets_but_not_legacy_or_preparing() -> 
 def test_job_heals_flags_once_and_resolves(seeded: Engine, writer: WarehouseWriter) -> None:
     with seeded.begin() as conn:
         # Lesson 11 was uploaded to Mux, but Lectern missed both webhooks; lesson 12 missed only ready.
-        conn.execute(update(Lesson).where(Lesson.id == 11).values(video_status="waiting_upload"))
+        conn.execute(
+            update(Lesson)
+            .where(Lesson.id == 11)
+            .values(video_status="waiting_upload", video_provider=None, video_url=None, video_duration_s=None)
+        )
         conn.execute(
             update(Lesson)
             .where(Lesson.id == 12)

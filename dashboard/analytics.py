@@ -42,8 +42,14 @@ NEEDS_MAX_ROWS = {"trend", "lessons", "students", "qoe"}
 STUDENT_LEVEL = {"students"}  # names and emails: teachers (their own students) and admins only
 
 
+NOT_SYNCED = (
+    "No analytics yet: these pages fill in after the first warehouse sync, which runs by itself every few "
+    "minutes (an admin can run it now with `lectern sync --once`)."
+)
+
+
 class NoWarehouse(WarehouseNotReady):
-    """Nothing published yet; the message says what to run."""
+    """Nothing published yet; the message says when it will be (`NOT_SYNCED`)."""
 
 
 @st.cache_resource
@@ -54,7 +60,7 @@ def reader() -> WarehouseReader:
 def snapshot() -> str:
     published = reader().snapshot
     if published is None:
-        raise NoWarehouse("No warehouse yet: run `lectern sync --once` (it publishes the first snapshot).")
+        raise NoWarehouse(NOT_SYNCED)
     return str(published)
 
 
@@ -83,8 +89,8 @@ def query(name: str, scope: Scope, **params: Any) -> pd.DataFrame:
     params["teacher_id"] = scope.teacher_id
     try:
         return _cached(name, snapshot(), tuple(sorted(params.items())))
-    except WarehouseNotReady as exc:
-        raise NoWarehouse(f"No warehouse yet: {exc}") from None
+    except WarehouseNotReady:
+        raise NoWarehouse(NOT_SYNCED) from None
 
 
 def kpis(scope: Scope, *, start: date, end: date, course_id: int | None, lesson_id: int | None) -> pd.DataFrame:
@@ -135,8 +141,8 @@ def costs(first: date, last: date, *, today: date) -> CostOverview:
     """Every figure of the costs page for the period `first`..`last` (inclusive), cached per snapshot."""
     try:
         return _cost_overview(snapshot(), first, last, today)
-    except WarehouseNotReady as exc:
-        raise NoWarehouse(f"No warehouse yet: {exc}") from None
+    except WarehouseNotReady:
+        raise NoWarehouse(NOT_SYNCED) from None
 
 
 def cost_what_if(period: Period, levers: Levers, *, as_of: date) -> WhatIf:

@@ -46,7 +46,8 @@ def share_at(curve: pd.DataFrame, pct: float) -> float | None:
 
 def key_moments(curve: pd.DataFrame, duration_s: float | None, replays: pd.DataFrame | None = None) -> RetentionMoments:
     """Share still watching after the first 30 s, the biggest drop-offs, and replay spikes."""
-    early_pct = min(100.0, EARLY_S / duration_s * 100) if duration_s and duration_s > 0 else None
+    # "After the first 30 s" says something only of a video well past 30 s long.
+    early_pct = EARLY_S / duration_s * 100 if duration_s and duration_s >= 2 * EARLY_S else None
     early = share_at(curve, early_pct) if early_pct is not None else None
     drops: list[Moment] = []
     if len(curve) > 1:

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from dashboard.platform_db import PROVIDER_LABELS, LessonRow
+from dashboard.views.display import MISSING, bare_title
 
 LESSON_COLUMNS = ["thumbnail", "#", "lesson", "provider", "status", "duration", "policy", "lesson_id"]
 # Longer than any video; a stored duration beyond it (or Infinity, NaN, negative: rows written before the
@@ -16,7 +17,7 @@ MAX_SHOWN_DURATION_S = 10_000_000
 
 def duration_text(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= MAX_SHOWN_DURATION_S:
-        return "–"
+        return MISSING
     total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
@@ -28,7 +29,7 @@ def lessons_frame(rows: list[LessonRow]) -> pd.DataFrame:
         {
             "thumbnail": [r.thumbnail for r in rows],
             "#": [r.position for r in rows],
-            "lesson": [r.title for r in rows],
+            "lesson": [bare_title(r.position, r.title) for r in rows],
             "provider": [PROVIDER_LABELS.get(r.provider, r.provider or "none") for r in rows],
             "status": [r.status_text for r in rows],
             "duration": [duration_text(r.duration_s) for r in rows],
@@ -44,7 +45,7 @@ def pending_caption(rows: list[LessonRow], refresh_s: int) -> str | None:
     pending = [r.label for r in rows if r.pending]
     if not pending:
         return None
-    return f"⏳ {', '.join(pending)}: refreshing every {refresh_s} s until Mux reports ready."
+    return f":material/hourglass_top: {', '.join(pending)}: refreshing every {refresh_s} s until Mux reports ready."
 
 
 def errored_warnings(rows: list[LessonRow]) -> list[str]:

@@ -43,7 +43,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/admin_playback.py", "Playback health", ":material/speed:", (ADMIN,), "Admin"),
     PageSpec("pages/admin_migration_ops.py", "Migration actions", ":material/undo:", (ADMIN,), "Admin"),
     PageSpec("pages/admin_webhook_log.py", "Webhook log", ":material/webhook:", (ADMIN,), "Admin"),
-    PageSpec("pages/status.py", "System status", ":material/health_and_safety:", (TEACHER, ADMIN, ANALYST), "Admin"),
+    # Addresses, versions and the user count: internals, for admins only.
+    PageSpec("pages/status.py", "System status", ":material/health_and_safety:", (ADMIN,), "Admin"),
 )
 SIGN_IN = PageSpec("pages/signin.py", "Sign in", ":material/login:", (), "")
 DEFAULT_PAGE = {TEACHER: "pages/my_lessons.py", ADMIN: "pages/my_lessons.py", ANALYST: "pages/engagement.py"}

@@ -23,6 +23,7 @@ from core.errors import LecternError
 from core.playback import PlaybackService, detect_provider
 from core.privacy import student_key, viewer_user_id
 from dashboard.auth import Scope
+from dashboard.views.display import lesson_label
 
 PROVIDER_LABELS = {"mux": "Mux", "s3": "S3", None: "none"}
 STATUS_LABELS = {
@@ -62,7 +63,7 @@ class LessonRow:
 
     @property
     def label(self) -> str:
-        return f"{self.position}. {self.title}"
+        return lesson_label(self.position, self.title)
 
     @property
     def status_text(self) -> str:

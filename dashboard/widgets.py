@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import definitions
 from dashboard.error_boundary import run_guarded
 from dashboard.views import operations as ops_view
 from dashboard.views import operator_actions as actions
-from dashboard.views.display import Metric, Tone
+from dashboard.views.display import MISSING, Metric, Tone
 
 T = TypeVar("T")
 
@@ -32,22 +33,44 @@ def message(tone: Tone, text: str) -> None:
 def metric_row(metrics: Sequence[Metric]) -> None:
     """The cards side by side, one column each."""
     for column, m in zip(st.columns(len(metrics)), metrics, strict=True):
-        column.metric(m.label, m.value, delta=m.delta, delta_color=m.delta_color, help=m.help)
+        column.metric(
+            m.label,
+            m.value,
+            delta=m.delta,
+            delta_color=m.delta_color,
+            delta_arrow=m.delta_arrow,
+            delta_description=m.delta_description,
+            help=m.help,
+        )
 
 
-def selectable_table(
-    frame: pd.DataFrame, *, key: str, column_config: dict[str, Any] | None = None, single: bool = False
-) -> list[int]:
-    """`frame` as a table whose rows the user can pick (one at most when `single`); returns the picked rows'
-    positions in `frame`."""
-    event = st.dataframe(
+def table(
+    frame: pd.DataFrame, *, key: str | None = None, column_config: Mapping[str, Any] | None = None, **kw: Any
+) -> Any:
+    """`frame` as a full-width table: every header a human label (`definitions.column_config`), no index,
+    and "—" where a value is missing (never "None")."""
+    return st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
-        on_select="rerun",
-        selection_mode="single-row" if single else "multi-row",
+        key=key,
+        column_config=definitions.column_config(frame, column_config),
+        placeholder=MISSING,
+        **kw,
+    )
+
+
+def selectable_table(
+    frame: pd.DataFrame, *, key: str, column_config: Mapping[str, Any] | None = None, single: bool = False
+) -> list[int]:
+    """`frame` as a table whose rows the user can pick (one at most when `single`); returns the picked rows'
+    positions in `frame`."""
+    event = table(
+        frame,
         key=key,
         column_config=column_config,
+        on_select="rerun",
+        selection_mode="single-row" if single else "multi-row",
     )
     return list(event.selection.rows) if event is not None else []
 

@@ -45,9 +45,24 @@ def usd(micros: int) -> str:
     return f"{sign}${cents // 100:,}.{cents % 100:02d}"
 
 
+def usd_change(micros: int) -> str:
+    """A difference in money: `+$1.23`, `-$1.23`, and `$0.00` (no sign) when it rounds to no change."""
+    shown = usd(micros)
+    return shown if shown.startswith("-") or micros_to_cents(micros) == 0 else f"+{shown}"
+
+
 def micros_to_dollars(micros: pd.Series) -> pd.Series:
-    """Float dollars for a chart axis (plotly formats the ticks); text for people goes through `usd`."""
+    """Float dollars for a chart axis (`axis_tick_format` formats the ticks); text for people goes through `usd`."""
     return micros.astype("float64") / MICROS
+
+
+def axis_tick_format(largest_dollars: float) -> str:
+    """The d3 number format of a dollar axis whose largest value is `largest_dollars` (the `$` is a prefix).
+
+    Round ticks the way `usd` writes money: cents where the axis stays under $10 (`$0.25`, `$7.50`),
+    whole dollars with thousands separators above (`$1,250`); never SI suffixes (`$140µ`, `$2k`).
+    """
+    return ",.2f" if abs(largest_dollars) < 10 else ",.0f"
 
 
 def round_micros(values: np.ndarray) -> np.ndarray:

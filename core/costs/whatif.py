@@ -108,9 +108,14 @@ def apply_levers(
             new_assets, new_delivery = _s3_as_assets(s3_lessons, period, levers, as_of)
             assets = pd.concat([assets, new_assets], ignore_index=True)
             delivery = pd.concat([delivery, new_delivery], ignore_index=True)
+            # The quality and cap levers below apply to the migrated lessons too: the note names what they get.
+            quality = levers.video_quality or levers.s3_video_quality
+            tier = levers.s3_resolution_tier
+            if levers.max_resolution and TIERS.index(levers.max_resolution) < TIERS.index(tier):
+                tier = levers.max_resolution
             notes.append(
-                f"{len(new_assets)} S3 lessons migrated on {period.start} as {levers.s3_video_quality} "
-                f"{levers.s3_resolution_tier}; delivery from their platform watch rate"
+                f"{len(new_assets)} S3 lessons migrated on {period.start} as {quality} {tier}; "
+                "delivery from their platform watch rate"
             )
     if levers.video_quality:
         assets["video_quality"] = levers.video_quality

@@ -177,6 +177,8 @@ class MigrationService:
                 MigrationJob.error,
                 MigrationJob.source_size_bytes,
                 MigrationJob.updated_at,
+                MigrationJob.queued_at,
+                MigrationJob.started_at,
                 MigrationJob.finished_at,
                 MigrationJob.cleaned_up_at,
             )

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.costs.money import MICROS
+from core.costs.money import MICROS, axis_tick_format
 from core.costs.money import micros_to_dollars as dollars
+from dashboard.views.display import short
 
 LINE_COLORS = {"encoding": "#6c5ce7", "storage": "#00b894", "delivery": "#0984e3"}
+PARTIAL_OPACITY = 0.45  # today's bar: the day is not over
+LABEL_LIMIT = 28  # characters of a course or lesson name on a bar chart's axis (two charts side by side at 1024 px)
+SMALLEST_AXIS_DOLLARS = 0.1  # an axis never spans less than ten cents (sub-cent ticks would all read $0.00)
 
 
-def _layout(fig: go.Figure, title: str, y_title: str = "USD") -> go.Figure:
+def _layout(fig: go.Figure, title: str, y_title: str = "") -> go.Figure:
     fig.update_layout(
-        title=title, yaxis_title=y_title, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend_orientation="h"
+        title=title,
+        yaxis_title=y_title,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0},
     )
     return fig
+
+
+def money_axis(fig: go.Figure, largest_dollars: float, axis: str = "yaxis") -> None:
+    """A dollar axis with round ticks written as `usd` writes money (`$0.25`, `$1,250`), from zero."""
+    largest = max(float(largest_dollars), 0.0) if pd.notna(largest_dollars) else 0.0
+    settings: dict[str, object] = {"tickprefix": "$", "tickformat": axis_tick_format(largest), "rangemode": "tozero"}
+    if largest < SMALLEST_AXIS_DOLLARS:
+        settings["range"] = [0, SMALLEST_AXIS_DOLLARS]
+    fig.update_layout({axis: settings})
 
 
 def _budget_line(fig: go.Figure, budget_micros: int | None) -> None:
@@ -23,26 +41,47 @@ def _budget_line(fig: go.Figure, budget_micros: int | None) -> None:
         fig.add_hline(y=budget_micros / MICROS, line_dash="dash", line_color="#d63031", annotation_text="budget")
 
 
-def cost_by_line(daily: pd.DataFrame) -> go.Figure:
-    """Stacked cost per day (or month) by line item; expects `day`|`month` and `<line>_micros` columns."""
+def cost_by_line(daily: pd.DataFrame, today: date | None = None) -> go.Figure:
+    """Stacked cost per day (or month) by line item; expects `day`|`month` and `<line>_micros` columns.
+
+    The bar of `today` (a day still under way) is paler and labelled "so far".
+    """
     x_col = "day" if "day" in daily.columns else "month"
+    partial = [x_col == "day" and today is not None and pd.Timestamp(x).date() == today for x in daily[x_col]]
+    opacity = [PARTIAL_OPACITY if p else 1.0 for p in partial]
     fig = go.Figure()
     for line, color in LINE_COLORS.items():
-        fig.add_bar(x=daily[x_col], y=dollars(daily[f"{line}_micros"]), name=line, marker_color=color)
-    fig.update_layout(barmode="stack", yaxis_tickprefix="$")
-    return _layout(fig, "Cost by line item (after free minutes and volume discounts)")
+        fig.add_bar(
+            x=daily[x_col], y=dollars(daily[f"{line}_micros"]), name=line, marker={"color": color, "opacity": opacity}
+        )
+    totals = dollars(daily[[f"{line}_micros" for line in LINE_COLORS]].sum(axis=1))
+    for x, total, is_partial in zip(daily[x_col], totals, partial, strict=True):
+        if is_partial:
+            fig.add_annotation(x=x, y=total, text="today, so far", showarrow=False, yanchor="bottom", font_size=11)
+    fig.update_layout(barmode="stack")
+    money_axis(fig, totals.max() if len(totals) else 0.0)
+    return _layout(fig, "Cost per day by line item (after free minutes and volume discounts)")
 
 
 def top_groups(frame: pd.DataFrame, label: str, title: str, n: int = 10) -> go.Figure:
     """Horizontal stacked bars of the `n` most expensive groups (frame sorted or not)."""
     top = frame.nlargest(n, "net_micros").iloc[::-1]
+    names = [short(str(name), LABEL_LIMIT) for name in top[label]]
     fig = go.Figure()
     for line, color in LINE_COLORS.items():
         fig.add_bar(
-            y=top[label].astype(str), x=dollars(top[f"{line}_micros"]), name=line, orientation="h", marker_color=color
+            y=names,
+            x=dollars(top[f"{line}_micros"]),
+            name=line,
+            orientation="h",
+            marker_color=color,
+            customdata=top[label].astype(str),
+            hovertemplate="%{customdata}: %{x:$,.2f}<extra>" + line + "</extra>",
         )
-    fig.update_layout(barmode="stack", xaxis_tickprefix="$", height=max(300, 28 * len(top) + 120))
-    return _layout(fig, title, y_title="")
+    fig.update_layout(barmode="stack", height=max(300, 28 * len(top) + 120))
+    fig.update_yaxes(automargin=True)
+    money_axis(fig, dollars(top["net_micros"]).max() if len(top) else 0.0, axis="xaxis")
+    return _layout(fig, title)
 
 
 def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> go.Figure:
@@ -71,7 +110,7 @@ def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> g
         marker={"size": 14, "symbol": "diamond", "color": "#2d3436"},
     )
     _budget_line(fig, budget_micros)
-    fig.update_layout(yaxis_tickprefix="$")
+    money_axis(fig, max(dollars(months["high_micros"]).max(), (budget_micros or 0) / MICROS))
     return _layout(fig, "Month-end projection and the next months (bars: median; whiskers: band)")
 
 
@@ -97,7 +136,7 @@ def month_path(current: pd.DataFrame, budget_micros: int | None = None) -> go.Fi
         line={"dash": "dot", "color": "#0984e3"},
     )
     _budget_line(fig, budget_micros)
-    fig.update_layout(yaxis_tickprefix="$")
+    money_axis(fig, max(dollars(current["high_cum_micros"]).max(), (budget_micros or 0) / MICROS))
     return _layout(fig, "This month, cumulative")
 
 
@@ -106,5 +145,6 @@ def what_if_diff(diff: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=diff["item"], y=dollars(diff["baseline_micros"]), name="today", marker_color="#b2bec3")
     fig.add_bar(x=diff["item"], y=dollars(diff["scenario_micros"]), name="what-if", marker_color="#0984e3")
-    fig.update_layout(barmode="group", yaxis_tickprefix="$")
+    fig.update_layout(barmode="group")
+    money_axis(fig, max(dollars(diff["baseline_micros"]).max(), dollars(diff["scenario_micros"]).max()))
     return _layout(fig, "What-if vs today, per line item")

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.insights import RetentionMoments
+from dashboard.views.display import lesson_label
 
 ACCENT = "#fa50b5"
 SECOND = "#0984e3"
@@ -26,15 +27,33 @@ def _layout(fig: go.Figure, title: str, *, y_title: str = "", height: int = 360)
     return fig
 
 
-def trend_chart(trend: pd.DataFrame, start: date, end: date) -> go.Figure:
-    """Views and unique viewers per day; days without views show as zero, not as a gap."""
+def trend_chart(trend: pd.DataFrame, start: date, end: date, today: date | None = None) -> go.Figure:
+    """Views and unique viewers per day; days without views show as zero, not as a gap.
+
+    When the range ends on `today`, the day still under way is drawn dashed, as "today, so far".
+    """
     days = pd.DataFrame({"day": pd.date_range(start, end, freq="D").date})
     data = trend.assign(day=pd.to_datetime(trend["day"]).dt.date) if not trend.empty else trend
     merged = days.merge(data, on="day", how="left") if not trend.empty else days.assign(views=0, unique_viewers=0)
     merged = merged.fillna({"views": 0, "unique_viewers": 0})
+    partial = today is not None and end == today and len(merged) > 1
+    full = merged.iloc[:-1] if partial else merged
     fig = go.Figure()
-    fig.add_scatter(x=merged["day"], y=merged["views"], name="views", mode="lines+markers", line_color=ACCENT)
-    fig.add_scatter(x=merged["day"], y=merged["unique_viewers"], name="unique viewers", mode="lines", line_color=SECOND)
+    fig.add_scatter(x=full["day"], y=full["views"], name="views", mode="lines+markers", line_color=ACCENT)
+    fig.add_scatter(x=full["day"], y=full["unique_viewers"], name="unique viewers", mode="lines", line_color=SECOND)
+    if partial:
+        last_two = merged.iloc[-2:]
+        for column, color, mode in (("views", ACCENT, "lines+markers"), ("unique_viewers", SECOND, "lines")):
+            fig.add_scatter(
+                x=last_two["day"],
+                y=last_two[column],
+                name="today, so far",
+                legendgroup="partial",
+                showlegend=column == "views",
+                mode=mode,
+                line={"color": color, "dash": "dash"},
+                marker={"symbol": "circle-open"},
+            )
     return _layout(fig, "Views per day", y_title="count")
 
 
@@ -100,7 +119,7 @@ def _share_at(curve: pd.DataFrame, pct: float) -> float:
 
 def funnel_chart(funnel: pd.DataFrame) -> go.Figure:
     """Enrolled students reaching and completing each lesson, in course order."""
-    labels = [f"{int(p)}. {t}" for p, t in zip(funnel["position"], funnel["lesson_title"], strict=True)]
+    labels = [lesson_label(int(p), str(t)) for p, t in zip(funnel["position"], funnel["lesson_title"], strict=True)]
     fig = go.Figure()
     fig.add_bar(y=labels, x=funnel["students_reached"], name="reached", orientation="h", marker_color=ACCENT)
     fig.add_bar(y=labels, x=funnel["students_completed"], name="completed", orientation="h", marker_color=SECOND)
@@ -140,8 +159,8 @@ def qoe_chart(qoe: pd.DataFrame, by: str) -> go.Figure:
 def provider_chart(providers: pd.DataFrame) -> go.Figure:
     """S3 vs Mux lessons: completion rate and average progress (platform), % watched (Mux Data)."""
     metrics = {
-        "completion rate": "completion_rate",
-        "avg progress": "avg_progress_fraction",
+        "lessons completed (platform)": "completion_rate",
+        "avg progress (platform)": "avg_progress_fraction",
         "avg % watched (Mux Data)": "avg_fraction_watched",
     }
     fig = go.Figure()

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from core.costs.errors import CostError
-from core.costs.report import present, report_csv, rollup
+from core.costs.report import report_csv, rollup
 from core.costs.whatif import CAPS
 from dashboard import analytics, context, platform_db
+from dashboard import definitions as d
 from dashboard.analytics import NoWarehouse
 from dashboard.auth import require_role
 from dashboard.charts import costs as charts
 from dashboard.views import costs as view
-from dashboard.widgets import message, metric_row
+from dashboard.widgets import message, metric_row, table
 
 require_role("admin")
 settings = context.settings()
@@ -30,7 +31,7 @@ try:
     book = analytics.price_book()
     data = analytics.costs(first, last, today=today)
 except NoWarehouse:
-    st.info("No warehouse yet: costs are estimated from synced Mux usage. Run `lectern sync --once` first.")
+    st.info(f"Costs are estimated from synced Mux usage. {analytics.NOT_SYNCED}")
     st.stop()
 except CostError as exc:
     st.error(exc.user_message)
@@ -52,7 +53,9 @@ for alert in recorded.alerts:
 if recorded.unavailable:
     st.caption(f"Recorded budget alerts are unavailable ({recorded.unavailable}).")
 
-st.plotly_chart(charts.cost_by_line(rollup(data.estimate, "day")), width="stretch")
+st.plotly_chart(charts.cost_by_line(rollup(data.estimate, "day"), today=today), width="stretch")
+if first <= today <= last:
+    st.caption(view.PARTIAL_DAY)
 left, right = st.columns(2)
 by_course = rollup(data.estimate, "course", data.attribution)
 by_lesson = rollup(data.estimate, "lesson", data.attribution)
@@ -79,14 +82,15 @@ with st.form("what_if"):
 if submitted:
     levers = view.levers(cap, quality, int(unwatched), migrate)
     result = analytics.cost_what_if(data.estimate.period, levers, as_of=today + timedelta(days=1))
+    st.markdown(view.what_if_summary(levers))
     st.plotly_chart(charts.what_if_diff(result.diff), width="stretch")
-    st.dataframe(view.what_if_table(result.diff), hide_index=True, width="stretch")
+    table(view.what_if_table(result.diff), column_config=d.WHAT_IF_COLUMNS)
     for note in result.notes:
         st.caption(note)
 
-st.subheader("Download")
-group = st.selectbox("Group the CSV by", view.CSV_GROUPS, key="costs_csv_group")
-st.dataframe(present(rollup(data.estimate, group, data.attribution)), hide_index=True, width="stretch")
+st.subheader("Breakdown")
+group = st.selectbox("Group by", view.CSV_GROUPS, key="costs_csv_group")
+table(view.breakdown(rollup(data.estimate, group, data.attribution)), column_config=d.COST_COLUMNS)
 st.download_button(
     "Download CSV",
     report_csv(data.estimate, group, data.attribution),

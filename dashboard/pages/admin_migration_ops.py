@@ -16,7 +16,7 @@ from dashboard import operations_db as ops
 from dashboard.auth import require_role
 from dashboard.charts import migration as charts
 from dashboard.views import operations as view
-from dashboard.widgets import metric_row
+from dashboard.widgets import metric_row, table
 
 PENDING = "migration_ops_pending"
 user = require_role("admin")
@@ -36,7 +36,7 @@ st.plotly_chart(charts.states_bar(charts.state_frame(progress.counts)), width="s
 jobs = service.jobs_frame()
 state = st.selectbox("Jobs in state", view.JOB_STATE_CHOICES, key="mops_state")
 st.caption(view.jobs_caption(state))
-st.dataframe(view.jobs_in_state(jobs, state), hide_index=True, width="stretch", key="mops_jobs")
+table(view.jobs_in_state(jobs, state), key="mops_jobs")
 
 # --- actions -------------------------------------------------------------------------------------------
 st.subheader("Roll back or clean up")
@@ -54,7 +54,7 @@ if clean.button(view.cleanup_label(picked, len(choices)), disabled=not choices, 
 pending = st.session_state.get(PENDING)
 if isinstance(pending, view.Pending):
     if not pending.report.empty:
-        st.dataframe(pending.report, hide_index=True, width="stretch", key="mops_preview")
+        table(pending.report, key="mops_preview")
     st.warning(pending.question)
     yes, no = st.columns(2)
     if yes.button(pending.confirm_label, type="primary", disabled=not pending.lesson_ids, key="mops_yes"):
@@ -69,8 +69,8 @@ if isinstance(pending, view.Pending):
         st.rerun()
 if (done := st.session_state.get(view.LAST_REPORT)) is not None:
     st.caption("What the last action did:")
-    st.dataframe(done, hide_index=True, width="stretch", key="mops_report")
+    table(done, key="mops_report")
 
 st.subheader("Recent operator actions")
 actions = ops.operator_actions(factory, win.start, win.end, prefix="migration.")
-st.dataframe(actions, hide_index=True, width="stretch", key="mops_actions")
+table(actions, key="mops_actions")

@@ -39,8 +39,7 @@ rows = ui.selectable_table(alerts, key="ops_alerts", column_config=view.ALERT_CO
 ui.alert_actions(view.picked_row(alerts, rows), state_key=ALERT, prefix="ops")
 if failures:
     st.caption("Alert notifications that failed (gave up, or wait to retry after an error):")
-    st.dataframe(view.notifications_frame(failures), hide_index=True, width="stretch", key="ops_notify_failures",
-                 column_config=view.NOTIFICATION_COLUMNS)  # fmt: skip
+    ui.table(view.notifications_frame(failures), key="ops_notify_failures", column_config=view.NOTIFICATION_COLUMNS)
 
 # --- webhooks ----------------------------------------------------------------------------------------
 st.subheader("Webhooks")
@@ -58,11 +57,11 @@ if not refused.empty:
     rows = ui.selectable_table(refused, key="ops_refused", column_config=view.REFUSED_COLUMNS, single=True)
     reason = view.picked_value(refused, rows, "reason")
     if reason is not None:
-        st.dataframe(view.rejections_of(rejections, reason), hide_index=True, width="stretch", key="ops_refused_hours")
+        ui.table(view.rejections_of(rejections, reason), key="ops_refused_hours")
 outcome = st.selectbox("Events with outcome", view.WEBHOOK_OUTCOME_CHOICES, key="ops_webhook_outcome")
 st.caption(view.filter_caption("Events", event_type, outcome))
 events, _ = ops.events(factory, view.event_filter(win, type=event_type, outcome=view.chosen(outcome))[0])
-st.dataframe(events, hide_index=True, width="stretch", key="ops_webhook_events", column_config=view.EVENT_COLUMNS)
+ui.table(events, key="ops_webhook_events", column_config=view.EVENT_COLUMNS)
 
 # --- uploads -----------------------------------------------------------------------------------------
 st.subheader("Uploads")
@@ -83,7 +82,7 @@ start, end = view.upload_window(win, day)
 uploads = ops.upload_rows(
     factory, start, end, statuses=view.upload_statuses(status), users=view.picked_users(by_user, rows)
 )
-st.dataframe(uploads, hide_index=True, width="stretch", key="ops_uploads", column_config=view.UPLOAD_ROW_COLUMNS)
+ui.table(uploads, key="ops_uploads", column_config=view.UPLOAD_ROW_COLUMNS)
 
 # --- orphaned assets ---------------------------------------------------------------------------------
 st.subheader("Orphaned assets")

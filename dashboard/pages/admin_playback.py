@@ -14,7 +14,7 @@ from dashboard import operations_db as ops
 from dashboard.analytics import NoWarehouse
 from dashboard.auth import require_role
 from dashboard.views import operations as view
-from dashboard.widgets import metric_row, selectable_table
+from dashboard.widgets import metric_row, selectable_table, table
 from warehouse.operations import PLAYBACK_BY
 
 require_role("admin")
@@ -54,4 +54,4 @@ st.caption(view.failed_views_caption(by, picked, failure, message))
 failed = ops.from_warehouse(
     "failed_views", start=win.start, end=win.end, flag=view.FAILURE_CHOICES[failure], **narrow, **message
 )
-st.dataframe(failed, hide_index=True, width="stretch", key="play_failed_views")
+table(failed, key="play_failed_views")

@@ -48,7 +48,7 @@ done = ui.run_request(ACTION, partial(ops.webhook_action, actor=user.email), pag
 if done is not None:
     ui.message(*actions.webhook_done(done))
     if (replayed := actions.batch_frame(done)) is not None:
-        st.dataframe(replayed, hide_index=True, width="stretch", key="log_replayed")
+        ui.table(replayed, key="log_replayed")
 
 events, more = ops.events(factory, where)
 if caption := view.events_caption(len(events), more):

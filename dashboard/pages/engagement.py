@@ -17,7 +17,7 @@ from dashboard.auth import require_role
 from dashboard.charts import engagement as charts
 from dashboard.lesson_picker import pick_course_and_lesson
 from dashboard.views import engagement as view
-from dashboard.widgets import metric_row
+from dashboard.widgets import metric_row, table
 
 user = require_role("teacher", "admin", "analyst")
 scope = user.scope
@@ -47,7 +47,7 @@ lessons = view.only_lesson(analytics.query("lessons", scope, **filters), lesson_
 
 with tabs["Trend"]:
     trend = analytics.query("trend", scope, **filters, lesson_id=lesson_id)
-    st.plotly_chart(charts.trend_chart(trend, start, end), width="stretch", key="trend_chart")
+    st.plotly_chart(charts.trend_chart(trend, start, end, today=today), width="stretch", key="trend_chart")
     st.caption(d.TREND_CAPTION)
 
 with tabs["Lessons"]:
@@ -55,7 +55,7 @@ with tabs["Lessons"]:
         st.info("No lessons in this selection.")
     else:
         shown = lessons[list(d.LESSON_COLUMNS)]
-        st.dataframe(shown, hide_index=True, width="stretch", key="lesson_table", column_config=d.LESSON_COLUMNS)
+        table(shown, key="lesson_table", column_config=d.LESSON_COLUMNS)
         csv, name = shown.to_csv(index=False).encode(), f"lessons_{start}_{end}.csv"
         st.download_button("Download CSV", csv, file_name=name, mime="text/csv", key="lessons_csv")
 
@@ -97,7 +97,7 @@ if view.STUDENTS_TAB in tabs:
             only_stalled = st.toggle("Only stalled students", key="only_stalled", help=d.STALLED_HELP)
             st.caption(view.stalled_caption(flagged))
             shown = (flagged[flagged["stalled"]] if only_stalled else flagged)[list(d.STUDENT_COLUMNS)]
-            st.dataframe(shown, hide_index=True, width="stretch", key="students_table", column_config=d.STUDENT_COLUMNS)
+            table(shown, key="students_table", column_config=d.STUDENT_COLUMNS)
 
 with tabs["Quality"]:
     by = st.radio("Break down by", d.QOE_BREAKDOWNS, horizontal=True, key="qoe_by")
@@ -106,7 +106,7 @@ with tabs["Quality"]:
         st.info(view.NO_VIEWS)
     else:
         st.plotly_chart(charts.qoe_chart(qoe, by), width="stretch", key="qoe_chart")
-        st.dataframe(qoe[[by, *d.QOE_COLUMNS]], hide_index=True, width="stretch", column_config=d.QOE_COLUMNS)
+        table(qoe[[by, *d.QOE_COLUMNS]], column_config=d.QOE_COLUMNS)
 
 with tabs[view.PROVIDERS_TAB]:
     providers = analytics.query("providers", scope, start=start, end=end, course_id=course_id)
@@ -114,7 +114,7 @@ with tabs[view.PROVIDERS_TAB]:
         st.info("No lessons in this selection.")
     else:
         st.plotly_chart(charts.provider_chart(providers), width="stretch", key="provider_chart")
-        st.dataframe(providers, hide_index=True, width="stretch", column_config=d.PROVIDER_COLUMNS)
+        table(providers, column_config=d.PROVIDER_COLUMNS)
         st.caption(d.PROVIDERS_CAPTION)
 
 st.caption(view.footer(analytics.snapshot_name(), start, end))

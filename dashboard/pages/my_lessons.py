@@ -13,7 +13,7 @@ from dashboard.definitions import MY_LESSONS_COLUMNS
 from dashboard.lesson_picker import pick_course
 from dashboard.lesson_tables import errored_warnings, lessons_frame, pending_caption
 from dashboard.views import alerts as alerts_view
-from dashboard.widgets import message
+from dashboard.widgets import message, table
 
 LIVE_REFRESH_S = 3
 
@@ -44,13 +44,7 @@ def lesson_table() -> None:
     if not rows:
         st.info("This course has no lessons yet.")
         return
-    st.dataframe(
-        lessons_frame(rows),
-        hide_index=True,
-        width="stretch",
-        column_config=MY_LESSONS_COLUMNS,
-        key="lessons_table",
-    )
+    table(lessons_frame(rows), column_config=MY_LESSONS_COLUMNS, key="lessons_table")
     if (pending := pending_caption(rows, LIVE_REFRESH_S)) is not None:
         st.caption(pending)
     for warning in errored_warnings(rows):

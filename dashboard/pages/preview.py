@@ -45,11 +45,12 @@ except (BotoCoreError, ClientError) as exc:
     st.error(f"Cannot play {row.label}: {exc}")
     st.stop()
 
+chapters = view.chapters_inside(row.chapters, info.duration_s or row.duration_s)
 viewer = PlayerViewer(
     viewer_user_id=viewer_user_id(settings, user.id),
     lesson_title=row.title,
     course_title=row.course_title,
-    chapters=row.chapters,
+    chapters=chapters,
 )
 html = player_html(
     info, viewer, base_url=context.dashboard_base_url(), stream_base_url=str(settings.mux_stream_base_url)
@@ -57,5 +58,5 @@ html = player_html(
 st.iframe(html, height=PLAYER_HEIGHT)
 
 st.caption(view.playback_caption(info))
-if (chapters := view.chapters_line(row.chapters)) is not None:
-    st.markdown(chapters)
+if (line := view.chapters_line(chapters)) is not None:
+    st.markdown(line)

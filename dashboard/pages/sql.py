@@ -13,6 +13,7 @@ from dashboard import context
 from dashboard.auth import require_role
 from dashboard.charts.sql import CHART_KINDS, result_chart
 from dashboard.views import sql as view
+from dashboard.widgets import table
 
 user = require_role("analyst", "admin", "teacher")
 workbench = view.workbench_for(context.settings(), user.scope)
@@ -61,7 +62,7 @@ with editor:
         st.caption(view.summary(result))
         if (notice := view.truncation_notice(result, workbench.limits)) is not None:
             st.warning(notice)
-        st.dataframe(result.frame, hide_index=True, width="stretch")
+        st.dataframe(result.frame, hide_index=True, width="stretch", placeholder="NULL")  # the query's own columns
         if len(result.frame.columns):
             kind_box, x_box, y_box, colour_box = st.columns(4)
             kind = kind_box.selectbox("Chart", ["none", *CHART_KINDS], key="sql_chart")
@@ -101,4 +102,4 @@ with editor:
             st.rerun()
 
     with st.expander(f"History (this session, last {view.HISTORY_SIZE})"):
-        st.dataframe(view.history_frame(history), hide_index=True, width="stretch")
+        table(view.history_frame(history))

@@ -18,10 +18,12 @@ from dashboard.components import DEFAULT_MAX_UPLOAD_BYTES, UploaderConfig, uploa
 from dashboard.lesson_picker import pick_lesson
 from dashboard.platform_db import LessonRow
 from dashboard.views import upload as view
+from dashboard.views.display import Tone
 from dashboard.widgets import message
 
 STATUS_REFRESH_S = 2
 TICKETS_KEY = "upload_tickets"
+OUTCOMES_KEY = "upload_outcomes"  # lesson id -> how its upload from this page ended
 
 user = require_role("teacher", "admin")
 scope = user.scope
@@ -29,10 +31,7 @@ factory = context.session_factory()
 settings = context.settings()
 
 st.title("Upload a lesson video")
-st.caption(
-    "The file goes from your browser straight to Mux in resumable chunks. Mux accepts it only from "
-    f"{settings.cors_origin} (LECTERN_CORS_ORIGIN): open the dashboard at that address to upload."
-)
+st.caption("The file goes from your browser straight to Mux in resumable chunks; an interrupted upload resumes.")
 picked = pick_lesson(factory, scope, key="upload")
 if picked is None:
     st.stop()
@@ -43,6 +42,9 @@ if (playing := view.current_provider(lesson)) is not None:
 
 tickets: dict[int, UploadTicket] = st.session_state.setdefault(TICKETS_KEY, {})
 ticket = view.live_ticket(tickets, lesson.id, datetime.now(UTC))
+outcomes: dict[int, tuple[Tone, str]] = st.session_state.setdefault(OUTCOMES_KEY, {})
+if ticket is None and lesson.id in outcomes:
+    message(*outcomes[lesson.id])
 
 
 def request_ticket(chosen: LessonRow, start_over: bool = False) -> None:
@@ -54,8 +56,9 @@ def request_ticket(chosen: LessonRow, start_over: bool = False) -> None:
             if current is not None and mux is not None:
                 mux.cancel_direct_upload(current.upload_id)
         tickets[chosen.id] = service.request_upload(user.id, chosen.id)
+        outcomes.pop(chosen.id, None)
     except LecternError as exc:
-        st.error(view.upload_error(exc))
+        st.error(view.upload_error(exc, admin=user.role == "admin"))
 
 
 if ticket is None and st.button("Get an upload URL", type="primary", key="get_upload_url"):
@@ -75,6 +78,9 @@ if ticket is not None:
     if st.button("Start over with a new upload URL", key="start_over", help="Cancels the pending upload at Mux."):
         request_ticket(lesson, start_over=True)
         st.rerun()
+if user.role == "admin":
+    with st.expander("Details"):
+        st.markdown(view.upload_details(ticket, str(settings.cors_origin)))
 
 
 @st.fragment(run_every=STATUS_REFRESH_S)
@@ -83,6 +89,11 @@ def live_status(lesson_id: int) -> None:
     row = platform_db.lesson_row(factory, scope, lesson_id)
     if row is None:
         return
+    if (outcome := view.upload_outcome(lesson_id in tickets, row)) is not None:
+        # The upload is over: the whole page reruns so the upload box gives way to the outcome.
+        tickets.pop(lesson_id, None)
+        outcomes[lesson_id] = outcome
+        st.rerun()
     tone, text = view.status_line(row)
     message(tone, text)
     if tone == "success":

@@ -8,6 +8,8 @@ import streamlit as st
 from dashboard import analytics
 from dashboard.analytics import NoWarehouse
 from dashboard.auth import require_role
+from dashboard.views.display import data_as_of
+from dashboard.widgets import table
 from warehouse import dictionary
 
 require_role("analyst", "admin")
@@ -25,11 +27,11 @@ except NoWarehouse as exc:
     st.info(str(exc))
     st.stop()
 
-st.markdown(f"Snapshot: `{snapshot}`")
-st.dataframe(
+st.caption(data_as_of(analytics.snapshot_name()))
+with st.expander("Details"):
+    st.markdown(f"The published snapshot, for `duckdb -readonly`: `{snapshot}`")
+table(
     counts,
-    hide_index=True,
-    width="stretch",
     column_config={
         "name": st.column_config.TextColumn("table or view"),
         "kind": st.column_config.TextColumn("kind", help="Tables hold loaded rows; views are documented queries."),
@@ -39,4 +41,4 @@ st.dataframe(
 )
 st.subheader("Data dictionary")
 st.caption("Every column of every table and view (also in warehouse/README.md); metric definitions are there too.")
-st.dataframe(pd.DataFrame(dictionary.column_rows()), hide_index=True, width="stretch")
+table(pd.DataFrame(dictionary.column_rows()))

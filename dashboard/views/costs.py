@@ -7,17 +7,18 @@ from datetime import date
 import pandas as pd
 
 from core.costs.forecast import Forecast
-from core.costs.money import usd
+from core.costs.money import allocate_cents, usd, usd_change
 from core.costs.pricebook import PriceBook
 from core.costs.whatif import Levers
 from dashboard.platform_db import BudgetAlert
-from dashboard.views.display import Metric, Tone
+from dashboard.views.display import Metric, Tone, cost_metric
 from warehouse.costs import CostOverview
 
 NO_CAP = "no cap"
 AS_TODAY = "as today"
 QUALITY_CHOICES = (AS_TODAY, "basic", "plus", "premium")
 CSV_GROUPS = ("course", "teacher", "lesson", "day", "month")
+PARTIAL_DAY = "Today's bar is paler: the day is not over, so its cost is what has been used so far (UTC)."
 
 
 def pricing_caption(book: PriceBook) -> str:
@@ -35,20 +36,20 @@ def has_usage(data: CostOverview) -> bool:
 def kpis(data: CostOverview, first: date, last: date) -> list[Metric]:
     """Month to date (against the same days of last month), last month, the projection, the period."""
     cards = [
-        Metric(
+        cost_metric(
             "Month to date",
-            usd(data.month_to_date_micros),
-            help="Compared with the same days of last month.",
-            delta=usd(data.month_to_date_micros - data.last_month_same_days_micros),
-            delta_color="inverse",
+            data.month_to_date_micros,
+            change_micros=data.month_to_date_micros - data.last_month_same_days_micros,
+            compared_with="vs same days last month",
+            help="Compared with the same days of last month (today counts as far as it has gone).",
         ),
-        Metric("Last month", usd(data.last_month_micros)),
+        cost_metric("Last month", data.last_month_micros),
     ]
     if data.forecast is not None:
         current = data.forecast.months[data.forecast.months["is_current"]].iloc[0]
         band = f"Band {usd(int(current['low_micros']))} to {usd(int(current['high_micros']))}."
-        cards.append(Metric("Projected month end", usd(int(current["p50_micros"])), help=band))
-    cards.append(Metric("Selected period", usd(data.estimate.total_micros), help=f"{first} to {last}"))
+        cards.append(cost_metric("Projected month end", int(current["p50_micros"]), help=band))
+    cards.append(cost_metric("Selected period", data.estimate.total_micros, help=f"{first} to {last}"))
     return cards
 
 
@@ -81,13 +82,41 @@ def levers(cap: str, quality: str, unwatched_days: int, migrate: bool) -> Levers
     )
 
 
+def what_if_summary(chosen: Levers) -> str:
+    """The scenario in words, from the options chosen (so the note under the chart always matches the form)."""
+    changes = []
+    if chosen.video_quality:
+        changes.append(f"every video at {chosen.video_quality} quality")
+    if chosen.max_resolution:
+        changes.append(f"resolution capped at {chosen.max_resolution}")
+    if chosen.delete_unwatched_days:
+        changes.append(f"lessons unplayed for {chosen.delete_unwatched_days}+ days deleted")
+    if chosen.migrate_s3:
+        changes.append("the remaining S3 lessons moved to Mux")
+    if not changes:
+        return "No option changed: the what-if equals today's estimate. Pick at least one option."
+    return "What if: " + "; ".join(changes) + "."
+
+
 def what_if_table(diff: pd.DataFrame) -> pd.DataFrame:
     """Per line item: today, what-if and the change, as dollars text."""
-    return diff.assign(
-        today=diff["baseline_micros"].map(usd),
-        what_if=diff["scenario_micros"].map(usd),
-        change=diff["delta_micros"].map(usd),
-    )[["item", "today", "what_if", "change"]]
+    return pd.DataFrame(
+        {
+            "item": diff["item"],
+            "today": diff["baseline_micros"].map(usd),
+            "what_if": diff["scenario_micros"].map(usd),
+            "change": diff["delta_micros"].map(usd_change),
+        }
+    )
+
+
+def breakdown(grouped: pd.DataFrame) -> pd.DataFrame:
+    """A cost rollup as the page's table: names and days (ids stay in the CSV), quantities, and dollars as
+    numbers (so the table sorts), from cents allocated so that the rows add up to the shown total."""
+    shown = grouped.drop(columns=[c for c in grouped.columns if c.endswith("_id") or c.endswith("_micros")])
+    for column in [c for c in grouped.columns if c.endswith("_micros")]:
+        shown[column.removesuffix("_micros") + "_usd"] = allocate_cents(grouped[column].to_numpy()) / 100
+    return shown
 
 
 def csv_name(first: date, last: date, group: str) -> str:

@@ -17,10 +17,13 @@ from dashboard.definitions import KPI_HELP
 from dashboard.insights import RetentionMoments, chapter_marks, flag_stalled, key_moments
 from dashboard.lesson_tables import duration_text
 from dashboard.platform_db import LessonRow
-from dashboard.views.display import Metric
+from dashboard.views.display import MISSING, Metric, data_as_of
 
 DEFAULT_DAYS = 30
-NO_VIEWS = "No views in this range yet: run `lectern sync --once` to load Mux Data views, or widen the dates."
+NO_VIEWS = (
+    "No views in this range yet. Views reach these pages a few minutes after they end (each warehouse sync); "
+    "widen the dates to see older ones."
+)
 UNKNOWN_STUDENT = "(unknown student)"
 STUDENTS_TAB = "Students"
 PROVIDERS_TAB = "S3 vs Mux"
@@ -48,7 +51,7 @@ def tab_names(sees_students: bool) -> list[str]:
 
 def number_text(value: object, fmt: str) -> str:
     """`fmt` applied to a KPI value; a dash where the query has no value (no views, no lessons)."""
-    return "–" if value is None or pd.isna(value) else fmt.format(value)
+    return MISSING if value is None or pd.isna(value) else fmt.format(value)
 
 
 def kpis(kpi: pd.DataFrame) -> list[Metric]:
@@ -60,8 +63,8 @@ def kpis(kpi: pd.DataFrame) -> list[Metric]:
         Metric("Unique viewers", number_text(row.get("unique_viewers"), "{:,.0f}"), KPI_HELP["unique_viewers"]),
         Metric("Watch time", number_text(watch_hours, "{:,.1f} h"), KPI_HELP["watch_time"]),
         Metric("Avg view duration", duration_text(row.get("avg_view_duration_s")), KPI_HELP["avg_view_duration"]),
-        Metric("Avg % watched", number_text(row.get("avg_fraction_watched"), "{:.0%}"), KPI_HELP["avg_watched"]),
-        Metric("Completion rate", number_text(row.get("completion_rate"), "{:.0%}"), KPI_HELP["completion_rate"]),
+        Metric("Avg % watched (Mux)", number_text(row.get("avg_fraction_watched"), "{:.0%}"), KPI_HELP["avg_watched"]),
+        Metric("Lessons completed", number_text(row.get("completion_rate"), "{:.0%}"), KPI_HELP["completion_rate"]),
     ]
 
 
@@ -131,5 +134,5 @@ def qoe_frame(qoe: pd.DataFrame, by: str, lessons: pd.DataFrame) -> pd.DataFrame
 
 
 def footer(snapshot_name: str | None, start: date, end: date) -> str:
-    snapshot = f"Warehouse snapshot {snapshot_name}" if snapshot_name else ""
-    return f"{snapshot} · dates are UTC days {start:%Y-%m-%d} to {end:%Y-%m-%d}."
+    """When the data was synced and which days it covers (never the snapshot's file name)."""
+    return f"{data_as_of(snapshot_name)} Dates are UTC days {start:%Y-%m-%d} to {end:%Y-%m-%d}."

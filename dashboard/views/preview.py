@@ -16,6 +16,16 @@ def playback_caption(info: PlaybackInfo) -> str:
     return f"{source}{policy} · {duration_text(info.duration_s)}{expiry}"
 
 
+def chapters_inside(chapters: list[dict[str, Any]] | None, duration_s: float | None) -> list[dict[str, Any]]:
+    """The chapters that start inside the video (all of them while its length is unknown), in order."""
+    kept = []
+    for chapter in chapters or []:
+        start = chapter.get("start_s") if isinstance(chapter, dict) else None
+        if isinstance(start, int | float) and start >= 0 and (duration_s is None or start < duration_s):
+            kept.append(chapter)
+    return sorted(kept, key=lambda c: float(c["start_s"]))
+
+
 def chapters_line(chapters: list[dict[str, Any]] | None) -> str | None:
     if not chapters:
         return None

@@ -11,7 +11,8 @@ def status_frame(statuses: list[PartStatus]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "part": [s.part for s in statuses],
-            "state": ["✅ running" if s.ok else "❌ not running" for s in statuses],
+            # Plain words: table cells render no icons, and emoji need a font the machine may not have.
+            "state": ["running" if s.ok else "not running" for s in statuses],
             "detail": [s.detail for s in statuses],
             "latency (ms)": [s.latency_ms for s in statuses],
         }

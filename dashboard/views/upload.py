@@ -20,12 +20,12 @@ def live_ticket(tickets: dict[int, UploadTicket], lesson_id: int, now: datetime)
     return ticket
 
 
-def upload_error(exc: LecternError) -> str:
-    """What a teacher reads when no upload URL could be had."""
+def upload_error(exc: LecternError, *, admin: bool = False) -> str:
+    """What a teacher reads when no upload URL could be had (only an admin reads which settings are missing)."""
     if isinstance(exc, Forbidden | NotFound):
         return "That lesson is not one of yours."
     if isinstance(exc, NotConfigured):
-        return f"Uploads are not set up: {exc.message}"
+        return f"Uploads are not set up: {exc.message}" if admin else "Uploads are not set up yet: ask an admin."
     if isinstance(exc, MuxError):
         return f"Mux refused the upload: {exc.message}. Try again in a moment."
     return exc.user_message
@@ -41,7 +41,26 @@ def current_provider(lesson: LessonRow) -> str | None:
 
 def ticket_caption(ticket: UploadTicket) -> str:
     note = " (continuing the pending upload)" if ticket.reused else ""
-    return f"Upload {ticket.upload_id}{note}, valid until {ticket.expires_at:%H:%M} UTC."
+    return f"Upload URL ready{note}, valid until {ticket.expires_at:%H:%M} UTC."
+
+
+def upload_details(ticket: UploadTicket | None, cors_origin: str) -> str:
+    """What an admin may want when an upload misbehaves: the Mux upload id and the allowed origin setting."""
+    upload = f"Mux upload `{ticket.upload_id}`. " if ticket is not None else ""
+    return f"{upload}Mux accepts browser uploads only from the origin in LECTERN_CORS_ORIGIN: `{cors_origin}`."
+
+
+def upload_outcome(has_ticket: bool, row: LessonRow) -> tuple[Tone, str] | None:
+    """When this page holds an upload URL for the lesson and the lesson no longer waits on Mux, the upload is
+    over: what to show in place of the upload box (which would otherwise say "processing" forever). None
+    while it is not over (or when no upload was started here)."""
+    if not has_ticket or row.pending:
+        return None
+    if row.status == "ready":
+        return "success", f"Upload finished: **{row.label}** is ready to play."
+    if row.status == "errored":
+        return "error", f"Mux could not process the upload of **{row.label}**: {row.error or 'no message'}."
+    return "warning", f"The upload of **{row.label}** ended without a video ({row.status_text}). Try again."
 
 
 def status_line(row: LessonRow) -> tuple[Tone, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.costs.money import MICROS, micros_to_dollars, usd
+from core.costs.money import MICROS, axis_tick_format, micros_to_dollars, usd, usd_change
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("core", "warehouse", "sync", "api", "dashboard", "lectern")
@@ -27,10 +27,38 @@ HAND_FORMATTED = re.compile(r"\$\{[^}]*:[^}]*f\}")
         (1_234_564_999, "$1,234.56"),
         (-1_234_000_000_000, "-$1,234,000.00"),
         (10 * MICROS, "$10.00"),
+        (420_000, "$0.42"),  # cents below a dollar
+        (140, "$0.00"),  # a sub-cent amount is $0.00, never "$140µ"
+        (-420_000, "-$0.42"),
+        (1_234_567_890_123, "$1,234,567.89"),  # thousands separators above
     ],
 )
 def test_usd(micros: int, shown: str) -> None:
     assert usd(micros) == shown
+
+
+@pytest.mark.parametrize(
+    ("micros", "shown"),
+    [
+        (0, "$0.00"),  # no change has no sign (and no arrow: dashboard.views.display.cost_metric)
+        (4_999, "$0.00"),  # rounds to no cent: no sign either
+        (-4_999, "$0.00"),
+        (5_000, "+$0.01"),
+        (-5_000, "-$0.01"),
+        (1_530_000, "+$1.53"),
+        (-1_234_567_890, "-$1,234.57"),
+    ],
+)
+def test_a_change_carries_its_sign(micros: int, shown: str) -> None:
+    assert usd_change(micros) == shown
+
+
+@pytest.mark.parametrize(
+    ("largest", "fmt"), [(0.0, ",.2f"), (0.003, ",.2f"), (9.99, ",.2f"), (10.0, ",.0f"), (48_250.0, ",.0f")]
+)
+def test_axis_ticks_are_cents_on_small_axes_and_whole_dollars_on_large_ones(largest: float, fmt: str) -> None:
+    assert axis_tick_format(largest) == fmt
+    assert "s" not in fmt and "~" not in fmt  # no SI prefixes ("140µ", "2k")
 
 
 def test_usd_does_not_slip_where_floats_would() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,14 +56,43 @@ def test_admin_sees_kpis_charts_and_what_if() -> None:
     charts = at.get("plotly_chart")
     assert len(charts) == 5  # by line item, top courses, top lessons, month path, months
     assert any("over the $0.50 monthly budget" in w.value for w in at.warning)
+    assert_money_is_shown_as_money(at)
     at.selectbox[0].set_value("720p")
+    at.selectbox[1].set_value("premium")
     at.checkbox[0].check()
     at.button[0].click()
     at.run()
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == 6
-    assert any("S3 lessons migrated" in c.value for c in at.caption)
+    # The note says what was chosen: the migrated lessons too are premium and capped at 720p.
+    assert any(m.value == "What if: every video at premium quality; resolution capped at 720p; the remaining S3 "
+               "lessons moved to Mux." for m in at.markdown)  # fmt: skip
+    migrated = [c.value for c in at.caption if "S3 lessons migrated" in c.value]
+    assert migrated and all("as premium 720p" in note for note in migrated)
     assert at.get("download_button")
+    assert_money_is_shown_as_money(at)
+
+
+def assert_money_is_shown_as_money(at: AppTest) -> None:
+    """Every money axis has round dollar ticks (never SI suffixes like `$140µ`), today's bar is marked as
+    partial, tables have human headers and no text reads `None`, `nan` or `µ`."""
+    for chart in at.get("plotly_chart"):
+        figure = json.loads(chart.proto.spec)
+        layout = figure["layout"]
+        money = [layout[a] for a in ("xaxis", "yaxis") if layout.get(a, {}).get("tickprefix") == "$"]
+        assert money, layout.get("title")
+        assert all(axis["tickformat"] in (",.2f", ",.0f") for axis in money)
+    daily = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(a.get("text") == "today, so far" for a in daily["layout"].get("annotations", []))
+    for frame in at.dataframe:
+        headers = [column.get("label", "") for column in json.loads(frame.proto.columns).values()]
+        assert all("_" not in header for header in headers), headers
+    text = "\n".join(
+        [*(str(e.value) for kind in ("markdown", "caption", "info", "warning", "success") for e in getattr(at, kind)),
+         *(f"{m.label} {m.value} {m.proto.delta}" for m in at.metric)]
+    )  # fmt: skip
+    for bad in ("None", "nan", "µ"):
+        assert bad not in text, bad
 
 
 def test_recorded_budget_alerts_are_shown(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -101,4 +131,4 @@ def test_no_warehouse_gives_a_helpful_caption(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("LECTERN_WAREHOUSE_PATH", str(tmp_path / "none.duckdb"))
     at = _run("admin")
     assert not at.exception
-    assert any("lectern sync --once" in i.value for i in at.info)
+    assert any("first warehouse sync" in i.value for i in at.info)

@@ -102,3 +102,10 @@ def test_funnel_qoe_and_provider_charts_take_the_query_columns() -> None:
     fig = charts.provider_chart(providers)
     assert [t.name for t in fig.data] == ["S3", "MUX"]
     assert list(fig.data[0].y) == [0.4, 0.6, None]
+
+
+def test_a_short_video_has_no_after_the_first_30_s_moment() -> None:
+    curve = pd.DataFrame({"pct_of_duration": [0.0, 50.0, 100.0], "share_still_watching": [1.0, 0.8, 0.5]})
+    assert key_moments(curve, 40.0).share_after_early is None  # "after 30 s" of a 40 s clip says nothing
+    long = key_moments(curve, 600.0)
+    assert long.early_pct == 5.0 and long.share_after_early is not None

@@ -100,8 +100,11 @@ def test_signed_lesson_without_signing_key_says_which_settings(
 def test_upload_without_mux_credentials_explains(app: AppFactory, world: World) -> None:
     at = app("teacher_a", page="pages/upload.py", lesson=world.lessons["a_waiting"])
     at.button(key="get_upload_url").click().run()
-    assert any("MUX_TOKEN_ID" in e.value for e in at.error)
+    assert [e.value for e in at.error] == ["Uploads are not set up yet: ask an admin."]  # no setting names
     assert not at.get("iframe")
+    admin = app("admin", page="pages/upload.py", lesson=world.lessons["a_waiting"])
+    admin.button(key="get_upload_url").click().run()
+    assert any("MUX_TOKEN_ID" in e.value for e in admin.error)
 
 
 @pytest.fixture
@@ -149,3 +152,22 @@ def test_upload_url_comes_from_core_and_a_pending_one_is_reused(
         f"/video/v1/uploads/{upload_id}", auth=(emulated_mux.token_id, emulated_mux.token_secret)
     )
     assert old.json()["data"]["status"] == "cancelled"
+
+
+def test_the_upload_box_gives_way_once_the_lesson_is_ready(
+    app: AppFactory, world: World, emulated_mux: EmulatorServer, restore_lessons: None
+) -> None:
+    set_lesson(world, "a_waiting", video_status="none", mux_upload_id=None)
+    at = app("teacher_a", page="pages/upload.py", lesson=world.lessons["a_waiting"])
+    at.button(key="get_upload_url").click().run()
+    assert at.get("iframe") and not any("Upload finished" in s.value for s in at.success)
+    assert not any("upload" in c.value.lower() and "LECTERN_" in c.value for c in at.caption)  # no setting names
+    set_lesson(world, "a_waiting", video_status="processing")  # the file went up; Mux is working on it
+    at.run()
+    assert at.get("iframe") and any("processing" in i.value for i in at.info)
+    # Mux's webhook makes the lesson ready: the box ("Mux is processing…") leaves, the outcome stays.
+    set_lesson(world, "a_waiting", video_status="ready", video_provider="mux", mux_playback_id="pbwaiting")
+    at.run()
+    assert not at.exception and not at.get("iframe")
+    assert any(s.value.startswith("Upload finished:") and "ready to play" in s.value for s in at.success)
+    assert at.button(key="get_upload_url")  # a new video can replace it

@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from core.costs.money import usd
+from core.costs.money import usd, usd_change
 from core.costs.period import Period
 from core.costs.pricebook import load_pricebook
 from core.costs.whatif import Levers
+from dashboard.definitions import COST_COLUMNS
 from dashboard.platform_db import BudgetAlert
 from dashboard.views import costs as view
+from dashboard.views.display import cost_metric
 from tests.costs.demo import build_demo, write_warehouse
 from warehouse.costs import CostOverview, cost_overview
 from warehouse.reader import WarehouseReader
@@ -40,8 +42,10 @@ def test_kpis_show_every_figure_in_dollars(overview: CostOverview) -> None:
     assert list(cards) == ["Month to date", "Last month", "Projected month end", "Selected period"]
     mtd = cards["Month to date"]
     assert mtd.value == usd(overview.month_to_date_micros) and mtd.value.startswith("$")
-    assert mtd.delta == usd(overview.month_to_date_micros - overview.last_month_same_days_micros)
+    change = overview.month_to_date_micros - overview.last_month_same_days_micros
+    assert mtd.delta == usd_change(change) and mtd.delta[0] in "+-"
     assert mtd.delta_color == "inverse"  # spending more is bad news
+    assert mtd.delta_description == "vs same days last month"
     assert cards["Last month"].value == usd(overview.last_month_micros)
     assert overview.forecast is not None
     current = overview.forecast.months[overview.forecast.months["is_current"]].iloc[0]
@@ -87,8 +91,56 @@ def test_what_if_table_shows_dollars_per_item() -> None:
     shown = view.what_if_table(diff)
     assert shown.to_dict("records") == [
         {"item": "encoding", "today": "$1,234.57", "what_if": "$0.00", "change": "-$1,234.57"},
-        {"item": "total", "today": "$0.01", "what_if": "$0.02", "change": "$0.01"},
+        {"item": "total", "today": "$0.01", "what_if": "$0.02", "change": "+$0.01"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "delta", "colour", "arrow"),
+    [
+        (1_530_000, "+$1.53", "inverse", "auto"),  # spending more: red
+        (-250_000, "-$0.25", "inverse", "auto"),  # spending less: green
+        (0, "no change", "off", "off"),  # never "↑ $0.00" in red
+        (4_999, "no change", "off", "off"),  # less than half a cent rounds to no change
+        (-4_999, "no change", "off", "off"),
+    ],
+)
+def test_a_cost_change_is_coloured_by_what_it_means(change: int, delta: str, colour: str, arrow: str) -> None:
+    card = cost_metric("Month to date", 12_000_000, change_micros=change, compared_with="vs last month")
+    assert (card.value, card.delta, card.delta_color, card.delta_arrow) == ("$12.00", delta, colour, arrow)
+    assert card.delta_description == "vs last month"
+    assert cost_metric("Last month", 0).delta is None
+
+
+@pytest.mark.parametrize(
+    ("chosen", "summary"),
+    [
+        (Levers(), "No option changed: the what-if equals today's estimate. Pick at least one option."),
+        (Levers(video_quality="premium"), "What if: every video at premium quality."),
+        (
+            Levers(max_resolution="720p", video_quality="plus", delete_unwatched_days=30, migrate_s3=True),
+            "What if: every video at plus quality; resolution capped at 720p; lessons unplayed for 30+ days "
+            "deleted; the remaining S3 lessons moved to Mux.",
+        ),
+    ],
+)
+def test_the_what_if_note_says_the_options_chosen(chosen: Levers, summary: str) -> None:
+    assert view.what_if_summary(chosen) == summary
+
+
+def test_the_breakdown_table_has_names_and_dollars_that_add_up() -> None:
+    grouped = pd.DataFrame(
+        {
+            "course_id": [1, 2, 3],
+            "course_title": ["A", "B", "C"],
+            "net_micros": [1_004_000, 1_004_000, 1_004_000],  # 3 x $1.004 = $3.012: shown $1.00 + $1.01 + $1.00
+            "stored_min_months": [1.0, 2.0, 3.0],
+        }
+    )
+    shown = view.breakdown(grouped)
+    assert list(shown.columns) == ["course_title", "stored_min_months", "net_usd"]
+    assert round(shown["net_usd"].sum(), 2) == 3.01
+    assert all(column in COST_COLUMNS for column in shown.columns)
 
 
 def test_form_answers_become_levers() -> None:

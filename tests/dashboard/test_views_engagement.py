@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dashboard.definitions import KPI_HELP, QOE_BREAKDOWNS, QOE_COLUMNS
+from dashboard.definitions import KPI_HELP, LESSON_COLUMNS, QOE_BREAKDOWNS, QOE_COLUMNS
 from dashboard.platform_db import LessonRow
 from dashboard.views import engagement as view
 from tests.dashboard.rows import lesson_row
@@ -40,8 +40,8 @@ def test_kpi_cards_format_every_figure_with_its_definition() -> None:
         ("Unique viewers", "56"),
         ("Watch time", "1.5 h"),
         ("Avg view duration", "2:05"),
-        ("Avg % watched", "46%"),
-        ("Completion rate", "–"),
+        ("Avg % watched (Mux)", "46%"),
+        ("Lessons completed", "—"),
     ]
     assert cards[0].help == KPI_HELP["views"] and all(m.help for m in cards)
     assert view.has_views(kpi)
@@ -49,7 +49,7 @@ def test_kpi_cards_format_every_figure_with_its_definition() -> None:
 
 def test_no_row_means_dashes_and_no_views() -> None:
     empty = pd.DataFrame(columns=["views", "unique_viewers", "watch_time_s"])
-    assert [m.value for m in view.kpis(empty)] == ["–", "–", "0.0 h", "–", "–", "–"]
+    assert [m.value for m in view.kpis(empty)] == ["—", "—", "0.0 h", "—", "—", "—"]
     assert not view.has_views(empty)
     assert not view.has_views(pd.DataFrame({"views": [0]}))
 
@@ -121,9 +121,20 @@ def test_the_page_breaks_qoe_down_only_by_dimensions_the_query_knows() -> None:
 @pytest.mark.parametrize(
     ("snapshot", "expected"),
     [
-        ("warehouse-20260630.duckdb", "Warehouse snapshot warehouse-20260630.duckdb · dates are UTC days "),
-        (None, " · dates are UTC days "),
+        ("20260630T120501123456Z.duckdb", "Data as of 2026-06-30 12:05 UTC (the last warehouse sync). "),
+        ("copied-in.duckdb", "Data from the last warehouse sync. "),
+        (None, "Data from the last warehouse sync. "),
     ],
 )
-def test_footer_names_the_snapshot_when_there_is_one(snapshot: str | None, expected: str) -> None:
-    assert view.footer(snapshot, date(2026, 6, 1), date(2026, 6, 30)) == f"{expected}2026-06-01 to 2026-06-30."
+def test_footer_says_when_the_data_was_synced_never_the_file_name(snapshot: str | None, expected: str) -> None:
+    footer = view.footer(snapshot, date(2026, 6, 1), date(2026, 6, 30))
+    assert footer == f"{expected}Dates are UTC days 2026-06-01 to 2026-06-30."
+    assert ".duckdb" not in footer
+
+
+def test_the_three_completion_figures_say_their_source() -> None:
+    cards = {m.label: m.help or "" for m in view.kpis(pd.DataFrame({"views": [1]}))}
+    assert cards["Avg % watched (Mux)"].startswith("Mux Data")
+    assert cards["Lessons completed"].startswith("Course platform") and "Mux Data" in cards["Lessons completed"]
+    assert LESSON_COLUMNS["view_completion_rate"]["label"] == "views to 90 %"
+    assert "90 %" in LESSON_COLUMNS["view_completion_rate"]["help"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 
 from core.costs.whatif import MigrationPreview
 from core.migration.jobs import Progress
@@ -87,13 +89,88 @@ def test_course_and_teacher_choices_come_from_the_plan() -> None:
 
 def test_progress_cards_and_bar_leave_cancelled_jobs_out() -> None:
     p = progress(done=3, failed=1, cancelled=2, queued=4)
-    cards = {m.label: m.value for m in view.kpis(p)}
-    assert cards == {"Done": "3 / 8", "Failed": "1", "Rate": "—", "ETA": "—", "Workers": "1"}
+    cards = {m.label: m.value for m in view.kpis(p, view.Pace(None, None, "Measuring"))}
+    assert cards == {"Done": "3 / 8", "Failed": "1", "Rate": "—", "Time left": "—", "Workers": "1"}
     fill, text = view.progress_bar(p)
     assert text == "4 of 8 finished" and fill == 6 / 8
-    busy = replace(p, rate_per_min=2.5, eta_s=150.0)
-    assert {m.label: m.value for m in view.kpis(busy)}["Rate"] == "2.5/min"
-    assert {m.label: m.value for m in view.kpis(busy)}["ETA"] == "2 min"
+    busy = {m.label: m.value for m in view.kpis(p, view.Pace(2.5, 150.0, "4 jobs left"))}
+    assert (busy["Rate"], busy["Time left"]) == ("2.5/min", "2 min")
+
+
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
+
+
+def jobs(*rows: tuple[int, str, int | None, int | None]) -> pd.DataFrame:
+    """(lesson, state, started minutes ago, finished minutes ago) -> the job table's columns the view reads."""
+    ago = lambda m: None if m is None else NOW - timedelta(minutes=m)  # noqa: E731
+    return pd.DataFrame(
+        {
+            "job_id": range(1, len(rows) + 1),
+            "lesson_id": [r[0] for r in rows],
+            "state": [r[1] for r in rows],
+            "queued_at": [ago(r[2] + 1 if r[2] is not None else 0) for r in rows],
+            "started_at": [ago(r[2]) for r in rows],
+            "finished_at": [ago(r[3]) for r in rows],
+            "updated_at": [ago(r[3] if r[3] is not None else 0) for r in rows],
+        }
+    )
+
+
+def test_the_rate_counts_active_time_only_and_holds_still_while_idle() -> None:
+    # Four lessons moved between 40 and 30 minutes ago, then nothing: 4 in 10 active minutes.
+    done = jobs((1, "done", 40, 35), (2, "done", 38, 33), (3, "done", 35, 31), (4, "done", 33, 30))
+    idle = view.pace(done, progress(done=4), NOW)
+    assert idle.rate_per_min == 0.4
+    # Ten minutes later, still nothing ran: the same rate (no decay), and nothing left to estimate.
+    later = view.pace(done, progress(done=4), NOW + timedelta(minutes=10))
+    assert later.rate_per_min == 0.4 and later.eta_s is None and later.eta_note == "Nothing left to move."
+
+
+def test_the_eta_is_honest_about_workers_pauses_and_the_first_minutes() -> None:
+    moving = jobs((1, "done", 10, 8), (2, "done", 8, 6), (3, "ingesting", 6, None))
+    p = progress(done=2, ingesting=1, queued=5)
+    running = view.pace(moving, p, NOW)
+    assert running.rate_per_min == 0.2  # 2 finished over 10 busy minutes (the in-flight job keeps it busy)
+    assert running.eta_s == 6 / 0.2 * 60 and running.eta_note == "6 jobs left at 0.2 a minute."
+    no_worker = view.pace(moving, replace(p, live_workers=0), NOW)
+    assert no_worker.eta_s is None and "lectern migrate worker" in no_worker.eta_note
+    assert no_worker.rate_per_min == 0.5  # 2 in the 4 minutes jobs really ran: a dead worker's job is not time
+    paused = view.pace(moving, replace(p, paused=True), NOW)
+    assert paused.eta_s is None and paused.eta_note == "Paused: resume to continue."
+    first = view.pace(jobs((1, "ingesting", 2, None)), progress(ingesting=1, queued=3), NOW)
+    assert first.rate_per_min is None and first.eta_s is None and first.eta_note.startswith("Measuring")
+    cards = {m.label: m for m in view.kpis(replace(p, live_workers=0), no_worker)}
+    assert cards["Time left"].value == "—" and "lectern migrate worker" in (cards["Time left"].help or "")
+    assert "lectern migrate worker" in (cards["Workers"].help or "")
+
+
+def test_overlapping_jobs_count_their_shared_minutes_once() -> None:
+    parallel = jobs((1, "done", 10, 0), (2, "done", 10, 0), (3, "failed", 5, 0))
+    assert view.pace(parallel, progress(done=2, failed=1), NOW).rate_per_min == 0.3  # 3 in 10 minutes
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"), [(20, "< 1 min"), (150, "2 min"), (3600, "1 h 00 min"), (7500, "2 h 05 min")]
+)
+def test_time_left_in_words(seconds: float, words: str) -> None:
+    assert view.duration_words(seconds) == words
+
+
+def test_the_plan_drops_lessons_jobs_took_and_offers_failed_ones_again() -> None:
+    plan = MigrationPlan(items=[item(1), item(2), item(3), item(4), item(5, status="in_progress")], bucket="b")
+    table = jobs((2, "queued", None, None), (3, "done", 9, 8), (4, "ingesting", 2, None), (5, "failed", 5, 1))
+    live = view.live_plan(plan, table)
+    assert [i.lesson_id for i in live.plan.items] == [1, 5]
+    assert [i.lesson_id for i in live.plan.selectable] == [1, 5]  # 5 failed since the listing: it can go again
+    assert live.moving == 3 and live.caption is not None and live.caption.startswith("3 lessons are moving")
+    assert view.live_plan(plan, table.iloc[0:0]).plan is plan
+
+
+def test_controls_follow_the_state() -> None:
+    assert view.controls(progress()) == view.Controls(paused=False, can_pause=False, can_cancel=False, can_retry=False)
+    assert view.controls(progress(queued=2, failed=1)) == view.Controls(False, True, True, True)
+    paused = view.controls(replace(progress(queued=2), paused=True))
+    assert paused.paused and not paused.can_pause and paused.can_cancel and not paused.can_retry
 
 
 def test_warning_says_why_nothing_moves() -> None:

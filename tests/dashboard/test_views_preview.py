@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.playback import PlaybackInfo, PlaybackUrls
-from dashboard.views.preview import chapters_line, playback_caption
+from dashboard.views.preview import chapters_inside, chapters_line, playback_caption
 
 
 def test_mux_caption_has_the_policy_length_and_expiry() -> None:
@@ -22,7 +22,7 @@ def test_mux_caption_has_the_policy_length_and_expiry() -> None:
 
 def test_s3_caption_has_no_policy_and_unknown_length_is_a_dash() -> None:
     info = PlaybackInfo(lesson_id=1, provider="s3", policy="public", urls=PlaybackUrls(mp4="https://s3.test/a.mp4"))
-    assert playback_caption(info) == "S3 MP4 (presigned) · –"
+    assert playback_caption(info) == "S3 MP4 (presigned) · —"
 
 
 def test_chapters_are_listed_with_their_start() -> None:
@@ -30,3 +30,11 @@ def test_chapters_are_listed_with_their_start() -> None:
         "**Chapters:** 0:00 Intro · 1:15 Loops"
     )
     assert chapters_line(None) is None and chapters_line([]) is None
+
+
+def test_only_chapters_inside_the_video_are_kept_in_order() -> None:
+    chapters = [{"start_s": 480, "title": "Late"}, {"start_s": 0, "title": "Intro"}, {"start_s": 5, "title": "Body"}]
+    assert [c["title"] for c in chapters_inside(chapters, 10.0)] == ["Intro", "Body"]  # 8:00 in a 10 s clip: gone
+    assert [c["title"] for c in chapters_inside(chapters, None)] == ["Intro", "Body", "Late"]  # length unknown
+    assert chapters_inside([{"title": "no start"}, {"start_s": -1, "title": "before"}], 60.0) == []
+    assert chapters_inside(None, 60.0) == []

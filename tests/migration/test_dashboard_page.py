@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -57,12 +58,20 @@ def test_admins_plan_start_pause_and_watch(page, env: MigrationEnv, clips: list[
     assert sorted(table["lesson_id"]) == [good, bad] and set(table["status"]) == {"ready"}
     assert any("2 lessons movable" in c.value for c in at.caption)
     assert any("No migration jobs yet" in c.value for c in at.caption)
+    assert _button(at, "Pause").disabled and _button(at, "Cancel").disabled and _button(at, "Retry").disabled
 
     _button(at, "Start 2 lessons").click()
     at = at.run()
     assert any("Queued 2 new" in s.value for s in at.success)
     assert {j.state for j in env.store.list()} == {"queued"}
     assert any("no worker is running" in w.value for w in at.warning)
+    # The plan drops what was started (no S3 listing again), and the controls follow the state.
+    assert len(at.dataframe) == 1  # only the jobs table: no plan rows left to start
+    assert any(c.value.startswith("2 lessons are moving") for c in at.caption)
+    assert not _button(at, "Pause").disabled and not _button(at, "Cancel").disabled
+    assert _button(at, "Retry").disabled
+    cards = {m.label: m for m in at.metric}
+    assert cards["Time left"].value == "—" and "lectern migrate worker" in cards["Time left"].help
 
     _button(at, "Pause").click()
     at = at.run()
@@ -80,9 +89,15 @@ def test_admins_plan_start_pause_and_watch(page, env: MigrationEnv, clips: list[
     assert failed["lesson_id"] == bad and "Mux could not process the video" in failed["error"]
     assert len(at.get("plotly_chart")) == 2
 
+    assert not _button(at, "Retry").disabled
+    assert "ingest_mode" in jobs.columns and "stored_min_months" not in jobs.columns
+    config = json.loads(at.dataframe[-1].proto.columns)
+    assert config["ingest_mode"]["label"] == "how Mux gets it" and config["lesson_id"]["label"] == "lesson ID"
+
     _button(at, "Retry failed").click()
     at = at.run()
     assert env.job(bad).state == "queued"
+    assert any("Queued 1 failed jobs again." in s.value for s in at.success)
 
 
 def test_the_page_is_for_admins_only(page) -> None:  # type: ignore[no-untyped-def]

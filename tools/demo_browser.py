@@ -150,12 +150,12 @@ class Demo:
     def output_path(self) -> Path:
         return self.var / "demo-output.log"
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
         """`lectern demo --var ... --*-port ...` in its own session: a SIGINT from `stop` reaches only the demo."""
         self.var.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTING_PREFIXES)}
         env["COLUMNS"] = "200"  # a log, not a terminal: long lines stay whole
-        argv = [sys.executable, "-m", "lectern", "demo", "--var", str(self.var), *self.ports.options()]
+        argv = [sys.executable, "-m", "lectern", "demo", "--var", str(self.var), *self.ports.options(), *options]
         with self.output_path.open("ab") as out:
             self.proc = subprocess.Popen(
                 argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

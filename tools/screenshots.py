@@ -50,7 +50,7 @@ def take(demo: Demo, out: Path, width: int) -> dict[str, list[tuple[str, Path]]]
                     path = out / f"{role}-{slug(title)}.png"
                     session.screenshot(path)
                     shots[role].append((title, path))
-                    print(f"  {path.relative_to(ROOT)}", flush=True)
+                    print(f"  {path}", flush=True)
     for taken in shots.values():
         for _, path in taken:
             shrink(path)
@@ -85,13 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--var", type=Path, default=ROOT / "var" / "screenshots-demo", help="the demo's directory")
     parser.add_argument("--out", type=Path, default=OUT, help="where the PNGs go")
     parser.add_argument("--width", type=int, default=1400, help="browser width in pixels")
+    parser.add_argument("--fresh", action="store_true", help="the demo forgets the data it kept under --var first")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for the sample data")
     args = parser.parse_args(argv)
 
     demo = Demo(args.var.resolve(), DemoPorts.free())
     started = time.monotonic()
     print(f"starting a demo under {demo.var} (output in {demo.output_path})", flush=True)
-    demo.start()
+    demo.start(*(["--fresh"] if args.fresh else []))
     try:
         print(f"sample data prepared after {demo.wait_prepared(args.timeout):.0f} s; taking pictures", flush=True)
         shots = take(demo, args.out.resolve(), args.width)

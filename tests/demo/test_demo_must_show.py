@@ -42,6 +42,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(1500)]
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "dashboard" / "static" / "vendor"
+ARTIFACTS = ROOT / "test-artifacts"  # timings of the demo's preparation and of each page
 # A fresh demo prepares months of sample data on 2 cores; the walk then opens ~25 pages.
 PREPARE_TIMEOUT_S = 900
 
@@ -74,7 +75,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     running = Demo(tmp_path_factory.mktemp("demo") / "var", DemoPorts.free())
     running.start()
     try:
-        running.wait_prepared(PREPARE_TIMEOUT_S)
+        prepared_after_s = running.wait_prepared(PREPARE_TIMEOUT_S)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "demo-prepared.json").write_text(json.dumps({"prepared_after_s": round(prepared_after_s, 1)}))
         yield running
     finally:
         if running.proc is not None and running.proc.poll() is None:
@@ -117,6 +120,8 @@ def walk(demo: Demo) -> Walk:
                 visits += [session.visit(role, title) for title in titles[role]]
         with DashboardSession(browser, demo.dashboard_url) as session:
             played = play_lessons_with_chapters(demo, session, accounts["teacher"].email)
+    pages = [{"role": v.role, "page": v.title, "seconds": round(v.seconds, 1)} for v in visits]
+    (ARTIFACTS / "demo-walk.json").write_text(json.dumps(pages, indent=1))
     return Walk(sign_in, titles, visits, played)
 
 

@@ -128,7 +128,8 @@ class Demo:
     var: Path
     ports: DemoPorts
     proc: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
+    started_at: float = 0.0  # time.monotonic() at `start`
+    started_wall: float = 0.0  # time.time() at `start`: a progress file older than that is the previous run's
 
     @property
     def dashboard_url(self) -> str:
@@ -156,22 +157,24 @@ class Demo:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTING_PREFIXES)}
         env["COLUMNS"] = "200"  # a log, not a terminal: long lines stay whole
         argv = [sys.executable, "-m", "lectern", "demo", "--var", str(self.var), *self.ports.options(), *options]
-        with self.output_path.open("ab") as out:
+        with self.output_path.open("wb") as out:
             self.proc = subprocess.Popen(
                 argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self.started_at = time.monotonic()
+        self.started_at, self.started_wall = time.monotonic(), time.time()
 
     def output(self) -> str:
         return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""
 
     def progress(self) -> dict[str, Any] | None:
-        """The demo's preparation progress file, when it writes one (replaced atomically, so whole or absent)."""
+        """This run's preparation progress file (replaced atomically, so whole or absent), once it writes one."""
         path = self.var / PROGRESS_FILE
         try:
             doc: dict[str, Any] = json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
+        if float(doc.get("started_at", 0)) < self.started_wall - 1:
+            return None  # the previous run's, until this one writes its own
         return doc
 
     def prepared(self) -> bool:

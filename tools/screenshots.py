@@ -60,7 +60,9 @@ def take(demo: Demo, out: Path, width: int) -> dict[str, list[tuple[str, Path]]]
 def table(shots: dict[str, list[tuple[str, Path]]]) -> str:
     """Pages down, roles across, each cell a link to that role's picture of that page."""
     roles = [role for role in ROLES if role in shots]
-    titles = list(dict.fromkeys(title for role in roles for title, _ in shots[role]))
+    # In the navigation's order, of the role that sees the most pages first.
+    by_reach = sorted(roles, key=lambda role: -len(shots[role]))
+    titles = list(dict.fromkeys(title for role in by_reach for title, _ in shots[role]))
     rows = ["| page | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
     for title in titles:
         cells = []

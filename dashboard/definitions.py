@@ -207,8 +207,8 @@ def money_column(label: str, help: str | None = None) -> Any:
 
 # Admin > Costs: the breakdown table (`views.costs.breakdown`) and the what-if table.
 COST_COLUMNS: dict[str, Any] = {
-    "lesson_title": Col.TextColumn("lesson"),
-    "course_title": Col.TextColumn("course"),
+    "lesson_title": Col.TextColumn("lesson", width="medium"),
+    "course_title": Col.TextColumn("course", width="medium"),
     "teacher_name": Col.TextColumn("teacher"),
     "day": Col.DateColumn("day (UTC)", format="YYYY-MM-DD"),
     "month": Col.DateColumn("month", format="YYYY-MM"),

@@ -13,7 +13,7 @@ from dashboard import definitions
 from dashboard.error_boundary import run_guarded
 from dashboard.views import operations as ops_view
 from dashboard.views import operator_actions as actions
-from dashboard.views.display import MISSING, Metric, Tone
+from dashboard.views.display import MISSING, Metric, Tone, cards_per_row
 
 T = TypeVar("T")
 
@@ -31,8 +31,10 @@ def message(tone: Tone, text: str) -> None:
 
 
 def metric_row(metrics: Sequence[Metric]) -> None:
-    """The cards side by side, one column each."""
-    for column, m in zip(st.columns(len(metrics)), metrics, strict=True):
+    """The cards side by side, in as many rows as it takes for none to be cut at 1024 px (`cards_per_row`)."""
+    per_row = cards_per_row(list(metrics))
+    columns = [c for start in range(0, len(metrics), per_row) for c in st.columns(per_row)][: len(metrics)]
+    for column, m in zip(columns, metrics, strict=True):
         column.metric(
             m.label,
             m.value,

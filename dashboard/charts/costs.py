@@ -9,22 +9,17 @@ import plotly.graph_objects as go
 
 from core.costs.money import MICROS, axis_tick_format
 from core.costs.money import micros_to_dollars as dollars
+from dashboard.charts.layout import FULL_WIDTH_TITLE, HALF_WIDTH_TITLE, tidy
 from dashboard.views.display import short
 
 LINE_COLORS = {"encoding": "#6c5ce7", "storage": "#00b894", "delivery": "#0984e3"}
 PARTIAL_OPACITY = 0.45  # today's bar: the day is not over
-LABEL_LIMIT = 28  # characters of a course or lesson name on a bar chart's axis (two charts side by side at 1024 px)
+LABEL_LIMIT = 44  # characters of a course or lesson name on a top-groups axis (the hover shows it whole)
 SMALLEST_AXIS_DOLLARS = 0.1  # an axis never spans less than ten cents (sub-cent ticks would all read $0.00)
 
 
-def _layout(fig: go.Figure, title: str, y_title: str = "") -> go.Figure:
-    fig.update_layout(
-        title=title,
-        yaxis_title=y_title,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0},
-    )
-    return fig
+def _layout(fig: go.Figure, title: str, *, half: bool = False) -> go.Figure:
+    return tidy(fig, title, title_chars=HALF_WIDTH_TITLE if half else FULL_WIDTH_TITLE)
 
 
 def money_axis(fig: go.Figure, largest_dollars: float, axis: str = "yaxis") -> None:
@@ -65,7 +60,7 @@ def cost_by_line(daily: pd.DataFrame, today: date | None = None) -> go.Figure:
 
 def top_groups(frame: pd.DataFrame, label: str, title: str, n: int = 10) -> go.Figure:
     """Horizontal stacked bars of the `n` most expensive groups (frame sorted or not)."""
-    top = frame.nlargest(n, "net_micros").iloc[::-1]
+    top = frame.nlargest(n, "net_micros").iloc[::-1]  # plotly draws the first row at the bottom
     names = [short(str(name), LABEL_LIMIT) for name in top[label]]
     fig = go.Figure()
     for line, color in LINE_COLORS.items():
@@ -81,7 +76,7 @@ def top_groups(frame: pd.DataFrame, label: str, title: str, n: int = 10) -> go.F
     fig.update_layout(barmode="stack", height=max(300, 28 * len(top) + 120))
     fig.update_yaxes(automargin=True)
     money_axis(fig, dollars(top["net_micros"]).max() if len(top) else 0.0, axis="xaxis")
-    return _layout(fig, title)
+    return _layout(fig, title, half=True)
 
 
 def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> go.Figure:
@@ -111,7 +106,7 @@ def forecast_months(months: pd.DataFrame, budget_micros: int | None = None) -> g
     )
     _budget_line(fig, budget_micros)
     money_axis(fig, max(dollars(months["high_micros"]).max(), (budget_micros or 0) / MICROS))
-    return _layout(fig, "Month-end projection and the next months (bars: median; whiskers: band)")
+    return _layout(fig, "Month totals: projected median, band and spent so far", half=True)
 
 
 def month_path(current: pd.DataFrame, budget_micros: int | None = None) -> go.Figure:
@@ -137,7 +132,7 @@ def month_path(current: pd.DataFrame, budget_micros: int | None = None) -> go.Fi
     )
     _budget_line(fig, budget_micros)
     money_axis(fig, max(dollars(current["high_cum_micros"]).max(), (budget_micros or 0) / MICROS))
-    return _layout(fig, "This month, cumulative")
+    return _layout(fig, "This month, cumulative", half=True)
 
 
 def what_if_diff(diff: pd.DataFrame) -> go.Figure:

@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.layout import tidy
 from dashboard.insights import RetentionMoments
 from dashboard.views.display import lesson_label
 
@@ -16,15 +17,7 @@ PROVIDER_COLORS = {"s3": "#e17055", "mux": ACCENT, "none": "#b2bec3"}
 
 
 def _layout(fig: go.Figure, title: str, *, y_title: str = "", height: int = 360) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        yaxis_title=y_title,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.15},
-        hovermode="x unified",
-    )
-    return fig
+    return tidy(fig, title, yaxis_title=y_title, height=height, hovermode="x unified")
 
 
 def trend_chart(trend: pd.DataFrame, start: date, end: date, today: date | None = None) -> go.Figure:

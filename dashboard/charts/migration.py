@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.layout import HALF_WIDTH_TITLE, tidy
+
 # Finished states first, so the bar fills from the left as the migration advances.
 STATE_COLORS = {
     "done": "#00b894",
@@ -18,8 +20,7 @@ STATE_COLORS = {
 
 
 def _layout(fig: go.Figure, title: str, **extra: object) -> go.Figure:
-    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend_orientation="h", **extra)
-    return fig
+    return tidy(fig, title, title_chars=HALF_WIDTH_TITLE, **extra)
 
 
 def state_frame(counts: dict[str, int]) -> pd.DataFrame:
@@ -38,7 +39,8 @@ def states_bar(states: pd.DataFrame) -> go.Figure:
             orientation="h",
             marker_color=STATE_COLORS.get(str(row.state), "#636e72"),
         )
-    fig.update_layout(barmode="stack", height=190, yaxis_visible=False, xaxis_title="lessons")
+    fig.update_layout(barmode="stack", height=240, yaxis_visible=False, xaxis_title="lessons")
+    fig.update_xaxes(rangemode="tozero", tickformat=",d")  # whole lessons, from zero even with no jobs
     return _layout(fig, "Jobs by state")
 
 
@@ -47,5 +49,6 @@ def throughput(timeline: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=timeline["minute"], y=timeline["done"], name="done", marker_color=STATE_COLORS["done"])
     fig.add_bar(x=timeline["minute"], y=timeline["failed"], name="failed", marker_color=STATE_COLORS["failed"])
-    fig.update_layout(barmode="stack", height=260, yaxis_title="lessons / min")
+    fig.update_layout(barmode="stack", height=280, yaxis_title="lessons / min")
+    fig.update_yaxes(rangemode="tozero", tickformat=",d")
     return _layout(fig, "Finished per minute (last hour)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.layout import HALF_WIDTH_TITLE, tidy
+
 OUTCOME_COLORS = {
     "applied": "#00b894",
     "received": "#74b9ff",
@@ -20,10 +22,8 @@ HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 
 
 def _layout(fig: go.Figure, title: str, **extra: object) -> go.Figure:
-    fig.update_layout(
-        title=title, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend_orientation="h", **extra
-    )
-    return fig
+    fig.update_yaxes(rangemode="tozero")  # counts: an empty hour is 0, not the middle of -1..4
+    return tidy(fig, title, title_chars=HALF_WIDTH_TITLE, height=320, **extra)
 
 
 def webhooks_per_hour(per_hour: pd.DataFrame) -> go.Figure:

@@ -6,6 +6,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from dashboard.charts.layout import tidy
+
 CHART_KINDS = ("line", "bar", "scatter")
 
 
@@ -19,5 +21,4 @@ def result_chart(frame: pd.DataFrame, kind: str, x: str, y: str, color: str | No
         data = data.assign(**{color: data[color].astype("string")})
     draw = {"line": px.line, "bar": px.bar, "scatter": px.scatter}[kind]
     fig = draw(data, x=x, y=y, color=color)
-    fig.update_layout(title=f"{y} by {x}", margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend_orientation="h")
-    return fig
+    return tidy(fig, f"{y} by {x}")

@@ -56,11 +56,9 @@ if recorded.unavailable:
 st.plotly_chart(charts.cost_by_line(rollup(data.estimate, "day"), today=today), width="stretch")
 if first <= today <= last:
     st.caption(view.PARTIAL_DAY)
-left, right = st.columns(2)
-by_course = rollup(data.estimate, "course", data.attribution)
-by_lesson = rollup(data.estimate, "lesson", data.attribution)
-left.plotly_chart(charts.top_groups(by_course, "course_title", "Top courses"), width="stretch")
-right.plotly_chart(charts.top_groups(by_lesson, "lesson_title", "Top lessons"), width="stretch")
+# One per row: course and lesson names need the width (side by side, the bars get a sliver at 1024 px).
+st.plotly_chart(charts.top_groups(rollup(data.estimate, "course", data.attribution), "course_title", "Top courses"))
+st.plotly_chart(charts.top_groups(rollup(data.estimate, "lesson", data.attribution), "lesson_title", "Top lessons"))
 
 st.subheader("Forecast")
 if forecast is None:
@@ -73,7 +71,7 @@ else:
 
 st.subheader("What if…")
 with st.form("what_if"):
-    cols = st.columns(4)
+    cols = st.columns(2) + st.columns(2)  # two by two: the labels stay whole at 1024 px
     cap = cols[0].selectbox("Cap resolution", [view.NO_CAP, *CAPS])
     quality = cols[1].selectbox("Video quality", view.QUALITY_CHOICES)
     unwatched = cols[2].number_input("Delete lessons unplayed for N days (0 = keep)", min_value=0, value=0)
@@ -97,5 +95,5 @@ st.download_button(
     file_name=view.csv_name(first, last, group),
     mime="text/csv",
 )
-for note in data.notes:
+for note in view.unshown_notes(data):
     st.caption(f"Note: {note}")

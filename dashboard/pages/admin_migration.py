@@ -47,15 +47,16 @@ def rescan() -> None:
 # --- plan and selection (the listing is cached; the jobs table says which lessons left it since) -------
 
 st.subheader("Plan")
-cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-probe = cols[2].checkbox("Probe durations", help="ffmpeg reads each video's header through a presigned URL.")
-cols[3].button("Rescan S3", on_click=rescan)
+options = st.columns([2, 1, 3], vertical_alignment="center")
+probe = options[0].checkbox("Probe durations", help="ffmpeg reads each video's header through a presigned URL.")
+options[1].button("Rescan S3", on_click=rescan)
 try:
     listed = view.live_plan(full_plan(probe, st.session_state.get(NONCE_KEY, 0)), service().jobs_frame())
 except LecternError as exc:
     st.error(exc.user_message)
     st.stop()
 plan = listed.plan
+cols = st.columns(2)
 course_id = pick_optional(cols[0], "Course", view.course_choices(plan), everything="all", key="mig_course")
 teacher_id = pick_optional(cols[1], "Teacher", view.teacher_choices(plan), everything="all", key="mig_teacher")
 shown = plan.subset(course_id=course_id, teacher_id=teacher_id)

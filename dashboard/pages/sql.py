@@ -60,7 +60,7 @@ with editor:
     result = st.session_state.get("sql_result")
     if result is not None:
         st.caption(view.summary(result))
-        if (notice := view.truncation_notice(result, workbench.limits)) is not None:
+        if (notice := view.truncation_notice(result, workbench.limits, admin=user.role == "admin")) is not None:
             st.warning(notice)
         st.dataframe(result.frame, hide_index=True, width="stretch", placeholder="NULL")  # the query's own columns
         if len(result.frame.columns):
@@ -81,7 +81,7 @@ with editor:
                 f"Download {fmt.upper()}", data=view.downloader(workbench, result.statement, fmt),
                 file_name=file_name, mime=mime, on_click="ignore", icon=":material/download:",
             )  # fmt: skip
-        st.caption(view.download_note(workbench.limits))
+        st.caption(view.download_note(workbench.limits, admin=user.role == "admin"))
 
     if user.role in view.EDITORS:
         with st.expander("Save this query (shared with every analyst)"), st.form("sql_save", clear_on_submit=True):

@@ -18,6 +18,9 @@ NO_CAP = "no cap"
 AS_TODAY = "as today"
 QUALITY_CHOICES = (AS_TODAY, "basic", "plus", "premium")
 CSV_GROUPS = ("course", "teacher", "lesson", "day", "month")
+MONEY_ORDER = ("net_micros", "encoding_micros", "storage_micros", "delivery_micros", "gross_micros", "volume_micros",
+               "free_micros")  # fmt: skip
+QUANTITIES = ("encoded_min", "stored_min_months", "delivered_min")
 PARTIAL_DAY = "Today's bar is paler: the day is not over, so its cost is what has been used so far (UTC)."
 
 
@@ -40,7 +43,7 @@ def kpis(data: CostOverview, first: date, last: date) -> list[Metric]:
             "Month to date",
             data.month_to_date_micros,
             change_micros=data.month_to_date_micros - data.last_month_same_days_micros,
-            compared_with="vs same days last month",
+            compared_with="vs last month",
             help="Compared with the same days of last month (today counts as far as it has gone).",
         ),
         cost_metric("Last month", data.last_month_micros),
@@ -69,7 +72,10 @@ def alert_message(alert: BudgetAlert) -> tuple[Tone, str]:
 
 def forecast_caption(forecast: Forecast) -> str:
     low, high = forecast.quantiles
-    return f"Band: {low:.0%} to {high:.0%} of bootstrapped trend paths. " + " ".join(forecast.notes)
+    return (
+        f"Bars: the projected median month; whiskers: the band, {low:.0%} to {high:.0%} of bootstrapped trend "
+        "paths; diamond: spent so far. " + " ".join(forecast.notes)
+    ).strip()
 
 
 def levers(cap: str, quality: str, unwatched_days: int, migrate: bool) -> Levers:
@@ -113,10 +119,20 @@ def what_if_table(diff: pd.DataFrame) -> pd.DataFrame:
 def breakdown(grouped: pd.DataFrame) -> pd.DataFrame:
     """A cost rollup as the page's table: names and days (ids stay in the CSV), quantities, and dollars as
     numbers (so the table sorts), from cents allocated so that the rows add up to the shown total."""
-    shown = grouped.drop(columns=[c for c in grouped.columns if c.endswith("_id") or c.endswith("_micros")])
-    for column in [c for c in grouped.columns if c.endswith("_micros")]:
+    names = [c for c in grouped.columns if not (c.endswith("_id") or c.endswith("_micros") or c in QUANTITIES)]
+    shown = grouped[names].copy()
+    # What it costs first (net, then by line item), then how it is made up, then the quantities priced.
+    for column in [c for c in MONEY_ORDER if c in grouped.columns]:
         shown[column.removesuffix("_micros") + "_usd"] = allocate_cents(grouped[column].to_numpy()) / 100
+    for column in [c for c in QUANTITIES if c in grouped.columns]:
+        shown[column] = grouped[column]
     return shown
+
+
+def unshown_notes(data: CostOverview) -> list[str]:
+    """The estimate's notes the forecast caption has not said already."""
+    said = set(data.forecast.notes) if data.forecast is not None else set()
+    return [note for note in data.notes if note not in said]
 
 
 def csv_name(first: date, last: date, group: str) -> str:

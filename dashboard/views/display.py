@@ -92,5 +92,28 @@ def cost_metric(
     return Metric(label, usd(micros), help, usd_change(change_micros), "inverse", delta_description=compared_with)
 
 
+# How many KPI cards fit side by side without cutting a label, value or delta, sized for the narrowest page
+# (a 1024 px window with the sidebar open leaves about 560 px); Streamlit cuts what does not fit with "…".
+CARDS_WIDTH_PX = 560
+CARD_GAP_PX = 16
+LABEL_PX, HELP_ICON_PX, VALUE_PX, DELTA_PX = 7.4, 24, 18.0, 7.4  # per character, measured in Chromium
+
+
+def card_width(m: Metric) -> float:
+    label = LABEL_PX * len(m.label) + (HELP_ICON_PX if m.help else 0)
+    delta = DELTA_PX * (len(m.delta or "") + len(m.delta_description or "")) + (40 if m.delta else 0)
+    return max(label, VALUE_PX * len(m.value), delta)
+
+
+def cards_per_row(metrics: list[Metric]) -> int:
+    """The cards a row holds at 560 px, spread evenly over the rows (5 cards: 3 and 2, not 4 and 1)."""
+    if not metrics:
+        return 1
+    widest = max(card_width(m) for m in metrics)
+    fit = max(1, min(len(metrics), int((CARDS_WIDTH_PX + CARD_GAP_PX) // (widest + CARD_GAP_PX))))
+    rows = -(-len(metrics) // fit)
+    return -(-len(metrics) // rows)
+
+
 # How loud a message is: `st.success`, `st.error`, `st.warning`, `st.info`, or plain text.
 Tone = Literal["success", "error", "warning", "info", "plain"]

@@ -63,7 +63,7 @@ def kpis(kpi: pd.DataFrame) -> list[Metric]:
         Metric("Unique viewers", number_text(row.get("unique_viewers"), "{:,.0f}"), KPI_HELP["unique_viewers"]),
         Metric("Watch time", number_text(watch_hours, "{:,.1f} h"), KPI_HELP["watch_time"]),
         Metric("Avg view duration", duration_text(row.get("avg_view_duration_s")), KPI_HELP["avg_view_duration"]),
-        Metric("Avg % watched (Mux)", number_text(row.get("avg_fraction_watched"), "{:.0%}"), KPI_HELP["avg_watched"]),
+        Metric("Avg watched (Mux)", number_text(row.get("avg_fraction_watched"), "{:.0%}"), KPI_HELP["avg_watched"]),
         Metric("Lessons completed", number_text(row.get("completion_rate"), "{:.0%}"), KPI_HELP["completion_rate"]),
     ]
 

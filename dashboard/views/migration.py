@@ -176,12 +176,12 @@ def pace(jobs: pd.DataFrame, p: Progress, now: datetime, *, window_s: float = RA
 
 
 def duration_words(seconds: float) -> str:
-    """`< 1 min`, `12 min`, `2 h 05 min`."""
+    """`< 1 min`, `12 min`, `2h 05m` (short: it is a KPI card's value)."""
     minutes = round(seconds / 60)
     if minutes < 1:
         return "< 1 min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes} min"
 
 
 def kpis(p: Progress, speed: Pace) -> list[Metric]:

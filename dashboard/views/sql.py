@@ -87,11 +87,13 @@ def summary(result: SqlResult) -> str:
     return f"{result.rows:,} row{'s' if result.rows != 1 else ''} · {result.elapsed_s:.3f} s"
 
 
-def truncation_notice(result: SqlResult, limits: SqlLimits) -> str | None:
+def truncation_notice(result: SqlResult, limits: SqlLimits, *, admin: bool = False) -> str | None:
+    """Why the table stops short; the setting that sets the cap is named to admins only (they set it)."""
     if not result.truncated:
         return None
+    setting = " (LECTERN_SQL_MAX_ROWS)" if admin else ""
     return (
-        f"Truncated at {result.limit:,} rows (LECTERN_SQL_MAX_ROWS): aggregate or filter to see everything here. "
+        f"Truncated at {result.limit:,} rows{setting}: aggregate or filter to see everything here. "
         f"The downloads hold up to {limits.download_max_rows:,} rows; `lectern warehouse sql` writes every row."
     )
 
@@ -101,10 +103,11 @@ def download_file(fmt: str) -> tuple[str, str]:
     return f"query.{fmt}", FORMATS[fmt]
 
 
-def download_note(limits: SqlLimits) -> str:
+def download_note(limits: SqlLimits, *, admin: bool = False) -> str:
+    setting = " (LECTERN_SQL_DOWNLOAD_MAX_ROWS)" if admin else ""
     return (
-        f"Downloads run the query again and hold up to {limits.download_max_rows:,} rows "
-        '(LECTERN_SQL_DOWNLOAD_MAX_ROWS); `lectern warehouse sql "…" --format parquet --output FILE` has no cap.'
+        f"Downloads run the query again and hold up to {limits.download_max_rows:,} rows{setting}; "
+        '`lectern warehouse sql "…" --format parquet --output FILE` has no cap.'
     )
 
 

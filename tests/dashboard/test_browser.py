@@ -208,6 +208,9 @@ def test_browser_upload_goes_to_mux_and_the_lesson_turns_ready(page: Any, stack:
     shot(page, "upload-complete")
     # The live status fragment polls the platform DB; webhooks from the emulator move it to ready.
     page.get_by_text("3. Alpha waiting lesson · provider Mux · ready").wait_for(timeout=60_000)
+    # The upload box ("Mux is processing the video…") gives way to the outcome: no endless "processing".
+    page.get_by_text("Upload finished: 3. Alpha waiting lesson is ready to play.").wait_for(timeout=30_000)
+    wait_until(lambda: not any(f.locator("mux-uploader").count() for f in page.frames), 30, what="upload box gone")
     shot(page, "upload-ready")
 
 

@@ -67,7 +67,7 @@ def expected_metrics(kpi: pd.DataFrame) -> dict[str, str]:
         "Views": f"{row['views']:,.0f}",
         "Unique viewers": f"{row['unique_viewers']:,.0f}",
         "Watch time": f"{row['watch_time_s'] / 3600:,.1f} h",
-        "Avg % watched (Mux)": f"{row['avg_fraction_watched']:.0%}",
+        "Avg watched (Mux)": f"{row['avg_fraction_watched']:.0%}",
         "Lessons completed": f"{row['completion_rate']:.0%}",
     }
 

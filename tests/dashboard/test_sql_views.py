@@ -65,7 +65,12 @@ def test_summaries_and_notices() -> None:
     assert view.summary(result(1234)) == "1,234 rows · 0.012 s"
     assert view.truncation_notice(result(10), SqlLimits()) is None
     notice = view.truncation_notice(result(10, truncated=True), SqlLimits(download_max_rows=500))
-    assert notice is not None and notice.startswith("Truncated at 10 rows") and "up to 500 rows" in notice
+    assert notice is not None and notice.startswith("Truncated at 10 rows:") and "up to 500 rows" in notice
+    admin = view.truncation_notice(result(10, truncated=True), SqlLimits(), admin=True)
+    assert admin is not None and "(LECTERN_SQL_MAX_ROWS)" in admin  # the setting, for those who set it
+    assert "LECTERN_" not in view.download_note(SqlLimits()) and "LECTERN_" in view.download_note(
+        SqlLimits(), admin=True
+    )
 
 
 def test_choices_list_examples_then_saved_queries() -> None:

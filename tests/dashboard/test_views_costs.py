@@ -15,7 +15,7 @@ from core.costs.whatif import Levers
 from dashboard.definitions import COST_COLUMNS
 from dashboard.platform_db import BudgetAlert
 from dashboard.views import costs as view
-from dashboard.views.display import cost_metric
+from dashboard.views.display import VALUE_PX, Metric, card_width, cards_per_row, cost_metric
 from tests.costs.demo import build_demo, write_warehouse
 from warehouse.costs import CostOverview, cost_overview
 from warehouse.reader import WarehouseReader
@@ -45,7 +45,7 @@ def test_kpis_show_every_figure_in_dollars(overview: CostOverview) -> None:
     change = overview.month_to_date_micros - overview.last_month_same_days_micros
     assert mtd.delta == usd_change(change) and mtd.delta[0] in "+-"
     assert mtd.delta_color == "inverse"  # spending more is bad news
-    assert mtd.delta_description == "vs same days last month"
+    assert mtd.delta_description == "vs last month" and "same days" in (mtd.help or "")
     assert cards["Last month"].value == usd(overview.last_month_micros)
     assert overview.forecast is not None
     current = overview.forecast.months[overview.forecast.months["is_current"]].iloc[0]
@@ -138,7 +138,7 @@ def test_the_breakdown_table_has_names_and_dollars_that_add_up() -> None:
         }
     )
     shown = view.breakdown(grouped)
-    assert list(shown.columns) == ["course_title", "stored_min_months", "net_usd"]
+    assert list(shown.columns) == ["course_title", "net_usd", "stored_min_months"]
     assert round(shown["net_usd"].sum(), 2) == 3.01
     assert all(column in COST_COLUMNS for column in shown.columns)
 
@@ -167,3 +167,13 @@ def test_an_empty_period_has_usage_while_the_month_has(overview: CostOverview) -
     empty = replace(overview, estimate=overview.estimate.subset(Period(date(2000, 1, 1), date(2000, 1, 2))))
     assert view.has_usage(empty)  # the month to date still counts
     assert not view.has_usage(replace(empty, month_to_date_micros=0))
+
+
+def test_kpi_rows_hold_only_the_cards_that_fit_at_1024_px() -> None:
+    short = [Metric(label, "$4.58") for label in ("Done", "Failed", "Rate", "Workers", "Last month")]
+    assert cards_per_row(short) == 5  # short labels and values: one row
+    six = [Metric("Avg view duration", "2:05", help="h") for _ in range(6)]
+    assert cards_per_row(six) == 3  # two rows of three, not five and one
+    wide = [Metric("Month to date", "$12,345.67", help="h"), *[Metric("Last month", "$1.00")] * 4]
+    assert cards_per_row(wide) == 2 and card_width(wide[0]) == 10 * VALUE_PX  # the long value decides
+    assert cards_per_row([]) == 1

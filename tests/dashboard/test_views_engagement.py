@@ -40,7 +40,7 @@ def test_kpi_cards_format_every_figure_with_its_definition() -> None:
         ("Unique viewers", "56"),
         ("Watch time", "1.5 h"),
         ("Avg view duration", "2:05"),
-        ("Avg % watched (Mux)", "46%"),
+        ("Avg watched (Mux)", "46%"),
         ("Lessons completed", "—"),
     ]
     assert cards[0].help == KPI_HELP["views"] and all(m.help for m in cards)
@@ -134,7 +134,7 @@ def test_footer_says_when_the_data_was_synced_never_the_file_name(snapshot: str 
 
 def test_the_three_completion_figures_say_their_source() -> None:
     cards = {m.label: m.help or "" for m in view.kpis(pd.DataFrame({"views": [1]}))}
-    assert cards["Avg % watched (Mux)"].startswith("Mux Data")
+    assert cards["Avg watched (Mux)"].startswith("Mux Data")
     assert cards["Lessons completed"].startswith("Course platform") and "Mux Data" in cards["Lessons completed"]
     assert LESSON_COLUMNS["view_completion_rate"]["label"] == "views to 90 %"
     assert "90 %" in LESSON_COLUMNS["view_completion_rate"]["help"]

@@ -149,9 +149,7 @@ def test_overlapping_jobs_count_their_shared_minutes_once() -> None:
     assert view.pace(parallel, progress(done=2, failed=1), NOW).rate_per_min == 0.3  # 3 in 10 minutes
 
 
-@pytest.mark.parametrize(
-    ("seconds", "words"), [(20, "< 1 min"), (150, "2 min"), (3600, "1 h 00 min"), (7500, "2 h 05 min")]
-)
+@pytest.mark.parametrize(("seconds", "words"), [(20, "< 1 min"), (150, "2 min"), (3600, "1h 00m"), (7500, "2h 05m")])
 def test_time_left_in_words(seconds: float, words: str) -> None:
     assert view.duration_words(seconds) == words
 

@@ -45,6 +45,11 @@ test-quick: install web-components
 bench: install wrk
 	$(BIN)/python -m bench
 
+# docs/screenshots/: every page for every role, from a demo it starts on free ports (tools/screenshots.py).
+.PHONY: screenshots
+screenshots: install web-components chromium
+	$(BIN)/python -m tools.screenshots
+
 # Lint, format and types of the product code (mypy: strict on core/, settings in pyproject.toml). Offline.
 check: install
 	$(BIN)/ruff check .

@@ -9,6 +9,8 @@ a failure shows a request id, the traceback goes to the log.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.memory import keep_freed_memory
@@ -16,9 +18,13 @@ from dashboard import auth, context, demo_progress_note
 from dashboard.error_boundary import run_guarded
 from dashboard.navigation import DEFAULT_PAGE, SIGN_IN, pages_for
 
+# A local file (sent inline as a data: URL): a `:material/...:` page icon makes the browser fetch the favicon from
+# Google's font servers, which an offline machine cannot reach.
+FAVICON = Path(__file__).parent / "static" / "favicon.svg"
+
 keep_freed_memory()  # once per process: the cost pages price a year of usage
 context.configure_process_logging()
-st.set_page_config(page_title="Lectern", page_icon=":material/school:", layout="wide")
+st.set_page_config(page_title="Lectern", page_icon=FAVICON, layout="wide")
 
 user = auth.refresh_session(context.session_factory(), context.session_limits())
 if user is None:

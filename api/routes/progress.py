@@ -108,7 +108,14 @@ _PARAMETERS = [
 @router.post(
     "/{lesson_id}/progress",
     response_model=ProgressResponse,
-    responses=responses(401, 403, 404, 413, 422, 429, 503),
+    responses={
+        **responses(401, 403, 404, 413, 429, 503),
+        # Raised as RequestValidationError, so it answers in FastAPI's validation shape like every route's 422.
+        422: {
+            "description": "Values that cannot be true of the lesson, or a body that is not a report.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+        },
+    },
     summary="Report playback progress (the enrolled student's player)",
     description="Every few seconds while playing and on pause, ended and page hide (sendBeacon). Idempotent "
     "and monotonic: a late or repeated report never moves progress back. Bearer header, or a `progress` "

@@ -104,8 +104,12 @@ async function refusedOrigin() {
   }
 }
 
+// Once the upload server has given this page one readable answer, it accepts this origin: a later failure is
+// the connection, whatever a probe says now.
+let originAccepted = false;
+
 async function failedUnreachable() {
-  if (!(await refusedOrigin())) { failed("the connection dropped"); return; }
+  if (originAccepted || !(await refusedOrigin())) { failed("the connection dropped"); return; }
   setState("error");
   resumeBtn.hidden = true;
   const here = self.origin;
@@ -136,6 +140,7 @@ async function start(file) {
   let offset = 0;
   try {
     offset = await serverOffset(file);
+    originAccepted = true;
   } catch (err) {
     if (err instanceof TypeError) return failedUnreachable();  // fetch got no answer it may read
     failed(err.message.startsWith("this upload") ? err.message : "the upload URL could not be reached");
@@ -166,7 +171,7 @@ document.addEventListener("file-ready", (event) => {
 
 uploader.addEventListener("uploadstart", () => { show("Uploading…"); watch(); });
 uploader.addEventListener("progress", touch);
-uploader.addEventListener("chunksuccess", touch);
+uploader.addEventListener("chunksuccess", () => { originAccepted = true; touch(); });
 uploader.addEventListener("offline", () => show("Connection lost: the upload pauses and continues by itself when you are back online.", "error"));
 uploader.addEventListener("online", () => { touch(); show("Back online: continuing the upload."); });
 uploader.addEventListener("uploaderror", (event) => {

@@ -293,7 +293,7 @@ def test_a_v6_warehouse_keyed_by_opaque_ids_is_upgraded_and_its_views_replaced(
     assert len(full) == total > 500
     assert con.execute("SELECT count(*) FROM mux_views").fetchall()[0][0] == total + len(from_file) + 1
 
-    assert migrate(con) == [7, 8]
+    assert migrate(con) == [7, 8, 9]
     marked = con.execute(
         "SELECT count(*) FILTER (legacy_key), count(*) FILTER (legacy_key AND mux_view_id = view_id) FROM mux_views"
     ).fetchall()[0]

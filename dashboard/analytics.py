@@ -44,7 +44,7 @@ STUDENT_LEVEL = {"students"}  # names and emails: teachers (their own students) 
 
 NOT_SYNCED = (
     "No analytics yet: these pages fill in after the first warehouse sync, which runs by itself every few "
-    "minutes (an admin can run it now with `lectern sync --once`)."
+    "minutes."
 )
 
 

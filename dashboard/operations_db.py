@@ -320,8 +320,8 @@ def from_warehouse(name: str, **params: Any) -> pd.DataFrame:
         return _cached(name, analytics.snapshot(), tuple(sorted(params.items())))
     except NoWarehouse:
         raise
-    except WarehouseNotReady as exc:
-        raise NoWarehouse(f"No warehouse yet: {exc}") from None
+    except WarehouseNotReady:
+        raise NoWarehouse(analytics.NOT_SYNCED) from None
 
 
 # --- orphaned assets -------------------------------------------------------------------------------
@@ -341,8 +341,8 @@ def orphans() -> OrphanPlan:
         return _orphans(analytics.snapshot())
     except NoWarehouse:
         raise
-    except WarehouseNotReady as exc:
-        raise NoWarehouse(f"No warehouse yet: {exc}") from None
+    except WarehouseNotReady:
+        raise NoWarehouse(analytics.NOT_SYNCED) from None
 
 
 def forget_orphans() -> None:

@@ -16,6 +16,7 @@ import mux_python
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from api.docs_ui import install_docs
 from api.errors import install_error_handlers, responses
 from api.metrics import MetricsMiddleware
 from api.middleware import AuthBeforeBodyMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -66,14 +67,16 @@ def create_app(
         lifespan=lifespan,
         summary="Lesson videos on Mux: upload URLs, webhooks, playback, status.",
         # A map of every route is for developers (LECTERN_API_DOCS=true), not for whoever probes production.
-        docs_url="/docs" if settings.api_docs else None,
-        redoc_url="/redoc" if settings.api_docs else None,
+        docs_url=None,  # api/docs_ui.py: the same page from vendored files, no CDN
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.api_docs else None,
         # Any request may meet these before a route runs: the body limit (middleware), the head limit (server).
         responses=responses(413, 431),
     )
     app.state.services = services
     install_error_handlers(app)
+    if settings.api_docs:
+        install_docs(app, openapi_url="/openapi.json")
     # Progress reports are served by a plain route matched before every router: the same endpoint as the
     # documented one in `progress.router`, without FastAPI's per-request wrapper (dependencies, exit stack).
     app.router.routes.append(progress.report_route())

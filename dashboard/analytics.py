@@ -43,8 +43,7 @@ STUDENT_LEVEL = {"students"}  # names and emails: teachers (their own students) 
 
 
 NOT_SYNCED = (
-    "No analytics yet: these pages fill in after the first warehouse sync, which runs by itself every few "
-    "minutes."
+    "No analytics yet: these pages fill in after the first warehouse sync, which runs by itself every few minutes."
 )
 
 

@@ -17,7 +17,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 lock_sum="$(sha256sum "$SRC/package-lock.json" | cut -d' ' -f1)"
-if [ -f "$VENDOR/mux-player.mjs" ] && [ -f "$VENDOR/mux-uploader.mjs" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$lock_sum" ]; then
+if [ -f "$VENDOR/mux-player.mjs" ] && [ -f "$VENDOR/mux-uploader.mjs" ] && [ -f "$VENDOR/swagger-ui/swagger-ui-bundle.js" ] \
+    && [ "$(cat "$STAMP" 2>/dev/null)" = "$lock_sum" ]; then
     echo "web components: up to date in dashboard/static/vendor/"
     exit 0
 fi
@@ -29,6 +30,11 @@ cp "$SRC/package.json" "$SRC/package-lock.json" "$WORK/"
 
 cp "$WORK/node_modules/@mux/mux-player/dist/mux-player.mjs" "$VENDOR/mux-player.mjs"
 cp "$WORK/node_modules/@mux/mux-uploader/dist/mux-uploader.mjs" "$VENDOR/mux-uploader.mjs"
+# Swagger UI for the API's /docs (api/docs_ui.py serves these), so the page works with no CDN.
+mkdir -p "$VENDOR/swagger-ui"
+for file in swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE; do
+    cp "$WORK/node_modules/swagger-ui-dist/$file" "$VENDOR/swagger-ui/$file"
+done
 for pkg in mux-player mux-uploader; do
     cp "$WORK/node_modules/@mux/$pkg/LICENSE" "$VENDOR/$pkg.LICENSE" 2>/dev/null || true
 done

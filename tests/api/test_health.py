@@ -80,7 +80,15 @@ def test_docs_and_openapi_are_off_by_default_and_on_by_setting(db_url: str, star
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert off.http.get(path).status_code == 404, path
     on = start_api(api_settings(db_url, api_docs=True))
-    assert on.http.get("/docs").status_code == 200
+    page = on.http.get("/docs")
+    assert page.status_code == 200
+    # Swagger UI from this server's own files: no CDN, so the page works offline.
+    assert "cdn.jsdelivr.net" not in page.text and "/docs/assets/swagger-ui-bundle.js" in page.text
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        assert on.http.get(f"/docs/assets/{name}").status_code == 200, name
+    for name in ("LICENSE", "..%2F..%2Fapi%2Fmain.py", "package.json"):
+        assert on.http.get(f"/docs/assets/{name}").status_code == 404, name
+    assert on.http.get("/redoc").status_code == 404  # ReDoc needs Google Fonts: not served
     assert "/api/videos/{lesson_id}/playback" in on.http.get("/openapi.json").json()["paths"]
 
 

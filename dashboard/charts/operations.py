@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -53,7 +55,12 @@ def uploads_per_day(by_day: pd.DataFrame) -> go.Figure:
         mode="lines+markers",
         line_color="#2d3436",
     )
-    fig.update_xaxes(type="date", tickformat="%b %d")
+    # Whole days only: left to itself, plotly ticks a one- or two-day range every few hours ("Dec 03" repeated).
+    days = pd.to_datetime(by_day["day"])
+    span = int((days.max() - days.min()) / pd.Timedelta(days=1)) + 1 if len(days) else 1
+    fig.update_xaxes(type="date", tickformat="%b %d", dtick=DAY_MS * max(1, math.ceil(span / 10)))
+    if len(days):
+        fig.update_xaxes(tick0=days.min())
     return _layout(
         fig,
         "Uploads per day",

@@ -116,6 +116,8 @@ def test_upload_cards_success_rates_and_filters() -> None:
         "Failed uploads created on 2026-11-20 by Bo, newest first, with Mux's error for each failure."
     )
     assert len(charts.uploads_per_day(by_day).data) == 5
+    # One tick per day at most (a one-day range was ticked every few hours: "Dec 03" five times).
+    assert charts.uploads_per_day(by_day.head(1)).layout.xaxis.dtick == charts.DAY_MS
 
 
 def _orphan(asset_id: str, micros: int, reason: OrphanReason, hold: str | None) -> Orphan:

@@ -17,33 +17,13 @@ from api.main import create_app
 from api.testing import ApiServer
 from core.db.engine import make_engine, make_session_factory
 from core.settings import Settings
-from emulator.testing import EmulatorServer
-from tests.api.conftest import WEBHOOK_SECRET, RunningApi
+
+# The API tests' emulator fixtures (session-scoped, reset per test by fresh_emu): one emulator for both suites.
+from tests.api.conftest import RunningApi, emu, fresh_emu  # noqa: F401
 from tests.conftest import free_port
 from tests.waiting import wait_until
 
 StartApi = Callable[..., RunningApi]
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[EmulatorServer]:
-    with EmulatorServer(
-        webhook_secret=WEBHOOK_SECRET,
-        processing_delay=0.0,
-        webhook_retry_base=0.05,
-        webhook_retry_cap=0.5,
-        webhook_attempt_timeout=2.0,
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def fresh_emu(emu: EmulatorServer) -> Iterator[EmulatorServer]:
-    emu.reset()
-    emu.clear_faults()
-    yield emu
-    emu.set_webhook_urls([])
-    emu.clear_faults()
 
 
 @pytest.fixture

@@ -261,12 +261,13 @@ def _ready(url: str, workers: int) -> bool:
 
 
 @contextmanager
-def database(quick: bool) -> Iterator[str]:
+def database(quick: bool, name: str = "lectern_api_bench") -> Iterator[str]:
+    """A throwaway platform database: SQLite in a temporary directory (quick), else PostgreSQL database `name`."""
     if quick:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.db"
     else:
-        with scratch_postgres("lectern_api_bench") as url:
+        with scratch_postgres(name) as url:
             yield url
 
 

@@ -25,15 +25,13 @@ import os
 import random
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
 
-from bench.api_bench import JWT_SECRET, child_pids, proc_cpu_seconds, serve
-from bench.common import scratch_postgres, write_result
+from bench.api_bench import JWT_SECRET, child_pids, database, proc_cpu_seconds, serve
+from bench.common import write_result
 from bench.wrk import Request, run_wrk
 from core.db.engine import make_engine, make_session_factory, transaction
 from core.db.migrate import upgrade
@@ -187,16 +185,6 @@ def committed_reports(url: str) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def database(quick: bool) -> Iterator[str]:
-    if quick:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/bench.db"
-    else:
-        with scratch_postgres("lectern_progress_bench") as url:
-            yield url
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="SQLite, one worker, 2,000 students, short runs")
@@ -215,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds = args.seconds or (2.0 if quick else 10.0)
     count = args.students or (2000 if quick else 20000)
     load_before = [round(x, 2) for x in os.getloadavg()]
-    with database(quick) as url, tempfile.TemporaryDirectory() as metrics_dir:
+    with database(quick, "lectern_progress_bench") as url, tempfile.TemporaryDirectory() as metrics_dir:
         upgrade(url)
         lesson_ids, student_ids = seed(url, count)
         students = Students(lesson_ids, student_ids)

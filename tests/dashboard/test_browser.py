@@ -25,23 +25,13 @@ from emulator.testing import EmulatorServer
 from tests.conftest import S3Server, free_port
 from tests.dashboard.world import PASSWORD, World, build_world
 from tests.waiting import wait_until
+from tools.demo_browser import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 WEBHOOK_SECRET = "whsec-dashboard-browser"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-sync",
-    "--no-first-run",
-    "--mute-audio",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @dataclass
